@@ -1,0 +1,209 @@
+"""AuthPortal settings: everything comes from the environment (see README, "Configuration")."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+from authportal.config import (
+    read_bool,
+    read_choice,
+    read_database,
+    read_int,
+    read_issuer,
+    read_list,
+    read_secret,
+    read_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("AUTHPORTAL_DATA_DIR", BASE_DIR / "var")).resolve()
+
+DEBUG = read_bool("DEBUG", False)
+SECRET_KEY = read_secret("SECRET_KEY", data_dir=DATA_DIR, filename="secret_key", generate=lambda: secrets.token_urlsafe(50))
+
+# --- the authorization server -------------------------------------------------------------------
+AUTHPORTAL_ISSUER = read_issuer("AUTHPORTAL_ISSUER", "http://localhost:8000")
+AUTHPORTAL_KEK = read_secret(
+    "AUTHPORTAL_KEK",
+    data_dir=DATA_DIR,
+    filename="kek",
+    generate=lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+)
+AUTHPORTAL_SIGNING_ALG = read_choice("AUTHPORTAL_SIGNING_ALG", "RS256", ("RS256", "PS256", "ES256", "EdDSA"))
+AUTHPORTAL_JWKS_MAX_AGE = read_int("AUTHPORTAL_JWKS_MAX_AGE", 300, minimum=0, maximum=86400)
+AUTHPORTAL_TOKEN_LIFETIME_DEFAULT = read_int("AUTHPORTAL_TOKEN_LIFETIME_DEFAULT", 600, minimum=60, maximum=3600)
+AUTHPORTAL_TOKEN_LIFETIME_MAX = read_int("AUTHPORTAL_TOKEN_LIFETIME_MAX", 3600, minimum=60, maximum=3600)
+if AUTHPORTAL_TOKEN_LIFETIME_DEFAULT > AUTHPORTAL_TOKEN_LIFETIME_MAX:
+    raise ImproperlyConfigured(
+        "AUTHPORTAL_TOKEN_LIFETIME_DEFAULT must not exceed AUTHPORTAL_TOKEN_LIFETIME_MAX "
+        f"({AUTHPORTAL_TOKEN_LIFETIME_DEFAULT} > {AUTHPORTAL_TOKEN_LIFETIME_MAX})"
+    )
+# How long a worker reuses its idea of which key is active before asking the database again.
+AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS = read_int("AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS", 5, minimum=0, maximum=60)
+AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES = read_int("AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES", 4096, minimum=256, maximum=65536)
+
+# --- Django -------------------------------------------------------------------------------------
+_issuer_host = urlsplit(AUTHPORTAL_ISSUER).hostname or "localhost"
+ALLOWED_HOSTS = read_list("ALLOWED_HOSTS", sorted({_issuer_host, "localhost", "127.0.0.1", "[::1]"}))
+HTTPS = read_bool("AUTHPORTAL_HTTPS", AUTHPORTAL_ISSUER.startswith("https://"))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "oauth2_provider",
+    "rest_framework",
+    "django_celery_beat",
+    "audit",
+    "clients",
+    "keys",
+    "oauth",
+]
+
+MIDDLEWARE = [
+    "authportal.middleware.request_id_middleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "authportal.urls"
+WSGI_APPLICATION = "authportal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": read_database("DATABASE_URL", f"sqlite:///{DATA_DIR / 'authportal.sqlite3'}")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", read_int("DATABASE_CONN_MAX_AGE", 300, minimum=0))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # WAL lets the portal read while a token request writes its audit row.
+    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+    )
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = read_url("REDIS_URL", None, schemes=("redis", "rediss", "unix"))
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "clients.hashers.ClientSecretHasher",
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+if DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+# --- transport security: on whenever the issuer is https ----------------------------------------
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = read_bool("AUTHPORTAL_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = read_int("AUTHPORTAL_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = read_bool("AUTHPORTAL_HSTS_PRELOAD", True)
+if proxy_header := os.environ.get("AUTHPORTAL_PROXY_SSL_HEADER", "").strip():
+    # e.g. HTTP_X_FORWARDED_PROTO: only when a proxy you run sets it and strips it from clients.
+    SECURE_PROXY_SSL_HEADER = (proxy_header, "https")
+
+# --- django-oauth-toolkit: our client model and secret handling --------------------------------
+OAUTH2_PROVIDER_APPLICATION_MODEL = "clients.Client"
+OAUTH2_PROVIDER = {
+    "CLIENT_SECRET_GENERATOR_CLASS": "clients.hashers.ClientSecretGenerator",
+    "CLIENT_SECRET_HASHER": "client_secret_sha256",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": AUTHPORTAL_TOKEN_LIFETIME_DEFAULT,
+    # We serve none of DOT's own endpoints, but its models follow the RFC 9700 rules all the same.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+}
+
+# --- Celery: Redis when REDIS_URL is set, otherwise a broker in the data directory ------------
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+else:
+    _broker_dir = DATA_DIR / "celery-broker"
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ALWAYS_EAGER = read_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+LOG_LEVEL = read_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from clients.management.commands.create_service import validation_message
+from clients.models import Service
+from clients.services import GrantSpec, client_register
+
+
+class Command(BaseCommand):
+    help = "Register the OAuth client of a calling service; prints its secret once."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("name", help="Client name, e.g. ms_admin")
+        parser.add_argument("--grant", action="append", default=[], help="SERVICE:SCOPE it may request; repeat")
+        parser.add_argument("--service", help="The registered service this client represents, if any")
+        parser.add_argument("--lifetime", type=int, help="Access-token lifetime in seconds (60–3600)")
+        parser.add_argument("--json", action="store_true", help='End with {"client_id": …, "client_secret": …}')
+
+    def handle(self, *args, name: str, grant: list[str], service: str | None, lifetime: int | None, **options):
+        try:
+            represents = None
+            if service:
+                represents = Service.objects.filter(name=service).first()
+                if represents is None:
+                    raise ValidationError(f"There is no service {service!r}.")
+            registered = client_register(
+                name=name,
+                grants=[GrantSpec.parse(item) for item in grant],
+                service=represents,
+                access_token_lifetime=lifetime,
+            )
+        except ValidationError as exc:
+            raise CommandError(validation_message(exc)) from None
+        client = registered.client
+        if options["json"]:
+            self.stdout.write(f"Registered client {client.name}.")
+            self.stdout.write(json.dumps({"client_id": client.client_id, "client_secret": registered.client_secret}))
+            return
+        self.stdout.write(f"Registered client {client.name}.")
+        self.stdout.write(f"client_id:     {client.client_id}")
+        self.stdout.write(f"client_secret: {registered.client_secret}")
+        self.stdout.write("The secret is shown only now; it is stored hashed.")

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import shlex
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from clients.models import Service
+from clients.services import GrantSpec, ScopeSpec, client_register, service_register
+
+
+class Command(BaseCommand):
+    help = "On an empty registry, register the demo: ms_doctor, ms_college and the client ms_admin."
+
+    def handle(self, *args, **options) -> None:
+        if Service.objects.exists():
+            self.stdout.write("The registry is not empty; no demo data added.")
+            return
+        with transaction.atomic():
+            service_register(
+                name="ms_doctor",
+                audience="https://doctors.internal",
+                description="Doctors and their schedules",
+                scopes=[ScopeSpec("doctors:read", "Read doctors"), ScopeSpec("doctors:write", "Change doctors")],
+            )
+            service_register(
+                name="ms_college",
+                audience="https://college.internal",
+                description="Courses and enrolments",
+                scopes=[ScopeSpec("college:read", "Read courses"), ScopeSpec("college:write", "Change courses")],
+            )
+            registered = client_register(name="ms_admin", grants=[GrantSpec("ms_doctor", "doctors:read")])
+        client_id, secret = registered.client.client_id, registered.client_secret
+        token_url = settings.AUTHPORTAL_ISSUER + "/o/token"
+        self.stdout.write(self.style.SUCCESS("Demo registered: ms_doctor, ms_college, and client ms_admin (doctors:read)."))
+        self.stdout.write(f"  client_id:     {client_id}")
+        self.stdout.write(f"  client_secret: {secret}   (shown only now)")
+        self.stdout.write("Get a token:")
+        self.stdout.write(
+            f"  curl -s -u {shlex.quote(client_id + ':' + secret)} -d grant_type=client_credentials "
+            f"-d resource=https://doctors.internal {token_url}"
+        )

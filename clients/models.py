@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from oauth2_provider.models import AbstractApplication
+
+from clients.validators import validate_audience, validate_scope_name, validate_service_name
+
+
+class Service(models.Model):
+    """A service that other services call: the audience of the tokens we issue for it."""
+
+    name = models.CharField(max_length=63, unique=True, validators=[validate_service_name])
+    audience = models.CharField(
+        max_length=255, unique=True, validators=[validate_audience], help_text="Absolute URI, e.g. https://doctors.internal"
+    )
+    description = models.TextField(blank=True)
+    owner_contact = models.CharField(max_length=255, blank=True, help_text="Who to ask about this service")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Scope(models.Model):
+    """A permission on one service, such as `doctors:read`; names are unique across services."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="scopes")
+    name = models.CharField(max_length=100, unique=True, validators=[validate_scope_name])
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def default_token_lifetime() -> int:
+    return settings.AUTHPORTAL_TOKEN_LIFETIME_DEFAULT
+
+
+class Client(AbstractApplication):
+    """A calling service's OAuth client: confidential, client_credentials only.
+
+    Swapped in for django-oauth-toolkit's Application (OAUTH2_PROVIDER_APPLICATION_MODEL).
+    """
+
+    name = models.CharField(max_length=255, unique=True)
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="clients",
+        help_text="The service this client represents, if it is one of ours",
+    )
+    enabled = models.BooleanField(default=True)
+    access_token_lifetime = models.PositiveIntegerField(
+        default=default_token_lifetime,
+        validators=[MinValueValidator(60), MaxValueValidator(3600)],
+        help_text="Seconds; at most one hour",
+    )
+
+    class Meta(AbstractApplication.Meta):
+        swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+        ordering = ["name"]
+
+    def clean(self) -> None:
+        super().clean()
+        maximum = settings.AUTHPORTAL_TOKEN_LIFETIME_MAX
+        if self.access_token_lifetime and self.access_token_lifetime > maximum:
+            raise ValidationError({"access_token_lifetime": f"At most {maximum} seconds (AUTHPORTAL_TOKEN_LIFETIME_MAX)."})
+
+    def save(self, *args, **kwargs) -> None:
+        self.client_type = self.CLIENT_CONFIDENTIAL
+        self.authorization_grant_type = self.GRANT_CLIENT_CREDENTIALS
+        self.hash_client_secret = True
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Grant(models.Model):
+    """This client may request this scope."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="grants")
+    scope = models.ForeignKey(Scope, on_delete=models.CASCADE, related_name="grants")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "scope"], name="grant_unique_client_scope")]
+
+    def __str__(self) -> str:
+        return f"{self.client} → {self.scope}"

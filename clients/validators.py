@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+
+SERVICE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{1,62}$")
+# RFC 6749 §3.3 allows more; we keep to characters that read well in a log and need no escaping.
+SCOPE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")
+_URI_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
+
+
+def validate_service_name(value: str) -> None:
+    if not SERVICE_NAME_RE.match(value):
+        raise ValidationError(
+            "%(value)r is not a service name: use 2–63 lowercase letters, digits, '_' or '-', starting with a letter.",
+            params={"value": value},
+        )
+
+
+def validate_scope_name(value: str) -> None:
+    if not SCOPE_NAME_RE.match(value):
+        raise ValidationError(
+            "%(value)r is not a scope name: use letters, digits and . _ : / -, such as 'doctors:read'.",
+            params={"value": value},
+        )
+
+
+def is_absolute_uri_without_fragment(value: str) -> bool:
+    """RFC 8707 §2: a resource is an absolute URI and must not have a fragment."""
+    if not value or any(ch.isspace() for ch in value) or "#" in value:
+        return False
+    parts = urlsplit(value)
+    if not parts.scheme or not _URI_SCHEME_RE.match(parts.scheme):
+        return False
+    if parts.scheme in ("http", "https"):
+        return bool(parts.hostname)
+    return bool(parts.path)
+
+
+def validate_audience(value: str) -> None:
+    if not is_absolute_uri_without_fragment(value):
+        raise ValidationError(
+            "%(value)r is not an audience: use an absolute URI without a fragment, such as "
+            "'https://doctors.internal' (RFC 8707).",
+            params={"value": value},
+        )

@@ -1,0 +1,53 @@
+"""Key material: generation, and encryption at rest under the key-encryption key (KEK)."""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from jwcrypto.jwk import JWK
+
+_PUBLIC_ONLY = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
+
+
+def kek_fernet() -> Fernet:
+    try:
+        return Fernet(settings.AUTHPORTAL_KEK)
+    except (ValueError, TypeError):
+        raise ImproperlyConfigured(
+            "AUTHPORTAL_KEK must be 32 random bytes in URL-safe base64 (44 characters); "
+            "make one with: python -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+        ) from None
+
+
+def jwk_generate(algorithm: str) -> JWK:
+    if algorithm in ("RS256", "PS256"):
+        return JWK.generate(kty="RSA", size=2048)
+    if algorithm == "ES256":
+        return JWK.generate(kty="EC", crv="P-256")
+    if algorithm == "EdDSA":
+        return JWK.generate(kty="OKP", crv="Ed25519")
+    raise ValueError(f"unsupported signing algorithm {algorithm!r}")
+
+
+def jwk_public_dict(key: JWK, *, kid: str, algorithm: str) -> dict[str, str]:
+    public = key.export_public(as_dict=True)
+    public = {name: value for name, value in public.items() if name not in _PUBLIC_ONLY}
+    public.update({"kid": kid, "use": "sig", "alg": algorithm})
+    return public
+
+
+def private_key_encrypt(key: JWK) -> str:
+    pem = key.export_to_pem(private_key=True, password=None)
+    return kek_fernet().encrypt(pem).decode()
+
+
+def private_key_decrypt(token: str) -> JWK:
+    try:
+        pem = kek_fernet().decrypt(token.encode())
+    except InvalidToken:
+        raise ImproperlyConfigured(
+            "A signing key cannot be decrypted with AUTHPORTAL_KEK: the key-encryption key is not the one "
+            "the keys were stored under."
+        ) from None
+    return JWK.from_pem(pem)

@@ -1,0 +1,76 @@
+"""Signing RFC 9068 JWT access tokens with the active key, held decrypted in process memory.
+
+Decrypting and loading an RSA key costs tens of milliseconds, so each process loads a key once and
+re-reads only *which* key is active, at most every AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from jwcrypto.jwk import JWK
+from jwcrypto.jws import JWS
+
+from keys.crypto import private_key_decrypt
+from keys.services import signing_key_ensure
+
+
+@dataclass(frozen=True)
+class Signer:
+    kid: str
+    algorithm: str
+    jwk: JWK
+
+    def sign(self, claims: dict) -> str:
+        payload = json.dumps(claims, separators=(",", ":"))
+        jws = JWS(payload)
+        jws.add_signature(
+            self.jwk,
+            alg=self.algorithm,
+            protected={"alg": self.algorithm, "kid": self.kid, "typ": "at+jwt"},
+        )
+        return jws.serialize(compact=True)
+
+
+_lock = threading.Lock()
+_loaded: dict[str, Signer] = {}
+_active: tuple[float, Signer] | None = None
+
+
+def signer_active() -> Signer:
+    """The signer for the active key, creating the first key if there is none."""
+    global _active
+    current = _active
+    if current is not None and current[0] > time.monotonic():
+        return current[1]
+    key = signing_key_ensure()
+    signer = _loaded.get(key.kid)
+    if signer is None:
+        with _lock:
+            signer = _loaded.get(key.kid)
+            if signer is None:
+                signer = Signer(kid=key.kid, algorithm=key.algorithm, jwk=private_key_decrypt(key.private_key_encrypted))
+                _loaded[key.kid] = signer
+    _forget_unpublished(keep=key.kid)
+    _active = (time.monotonic() + settings.AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS, signer)
+    return signer
+
+
+def signer_cache_clear() -> None:
+    """Forget every loaded key (tests, and after a revocation in this process)."""
+    global _active
+    with _lock:
+        _loaded.clear()
+        _active = None
+
+
+def _forget_unpublished(*, keep: str) -> None:
+    # Private keys of keys that no longer sign should not linger in memory.
+    for kid in list(_loaded):
+        if kid != keep:
+            _loaded.pop(kid, None)
+

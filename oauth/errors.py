@@ -1,0 +1,56 @@
+"""RFC 6749 §5.2 error responses: JSON, never cached, whatever went wrong."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django.http import HttpResponse
+
+# RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
+_NOT_ALLOWED_IN_DESCRIPTION = re.compile(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
+
+
+class OAuthError(Exception):
+    def __init__(self, error: str, description: str, *, status: int = 400, reason: str | None = None) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+        # What the audit log records; may say more than we tell the client (e.g. "wrong client secret").
+        self.reason = reason or description
+
+
+def invalid_request(description: str, *, status: int = 400) -> OAuthError:
+    return OAuthError("invalid_request", description, status=status)
+
+
+def invalid_client(reason: str) -> OAuthError:
+    return OAuthError("invalid_client", "Client authentication failed.", status=401, reason=reason)
+
+
+def invalid_scope(description: str) -> OAuthError:
+    return OAuthError("invalid_scope", description)
+
+
+def invalid_target(description: str) -> OAuthError:
+    return OAuthError("invalid_target", description)
+
+
+def json_no_store(payload: dict, *, status: int = 200) -> HttpResponse:
+    response = HttpResponse(json.dumps(payload), status=status, content_type="application/json")
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def oauth_error_response(error: OAuthError) -> HttpResponse:
+    description = _NOT_ALLOWED_IN_DESCRIPTION.sub("?", error.description)
+    response = json_no_store({"error": error.error, "error_description": description}, status=error.status)
+    if error.status == 401:
+        response["WWW-Authenticate"] = 'Basic realm="authportal"'
+    if error.status == 405:
+        response["Allow"] = "POST"
+    if error.status == 503:
+        response["Retry-After"] = "1"
+    return response

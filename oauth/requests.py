@@ -1,0 +1,142 @@
+"""Reading a token request strictly (RFC 6749 §2.3.1, §3.2, §4.4; RFC 8707 §2)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote_plus
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from clients.validators import is_absolute_uri_without_fragment
+from oauth.errors import OAuthError, invalid_client, invalid_request, invalid_scope, invalid_target
+
+SINGLE_VALUED = ("grant_type", "scope", "client_id", "client_secret")
+MAX_FIELDS = 64
+# RFC 6749 Appendix A.4: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "\\"}
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    grant_type: str
+    client_id: str
+    client_secret: str
+    auth_method: str
+    scopes: list[str] | None
+    resources: list[str] | None
+
+
+def token_request_parse(request: HttpRequest) -> TokenRequest:
+    if request.method != "POST":
+        raise OAuthError("invalid_request", "The token endpoint accepts POST only.", status=405)
+    if request.META.get("QUERY_STRING"):
+        raise invalid_request("Parameters belong in the form-encoded request body, not in the URL.")
+    params = _form_body(request)
+    _refuse_repeats(params)
+    values = {name: value for name, value in params if value != ""}  # §3.1: empty means omitted
+    client_id, client_secret, method = _client_credentials(request, values)
+    grant_type = values.get("grant_type")
+    if grant_type is None:
+        raise invalid_request("The grant_type parameter is missing.")
+    return TokenRequest(
+        grant_type=grant_type,
+        client_id=client_id,
+        client_secret=client_secret,
+        auth_method=method,
+        scopes=_scopes(values.get("scope")),
+        resources=_resources([value for name, value in params if name == "resource" and value != ""]),
+    )
+
+
+def _form_body(request: HttpRequest) -> list[tuple[str, str]]:
+    content_type, _, options = request.META.get("CONTENT_TYPE", "").partition(";")
+    if content_type.strip().lower() != "application/x-www-form-urlencoded":
+        raise invalid_request("The request body must be application/x-www-form-urlencoded.", status=415)
+    charset = options.strip().lower()
+    if charset and charset.replace(" ", "") not in ("charset=utf-8", 'charset="utf-8"'):
+        raise invalid_request("The request body must be UTF-8.", status=415)
+    limit = settings.AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise invalid_request("The Content-Length header is not a number.") from None
+    if declared > limit:
+        raise invalid_request(f"The request body is larger than {limit} bytes.", status=413)
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        raise invalid_request(f"The request body is larger than {limit} bytes.", status=413)
+    try:
+        return parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS, encoding="utf-8", errors="strict"
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise invalid_request("The request body is not valid UTF-8 form encoding.") from None
+
+
+def _refuse_repeats(params: list[tuple[str, str]]) -> None:
+    seen: set[str] = set()
+    for name, _ in params:
+        if name in SINGLE_VALUED:
+            if name in seen:
+                raise invalid_request(f"The {name} parameter is given more than once.")
+            seen.add(name)
+
+
+def _client_credentials(request: HttpRequest, values: dict[str, str]) -> tuple[str, str, str]:
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header is not None:
+        if "client_secret" in values:
+            raise invalid_request("Use exactly one client authentication method: Basic or client_secret, not both.")
+        client_id, client_secret = _basic_credentials(header)
+        if "client_id" in values and values["client_id"] != client_id:
+            raise invalid_request("The client_id in the body differs from the one in the Authorization header.")
+        return client_id, client_secret, "client_secret_basic"
+    if "client_secret" in values:
+        if "client_id" not in values:
+            raise invalid_request("client_secret was given without client_id.")
+        return values["client_id"], values["client_secret"], "client_secret_post"
+    raise OAuthError(
+        "invalid_client",
+        "Client authentication is required: client_secret_basic or client_secret_post.",
+        status=401,
+        reason="no client authentication",
+    )
+
+
+def _basic_credentials(header: str) -> tuple[str, str]:
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        raise invalid_client("unsupported authentication scheme")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise invalid_client("malformed Basic credentials") from None
+    client_id, colon, client_secret = decoded.partition(":")
+    if not colon:
+        raise invalid_client("malformed Basic credentials")
+    # §2.3.1: both parts are form-urlencoded before they are joined.
+    return unquote_plus(client_id), unquote_plus(client_secret)
+
+
+def _scopes(raw: str | None) -> list[str] | None:
+    if raw is None:
+        return None
+    tokens = [token for token in raw.split(" ") if token]
+    if not tokens:
+        return None
+    for token in tokens:
+        if not set(token) <= _SCOPE_TOKEN_CHARS:
+            raise invalid_scope("The scope parameter holds characters RFC 6749 does not allow.")
+    return list(dict.fromkeys(tokens))
+
+
+def _resources(raw: list[str]) -> list[str] | None:
+    if not raw:
+        return None
+    for resource in raw:
+        if not is_absolute_uri_without_fragment(resource):
+            raise invalid_target("Each resource must be an absolute URI without a fragment (RFC 8707).")
+    return list(dict.fromkeys(raw))

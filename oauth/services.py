@@ -1,0 +1,159 @@
+"""Issuing access tokens: which audiences and scopes a request gets, the JWT, and its audit row."""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from audit.services import audit_record
+from clients.selectors import (
+    AuthenticatedClient,
+    ClientAuthFailure,
+    GrantedScope,
+    client_authenticate,
+    client_granted_scopes,
+)
+from keys.tokens import signer_active
+from oauth.errors import OAuthError, invalid_client, invalid_scope, invalid_target
+from oauth.requests import TokenRequest
+
+
+@dataclass(frozen=True)
+class TokenTargets:
+    audiences: list[str]
+    scopes: list[str]
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    scope: str
+    jti: str
+
+
+def token_targets_resolve(
+    *, granted: list[GrantedScope], scopes: list[str] | None, resources: list[str] | None
+) -> TokenTargets:
+    """Decide the token's `aud` and `scope` from the client's grants and what it asked for.
+
+    - `resource` names the audiences; without `scope`, every granted scope on them.
+    - `scope` alone: the audiences are the services that own those scopes.
+    - neither: every grant, when all are on one service; otherwise the client must say which.
+    """
+    audience_of = {grant.name: grant.audience for grant in granted}
+    scopes_on: dict[str, list[str]] = defaultdict(list)
+    for grant in sorted(granted, key=lambda g: g.name):
+        scopes_on[grant.audience].append(grant.name)
+
+    for scope in scopes or ():
+        if scope not in audience_of:
+            raise invalid_scope(f"The scope {scope} is unknown or not granted to this client.")
+
+    if resources:
+        for resource in resources:
+            if resource not in scopes_on:
+                raise invalid_target(f"The resource {resource} is unknown or not granted to this client.")
+        if scopes is None:
+            return TokenTargets(resources, [s for audience in resources for s in scopes_on[audience]])
+        for scope in scopes:
+            if audience_of[scope] not in resources:
+                raise invalid_scope(f"The scope {scope} does not belong to any requested resource.")
+        for resource in resources:
+            if not any(audience_of[scope] == resource for scope in scopes):
+                raise invalid_target(f"No requested scope applies to the resource {resource}.")
+        return TokenTargets(resources, scopes)
+
+    if scopes:
+        return TokenTargets(list(dict.fromkeys(audience_of[scope] for scope in scopes)), scopes)
+
+    if not scopes_on:
+        raise invalid_scope("This client has no granted scopes.")
+    if len(scopes_on) > 1:
+        raise invalid_target(
+            "This client is granted scopes on several services: name the audience with the resource parameter."
+        )
+    (audience, names), = scopes_on.items()
+    return TokenTargets([audience], names)
+
+
+def token_issue(
+    *,
+    client: AuthenticatedClient,
+    targets: TokenTargets,
+    remote_addr: str | None,
+    request_id: str,
+    now: datetime | None = None,
+) -> IssuedToken:
+    """Sign an RFC 9068 access token and commit its `token.issued` row before it is handed out."""
+    now = now or timezone.now()
+    signer = signer_active()
+    issued_at = int(now.timestamp())
+    expires_at = issued_at + client.access_token_lifetime
+    jti = secrets.token_urlsafe(18)
+    scope = " ".join(targets.scopes)
+    audience: str | list[str] = targets.audiences[0] if len(targets.audiences) == 1 else targets.audiences
+    access_token = signer.sign(
+        {
+            "iss": settings.AUTHPORTAL_ISSUER,
+            "sub": client.client_id,
+            "aud": audience,
+            "exp": expires_at,
+            "iat": issued_at,
+            "jti": jti,
+            "client_id": client.client_id,
+            "scope": scope,
+        }
+    )
+    # Autocommit: this single INSERT is committed when it returns, so no token leaves without it.
+    audit_record(
+        event="token.issued",
+        actor=client.client_id,
+        subject=f"client:{client.client_id}",
+        remote_addr=remote_addr,
+        request_id=request_id,
+        occurred_at=now,
+        details={
+            "client": client.name,
+            "audiences": targets.audiences,
+            "scopes": targets.scopes,
+            "jti": jti,
+            "kid": signer.kid,
+            "exp": expires_at,
+        },
+    )
+    return IssuedToken(access_token=access_token, expires_in=client.access_token_lifetime, scope=scope, jti=jti)
+
+
+def token_denial_record(
+    *, error: OAuthError, client_id: str, remote_addr: str | None, request_id: str, extra: dict | None = None
+) -> None:
+    presented = "".join(ch if ch.isprintable() else "?" for ch in client_id[:100])
+    audit_record(
+        event="token.denied",
+        outcome=AuditEvent.Outcome.FAILURE,
+        actor=presented,
+        subject=f"client:{presented}" if presented else "",
+        remote_addr=remote_addr,
+        request_id=request_id,
+        details={"error": error.error, "reason": error.reason, **(extra or {})},
+    )
+
+
+def client_credentials_grant(*, request: TokenRequest, remote_addr: str | None, request_id: str) -> IssuedToken:
+    """The whole client_credentials exchange (RFC 6749 §4.4) after the request has been read."""
+    client = client_authenticate(client_id=request.client_id, client_secret=request.client_secret)
+    if isinstance(client, ClientAuthFailure):
+        raise invalid_client(client.reason)
+    if request.grant_type != "client_credentials":
+        raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
+    targets = token_targets_resolve(
+        granted=client_granted_scopes(client_pk=client.pk), scopes=request.scopes, resources=request.resources
+    )
+    return token_issue(client=client, targets=targets, remote_addr=remote_addr, request_id=request_id)

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+from django.views.defaults import page_not_found
+from django.views.defaults import server_error as html_server_error
+
+from clients.models import Client, Service
+from clients.selectors import scope_names_all
+from oauth.errors import OAuthError, json_no_store, oauth_error_response
+from oauth.requests import token_request_parse
+from oauth.services import client_credentials_grant, token_denial_record
+
+logger = logging.getLogger(__name__)
+
+
+@csrf_exempt
+def token(request: HttpRequest) -> HttpResponse:
+    remote_addr = request.META.get("REMOTE_ADDR")
+    client_id = ""
+    try:
+        token_request = token_request_parse(request)
+        client_id = token_request.client_id
+        issued = client_credentials_grant(request=token_request, remote_addr=remote_addr, request_id=request.request_id)
+    except OAuthError as error:
+        try:
+            token_denial_record(error=error, client_id=client_id, remote_addr=remote_addr, request_id=request.request_id)
+        except DatabaseError:
+            logger.exception("token.denied could not be recorded")
+        return oauth_error_response(error)
+    except DatabaseError:
+        # No audit row, no token: the client may retry.
+        logger.exception("token request failed on the database")
+        return oauth_error_response(
+            OAuthError("temporarily_unavailable", "The server cannot issue tokens right now; retry shortly.", status=503)
+        )
+    return json_no_store(
+        {
+            "access_token": issued.access_token,
+            "token_type": "Bearer",
+            "expires_in": issued.expires_in,
+            "scope": issued.scope,
+        }
+    )
+
+
+@require_GET
+def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
+    """RFC 8414 metadata. Every URL is built from the configured issuer, never from the Host header."""
+    issuer = settings.AUTHPORTAL_ISSUER
+    metadata = {
+        "issuer": issuer,
+        "token_endpoint": issuer + reverse("oauth:token"),
+        "jwks_uri": issuer + reverse("keys:jwks"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "response_types_supported": [],
+        "scopes_supported": scope_names_all(),
+        "service_documentation": issuer + "/",
+    }
+    response = JsonResponse(metadata)
+    response["Cache-Control"] = f"public, max-age={settings.AUTHPORTAL_JWKS_MAX_AGE}"
+    return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Protocol paths answer JSON even when nothing is there."""
+    if request.path.startswith(("/o/", "/.well-known/")):
+        return json_no_store({"error": "invalid_request", "error_description": "No such endpoint."}, status=404)
+    return page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith(("/o/", "/.well-known/")):
+        return json_no_store({"error": "server_error", "error_description": "Internal error."}, status=500)
+    return html_server_error(request)
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "oauth/home.html",
+        {
+            "issuer": settings.AUTHPORTAL_ISSUER,
+            "service_count": Service.objects.count(),
+            "client_count": Client.objects.count(),
+        },
+    )

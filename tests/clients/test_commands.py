@@ -1,0 +1,102 @@
+"""create_service and create_client, as operators and acceptance scripts call them."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from audit.models import AuditEvent
+from clients.models import Client, Grant, Scope, Service
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_create_service_registers_it_with_its_scopes():
+    run("create_service", "ms_doctor", "--audience", "https://doctors.internal", "--scope", "doctors:read",
+        "--scope", "doctors:write")
+    service = Service.objects.get(name="ms_doctor")
+    assert service.audience == "https://doctors.internal"
+    assert sorted(service.scopes.values_list("name", flat=True)) == ["doctors:read", "doctors:write"]
+    assert AuditEvent.objects.filter(event="service.created").count() == 1
+    assert AuditEvent.objects.filter(event="scope.created").count() == 2
+
+
+@pytest.mark.django_db
+def test_create_client_json_prints_credentials_on_the_last_line(ms_doctor):
+    output = run("create_client", "ms_admin", "--grant", "ms_doctor:doctors:read", "--json")
+    credentials = json.loads(output.strip().splitlines()[-1])
+    client = Client.objects.get(name="ms_admin")
+    assert credentials["client_id"] == client.client_id
+    assert len(credentials["client_secret"]) >= 43  # 256 bits, URL-safe base64
+    assert client.client_secret.startswith("client_secret_sha256$")
+    assert credentials["client_secret"] not in client.client_secret
+    assert list(Grant.objects.filter(client=client).values_list("scope__name", flat=True)) == ["doctors:read"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--grant", "ms_nobody:doctors:read"], "no service 'ms_nobody'"),
+        (["--grant", "ms_doctor:college:read"], "has no scope 'college:read'"),
+        (["--grant", "doctors:read"], "no service 'doctors'"),
+        (["--grant", "nonsense"], "is not SERVICE:SCOPE"),
+        (["--lifetime", "7200"], "access_token_lifetime"),
+        (["--service", "ms_nobody"], "no service 'ms_nobody'"),
+    ],
+)
+def test_create_client_with_bad_input_fails_and_creates_nothing(ms_doctor, ms_college, args, message):
+    before = AuditEvent.objects.count()
+    with pytest.raises(CommandError, match=message):
+        run("create_client", "ms_admin", *args)
+    assert not Client.objects.exists()
+    assert not Grant.objects.exists()
+    assert AuditEvent.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_create_client_refuses_a_duplicate_name(ms_doctor):
+    run("create_client", "ms_admin", "--grant", "ms_doctor:doctors:read")
+    with pytest.raises(CommandError, match="name"):
+        run("create_client", "ms_admin", "--grant", "ms_doctor:doctors:read")
+    assert Client.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ms_doctor", "--audience", "https://other.internal"], "name"),
+        (["ms_orders", "--audience", "https://doctors.internal"], "audience"),
+        (["ms_orders", "--audience", "not a uri"], "audience"),
+        (["ms_orders", "--audience", "https://orders.internal#frag"], "audience"),
+        (["MS Orders", "--audience", "https://orders.internal"], "service name"),
+        (["ms_orders", "--audience", "https://orders.internal", "--scope", "doctors:read"], "name"),
+        (["ms_orders", "--audience", "https://orders.internal", "--scope", "bad scope"], "scope name"),
+        (["ms_orders", "--audience", "https://orders.internal", "--scope", "o:r", "--scope", "o:r"], "twice"),
+    ],
+)
+def test_create_service_with_bad_input_fails_and_creates_nothing(ms_doctor, args, message):
+    services, scopes = Service.objects.count(), Scope.objects.count()
+    with pytest.raises(CommandError, match=message):
+        run("create_service", *args)
+    assert (Service.objects.count(), Scope.objects.count()) == (services, scopes)
+
+
+@pytest.mark.django_db
+def test_seed_demo_fills_an_empty_registry_once():
+    output = run("seed_demo")
+    assert "curl" in output and "client_secret" in output
+    assert set(Service.objects.values_list("name", flat=True)) == {"ms_doctor", "ms_college"}
+    client = Client.objects.get(name="ms_admin")
+    assert list(client.grants.values_list("scope__name", flat=True)) == ["doctors:read"]
+    assert "not empty" in run("seed_demo")
+    assert Client.objects.count() == 1

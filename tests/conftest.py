@@ -1,0 +1,73 @@
+"""The fixed cast: services ms_doctor and ms_college, and ms_admin, the client that calls them."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import quote_plus, urlencode
+
+import pytest
+
+from clients.services import GrantSpec, RegisteredClient, ScopeSpec, client_register, service_register
+from keys.tokens import signer_cache_clear
+
+
+@pytest.fixture(autouse=True)
+def fresh_signer_cache():
+    # Each test's database starts without keys; a key cached from an earlier test must not sign.
+    signer_cache_clear()
+    yield
+    signer_cache_clear()
+
+
+@pytest.fixture
+def ms_doctor(db):
+    return service_register(
+        name="ms_doctor",
+        audience="https://doctors.internal",
+        scopes=[ScopeSpec("doctors:read"), ScopeSpec("doctors:write")],
+    )
+
+
+@pytest.fixture
+def ms_college(db):
+    return service_register(name="ms_college", audience="https://college.internal", scopes=[ScopeSpec("college:read")])
+
+
+@pytest.fixture
+def ms_admin(ms_doctor, ms_college) -> RegisteredClient:
+    """Granted doctors:read and college:read: scopes on two services."""
+    return client_register(
+        name="ms_admin", grants=[GrantSpec("ms_doctor", "doctors:read"), GrantSpec("ms_college", "college:read")]
+    )
+
+
+@pytest.fixture
+def ms_reports(ms_doctor) -> RegisteredClient:
+    """Granted both scopes of ms_doctor and nothing else."""
+    return client_register(
+        name="ms_reports", grants=[GrantSpec("ms_doctor", "doctors:read"), GrantSpec("ms_doctor", "doctors:write")]
+    )
+
+
+def basic_auth(client_id: str, client_secret: str) -> str:
+    pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
+    return "Basic " + base64.b64encode(pair.encode()).decode()
+
+
+@pytest.fixture
+def request_token(client):
+    """POST /o/token as a service would: form-encoded, client_secret_basic unless told otherwise."""
+
+    def post(registered: RegisteredClient | None = None, *, auth: str = "basic", headers=None, **params):
+        body = {"grant_type": "client_credentials", **params}
+        extra = dict(headers or {})
+        if registered is not None and auth == "basic":
+            extra["HTTP_AUTHORIZATION"] = basic_auth(registered.client.client_id, registered.client_secret)
+        elif registered is not None and auth == "post":
+            body.update(client_id=registered.client.client_id, client_secret=registered.client_secret)
+        pairs = [(k, v) for k, values in body.items() for v in (values if isinstance(values, list) else [values])]
+        return client.post(
+            "/o/token", data=urlencode(pairs), content_type="application/x-www-form-urlencoded", **extra
+        )
+
+    return post

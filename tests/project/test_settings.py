@@ -1,0 +1,62 @@
+"""Start-up refuses bad configuration with a message naming the variable; production is check-clean."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def django_check(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "AUTHPORTAL_ISSUER")}
+    environment.update({"AUTHPORTAL_DATA_DIR": str(tmp_path), **env})
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", *args], cwd=ROOT, env=environment, capture_output=True, text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEBUG", "maybe"),
+        ("DATABASE_URL", "nosuchdb://x"),
+        ("REDIS_URL", "http://localhost"),
+        ("AUTHPORTAL_ISSUER", "localhost:8000"),
+        ("AUTHPORTAL_ISSUER", "https://auth.example.com/"),
+        ("AUTHPORTAL_ISSUER", "https://auth.example.com?x=1"),
+        ("AUTHPORTAL_SIGNING_ALG", "HS256"),
+        ("AUTHPORTAL_JWKS_MAX_AGE", "soon"),
+        ("AUTHPORTAL_TOKEN_LIFETIME_MAX", "7200"),
+        ("SECRET_KEY_FILE", "/nonexistent/secret"),
+    ],
+)
+def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, name, value):
+    result = django_check(tmp_path, **{name: value})
+    assert result.returncode != 0
+    assert name in result.stderr
+    assert "Traceback" not in result.stderr.splitlines()[-1]
+
+
+def test_secrets_are_generated_once_into_the_data_directory(tmp_path):
+    assert django_check(tmp_path).returncode == 0
+    secret, kek = (tmp_path / "secret_key").read_text(), (tmp_path / "kek").read_text()
+    assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
+    assert django_check(tmp_path).returncode == 0
+    assert (tmp_path / "secret_key").read_text() == secret
+    assert (tmp_path / "kek").read_text() == kek
+
+
+def test_check_deploy_is_clean_when_configured_for_production(tmp_path):
+    result = django_check(
+        tmp_path, "--deploy", "--fail-level", "WARNING",
+        AUTHPORTAL_ISSUER="https://auth.example.com", ALLOWED_HOSTS="auth.example.com",
+        SECRET_KEY="x" * 20 + "production-secret-key-with-enough-entropy-8f3a9c",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout

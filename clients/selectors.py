@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from clients.hashers import client_secret_matches
@@ -26,6 +28,7 @@ class AuthenticatedClient:
     client_id: str
     name: str
     access_token_lifetime: int
+    granted: list[GrantedScope]
 
 
 @dataclass(frozen=True)
@@ -34,25 +37,39 @@ class ClientAuthFailure:
 
 
 def client_authenticate(*, client_id: str, client_secret: str) -> AuthenticatedClient | ClientAuthFailure:
-    """Check a client's credentials in constant time: an unknown id costs what a wrong secret costs."""
-    row = None
+    """Check a client's credentials in constant time: an unknown id costs what a wrong secret costs.
+
+    One query brings the client and its grants, since the token endpoint needs both on every request.
+    """
+    rows = []
     if 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH and client_id.isprintable():
-        row = (
-            Client.objects.filter(client_id=client_id)
-            .values_list("pk", "name", "client_secret", "enabled", "access_token_lifetime")
-            .first()
-        )
-    if not client_secret_matches(client_secret, row[2] if row else None):
-        return ClientAuthFailure("unknown client" if row is None else "wrong client secret")
-    pk, name, _, enabled, lifetime = row  # type: ignore[misc]
+        with connection.cursor() as cursor:
+            cursor.execute(_client_with_grants_sql(), [client_id])
+            rows = cursor.fetchall()
+    if not client_secret_matches(client_secret, rows[0][2] if rows else None):
+        return ClientAuthFailure("unknown client" if not rows else "wrong client secret")
+    pk, name, _, enabled, lifetime, _, _ = rows[0]
     if not enabled:
         return ClientAuthFailure("client disabled")
-    return AuthenticatedClient(pk=pk, client_id=client_id, name=name, access_token_lifetime=lifetime)
+    granted = [GrantedScope(name=row[5], audience=row[6]) for row in rows if row[5] is not None]
+    return AuthenticatedClient(pk=pk, client_id=client_id, name=name, access_token_lifetime=lifetime, granted=granted)
 
 
-def client_granted_scopes(*, client_pk: int) -> list[GrantedScope]:
-    rows = Grant.objects.filter(client_id=client_pk).values_list("scope__name", "scope__service__audience")
-    return [GrantedScope(name=name, audience=audience) for name, audience in rows]
+@functools.cache
+def _client_with_grants_sql() -> str:
+    # Hand-written because the ORM spends longer compiling this query than the database spends
+    # answering it, on the request the whole product is measured by. Names come from the models.
+    q = connection.ops.quote_name
+    client, grant, scope, service = (m._meta for m in (Client, Grant, Scope, Service))
+    return (
+        f"SELECT c.{q('id')}, c.{q('name')}, c.{q('client_secret')}, c.{q('enabled')}, "
+        f"c.{q('access_token_lifetime')}, s.{q('name')}, v.{q('audience')} "
+        f"FROM {q(client.db_table)} c "
+        f"LEFT JOIN {q(grant.db_table)} g ON g.{q('client_id')} = c.{q('id')} "
+        f"LEFT JOIN {q(scope.db_table)} s ON s.{q('id')} = g.{q('scope_id')} "
+        f"LEFT JOIN {q(service.db_table)} v ON v.{q('id')} = s.{q('service_id')} "
+        f"WHERE c.{q('client_id')} = %s"
+    )
 
 
 def scope_names_all() -> list[str]:

@@ -17,7 +17,6 @@ from clients.selectors import (
     ClientAuthFailure,
     GrantedScope,
     client_authenticate,
-    client_granted_scopes,
 )
 from keys.tokens import signer_active
 from oauth.errors import OAuthError, invalid_client, invalid_scope, invalid_target
@@ -153,7 +152,5 @@ def client_credentials_grant(*, request: TokenRequest, remote_addr: str | None, 
         raise invalid_client(client.reason)
     if request.grant_type != "client_credentials":
         raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
-    targets = token_targets_resolve(
-        granted=client_granted_scopes(client_pk=client.pk), scopes=request.scopes, resources=request.resources
-    )
+    targets = token_targets_resolve(granted=client.granted, scopes=request.scopes, resources=request.resources)
     return token_issue(client=client, targets=targets, remote_addr=remote_addr, request_id=request_id)

@@ -7,5 +7,6 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
 ]
 
+handler400 = "oauth.views.bad_request"
 handler404 = "oauth.views.not_found"
 handler500 = "oauth.views.server_error"

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from jwcrypto.jwk import JWK
 from jwcrypto.jws import JWSCore
 
@@ -35,6 +36,10 @@ class Signer:
         return f"{signed['protected']}.{signed['payload'].decode()}.{signed['signature']}"
 
 
+class SigningUnavailable(Exception):
+    """The active key cannot be loaded (a wrong key-encryption key, say): no token can be signed."""
+
+
 _lock = threading.Lock()
 _loaded: dict[str, Signer] = {}
 _active: tuple[float, Signer] | None = None
@@ -52,7 +57,11 @@ def signer_active() -> Signer:
         with _lock:
             signer = _loaded.get(key.kid)
             if signer is None:
-                signer = Signer(kid=key.kid, algorithm=key.algorithm, jwk=private_key_decrypt(key.private_key_encrypted))
+                try:
+                    jwk = private_key_decrypt(key.private_key_encrypted)
+                except ImproperlyConfigured as exc:
+                    raise SigningUnavailable(str(exc)) from exc
+                signer = Signer(kid=key.kid, algorithm=key.algorithm, jwk=jwk)
                 _loaded[key.kid] = signer
     _forget_unpublished(keep=key.kid)
     _active = (time.monotonic() + settings.AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS, signer)

@@ -9,11 +9,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
+from django.views.defaults import bad_request as html_bad_request
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as html_server_error
 
 from clients.models import Client, Service
 from clients.selectors import scope_names_all
+from keys.tokens import SigningUnavailable
 from oauth.errors import OAuthError, json_no_store, oauth_error_response
 from oauth.requests import token_request_parse
 from oauth.services import client_credentials_grant, token_denial_record
@@ -35,9 +37,9 @@ def token(request: HttpRequest) -> HttpResponse:
         except DatabaseError:
             logger.exception("token.denied could not be recorded")
         return oauth_error_response(error)
-    except DatabaseError:
+    except (DatabaseError, SigningUnavailable):
         # No audit row, no token: the client may retry.
-        logger.exception("token request failed on the database")
+        logger.exception("token request failed: the database or the signing key is unavailable")
         return oauth_error_response(
             OAuthError("temporarily_unavailable", "The server cannot issue tokens right now; retry shortly.", status=503)
         )
@@ -75,6 +77,13 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if request.path.startswith(("/o/", "/.well-known/")):
         return json_no_store({"error": "invalid_request", "error_description": "No such endpoint."}, status=404)
     return page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A request Django refuses before any view (an unknown Host, say) still gets RFC 6749 JSON here."""
+    if request.path.startswith(("/o/", "/.well-known/")):
+        return json_no_store({"error": "invalid_request", "error_description": "Bad request."}, status=400)
+    return html_bad_request(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

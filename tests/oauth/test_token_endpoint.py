@@ -321,3 +321,20 @@ def test_no_token_without_its_audit_row(request_token, ms_admin, monkeypatch):
     body = assert_oauth_error(response, 503, "temporarily_unavailable")
     assert "access_token" not in body
     assert not AuditEvent.objects.filter(event="token.issued").exists()
+
+
+def test_an_unknown_host_still_gets_json(client, db):
+    response = client.post("/o/token", data="grant_type=client_credentials",
+                           content_type="application/x-www-form-urlencoded", HTTP_HOST="evil.example")
+    assert_oauth_error(response, 400, "invalid_request")
+
+
+def test_a_key_that_cannot_be_decrypted_answers_503_not_500(request_token, ms_admin, settings):
+    request_token(ms_admin, resource=DOCTORS)  # creates the key under the current KEK
+    from keys.tokens import signer_cache_clear
+
+    signer_cache_clear()
+    settings.AUTHPORTAL_KEK = "0" * 43 + "="
+    response = request_token(ms_admin, resource=DOCTORS)
+    assert_oauth_error(response, 503, "temporarily_unavailable")
+    assert AuditEvent.objects.filter(event="token.issued").count() == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from jwcrypto.jwk import JWK
@@ -10,14 +10,36 @@ from jwcrypto.jwk import JWK
 _PUBLIC_ONLY = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
 
 
-def kek_fernet() -> Fernet:
+def kek_fernet() -> MultiFernet:
+    """The current KEK encrypts; it and any AUTHPORTAL_KEK_PREVIOUS decrypt (during a KEK rotation)."""
+    return MultiFernet(
+        [_fernet("AUTHPORTAL_KEK", settings.AUTHPORTAL_KEK)]
+        + [_fernet("AUTHPORTAL_KEK_PREVIOUS", kek) for kek in settings.AUTHPORTAL_KEK_PREVIOUS]
+    )
+
+
+def _fernet(name: str, value: str) -> Fernet:
     try:
-        return Fernet(settings.AUTHPORTAL_KEK)
+        return Fernet(value)
     except (ValueError, TypeError):
         raise ImproperlyConfigured(
-            "AUTHPORTAL_KEK must be 32 random bytes in URL-safe base64 (44 characters); "
-            "make one with: python -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+            f"{name} must be 32 random bytes in URL-safe base64 (44 characters); make one with: "
+            "python -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
         ) from None
+
+
+def private_key_reencrypt(token: str) -> str:
+    """The same private key, encrypted under the current KEK (MultiFernet.rotate)."""
+    try:
+        return kek_fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise ImproperlyConfigured(
+            "A signing key cannot be decrypted with AUTHPORTAL_KEK or AUTHPORTAL_KEK_PREVIOUS."
+        ) from None
+
+
+def public_key_pem(public_jwk: dict) -> bytes:
+    return JWK(**public_jwk).export_to_pem(private_key=False)
 
 
 def jwk_generate(algorithm: str) -> JWK:

@@ -34,6 +34,7 @@ class SigningKey(models.Model):
     public_jwk = models.JSONField(help_text="Public members only")
     private_key_encrypted = models.TextField(help_text="PKCS#8 PEM, encrypted with the key-encryption key")
     created_at = models.DateTimeField()
+    published_at = models.DateTimeField(null=True, blank=True, help_text="First published in the JWKS")
     activated_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -44,6 +45,9 @@ class SigningKey(models.Model):
             models.UniqueConstraint(
                 fields=["algorithm"], condition=Q(state="active"), name="signingkey_one_active_per_algorithm"
             ),
+            models.UniqueConstraint(
+                fields=["algorithm"], condition=Q(state="staged"), name="signingkey_one_staged_per_algorithm"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -53,3 +57,17 @@ class SigningKey(models.Model):
         if self.state not in self.PUBLISHED_STATES:
             return False
         return self.expires_at is None or now < self.expires_at
+
+
+class PublishedJwks(models.Model):
+    """The JWKS document as last published: what /.well-known/jwks.json serves, byte for byte."""
+
+    document = models.TextField()
+    etag = models.CharField(max_length=66)
+    published_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "published JWKS"
+
+    def __str__(self) -> str:
+        return f"JWKS {self.etag} at {self.published_at:%Y-%m-%d %H:%M:%S}"

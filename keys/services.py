@@ -1,17 +1,68 @@
-"""Signing-key lifecycle. Every state change writes its audit event in the same transaction."""
+"""Signing-key lifecycle and JWKS publication.
+
+Every state change writes its audit event in the same transaction, and every change is followed
+by a publication of the JWKS. Decisions come only from stored timestamps and `now`, so running a
+step twice, late, or from two workers at once changes nothing it should not.
+
+    staged ──(published ≥ max-age + margin, rotation due)──▶ active ──(next key activates)──▶ retired
+    retired ──(longest token + max-age + cache + margin)──▶ expired      any ──(compromise)──▶ revoked
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import actor_name, audit_record
-from keys.crypto import jwk_generate, jwk_public_dict, private_key_encrypt
-from keys.models import SigningKey
+from keys.crypto import jwk_generate, jwk_public_dict, private_key_encrypt, private_key_reencrypt, public_key_pem
+from keys.models import PublishedJwks, SigningKey
+from keys.selectors import JWKS_CACHE_KEY, jwks_build, jwks_serialize
+
+State = SigningKey.State
+
+
+@dataclass(frozen=True)
+class LifecycleTiming:
+    rotation: timedelta
+    prepublish: timedelta
+    activation_delay: timedelta  # a staged key must have been published this long before it signs
+    retired_keep: timedelta
+
+    @classmethod
+    def from_settings(cls) -> LifecycleTiming:
+        return cls(
+            rotation=timedelta(days=settings.AUTHPORTAL_KEY_ROTATION_DAYS),
+            prepublish=timedelta(seconds=settings.AUTHPORTAL_KEY_PREPUBLISH_SECONDS),
+            activation_delay=timedelta(
+                seconds=settings.AUTHPORTAL_JWKS_MAX_AGE + settings.AUTHPORTAL_KEY_MARGIN_SECONDS
+            ),
+            retired_keep=timedelta(seconds=settings.AUTHPORTAL_KEY_RETIRED_KEEP_SECONDS),
+        )
+
+
+@dataclass
+class LifecycleReport:
+    changes: list[str] = field(default_factory=list)
+
+    def add(self, key: SigningKey, what: str) -> None:
+        self.changes.append(f"{key.kid} {what}")
+
+
+class KeyNotFound(Exception):
+    pass
+
+
+class KeyStateError(Exception):
+    pass
 
 
 def key_create(*, algorithm: str, state: str, now: datetime, actor: Any = None) -> SigningKey:
@@ -26,29 +77,189 @@ def key_create(*, algorithm: str, state: str, now: datetime, actor: Any = None) 
             public_jwk=jwk_public_dict(jwk, kid=kid, algorithm=algorithm),
             private_key_encrypted=private_key_encrypt(jwk),
             created_at=now,
-            activated_at=now if state == SigningKey.State.ACTIVE else None,
+            activated_at=now if state == State.ACTIVE else None,
         )
-        audit_record(
-            event=f"key.{state}" if state != SigningKey.State.ACTIVE else "key.activated",
-            actor=actor_name(actor),
-            subject=f"key:{kid}",
-            details={"kid": kid, "algorithm": algorithm, "created": True},
-            occurred_at=now,
-        )
+        _audit(key, "key.staged" if state == State.STAGED else "key.activated", now=now, actor=actor, created=True)
     return key
 
 
-def signing_key_ensure(*, algorithm: str | None = None, now: datetime | None = None) -> SigningKey:
-    """The active key for `algorithm`, created on first need.
+def signing_key_active(*, now: datetime | None = None) -> SigningKey:
+    """The key that signs now; on a brand-new installation, the first key, created active at once.
 
-    Two workers that both find no key both try; the one-active-key constraint lets exactly one win
-    and the other uses the winner's key.
+    Only the first key skips staging: no verifier can have cached a JWKS before there was one.
+    Two workers that bootstrap at once both try; the one-active-key constraint lets one win.
     """
-    algorithm = algorithm or settings.AUTHPORTAL_SIGNING_ALG
-    active = SigningKey.objects.filter(algorithm=algorithm, state=SigningKey.State.ACTIVE).first()
+    active = SigningKey.objects.filter(state=State.ACTIVE).order_by("-activated_at").first()
     if active is not None:
         return active
+    now = now or timezone.now()
     try:
-        return key_create(algorithm=algorithm, state=SigningKey.State.ACTIVE, now=now or timezone.now())
+        with transaction.atomic():
+            key = key_create(algorithm=settings.AUTHPORTAL_SIGNING_ALG, state=State.ACTIVE, now=now)
+            jwks_publish(now=now)
+            return key
     except IntegrityError:
-        return SigningKey.objects.get(algorithm=algorithm, state=SigningKey.State.ACTIVE)
+        return SigningKey.objects.get(state=State.ACTIVE, algorithm=settings.AUTHPORTAL_SIGNING_ALG)
+
+
+@transaction.atomic
+def key_rotate(*, now: datetime, actor: Any = None) -> LifecycleReport:
+    """One lifecycle step: expire, stage, activate as the stored timestamps say is due."""
+    report = LifecycleReport()
+    timing = LifecycleTiming.from_settings()
+    algorithm = settings.AUTHPORTAL_SIGNING_ALG
+    # Locking every live key serializes concurrent steps; the partial unique constraints back it up.
+    live = list(SigningKey.objects.select_for_update().filter(state__in=SigningKey.PUBLISHED_STATES).order_by("pk"))
+
+    for key in live:
+        if key.state == State.RETIRED and key.expires_at and key.expires_at <= now:
+            _destroy(key, State.EXPIRED, now=now, actor=actor)
+            report.add(key, "expired")
+
+    active = [key for key in live if key.state == State.ACTIVE]
+    if not active:
+        report.add(signing_key_active(now=now), "created active (first key)")
+        return report
+    current = max(active, key=lambda key: key.activated_at or key.created_at)
+    due_at = (current.activated_at or current.created_at) + timing.rotation
+    if current.algorithm != algorithm:
+        due_at = now  # AUTHPORTAL_SIGNING_ALG changed: move to the new algorithm, through staging
+
+    staged = next((key for key in live if key.state == State.STAGED and key.algorithm == algorithm), None)
+    if staged is None and now >= due_at - timing.prepublish:
+        staged = key_create(algorithm=algorithm, state=State.STAGED, now=now, actor=actor)
+        report.add(staged, "staged")
+    elif staged is not None and now >= due_at and _published_long_enough(staged, now, timing):
+        for key in active:
+            _retire(key, now=now, timing=timing, actor=actor)
+            report.add(key, "retired")
+        _activate(staged, now=now, actor=actor)
+        report.add(staged, "activated")
+
+    jwks_publish(now=now)
+    return report
+
+
+@transaction.atomic
+def key_rotate_now(*, now: datetime, actor: Any = None) -> SigningKey:
+    """Emergency rotation: a fresh key signs at once; the previous one stays published as retired."""
+    timing = LifecycleTiming.from_settings()
+    for key in SigningKey.objects.select_for_update().filter(state=State.ACTIVE):
+        _retire(key, now=now, timing=timing, actor=actor)
+    key = key_create(algorithm=settings.AUTHPORTAL_SIGNING_ALG, state=State.ACTIVE, now=now, actor=actor)
+    jwks_publish(now=now)
+    return key
+
+
+@transaction.atomic
+def key_revoke(*, kid: str, now: datetime, actor: Any = None) -> SigningKey:
+    """Compromise: out of the JWKS at once, private part destroyed, never used again.
+
+    When the revoked key was signing, the staged key (already published) takes over, or else a
+    fresh one: verifiers fetch it when they meet its unknown kid.
+    """
+    key = SigningKey.objects.select_for_update().filter(kid=kid).first()
+    if key is None:
+        raise KeyNotFound(f"There is no signing key with kid {kid!r}.")
+    if key.state in (State.REVOKED, State.EXPIRED):
+        raise KeyStateError(f"The key {kid} is already {key.state}.")
+    was_active = key.state == State.ACTIVE
+    _destroy(key, State.REVOKED, now=now, actor=actor)
+    if was_active:
+        successor = SigningKey.objects.select_for_update().filter(state=State.STAGED, algorithm=key.algorithm).first()
+        if successor is not None:
+            _activate(successor, now=now, actor=actor)
+        else:
+            key_create(algorithm=settings.AUTHPORTAL_SIGNING_ALG, state=State.ACTIVE, now=now, actor=actor)
+    jwks_publish(now=now)
+    return key
+
+
+@transaction.atomic
+def kek_rotate(*, now: datetime, actor: Any = None) -> int:
+    """Re-encrypt every stored private key under the current AUTHPORTAL_KEK."""
+    keys = list(SigningKey.objects.select_for_update().exclude(private_key_encrypted=""))
+    for key in keys:
+        key.private_key_encrypted = private_key_reencrypt(key.private_key_encrypted)
+        key.save(update_fields=["private_key_encrypted"])
+    audit_record(event="key.kek_rotated", actor=actor_name(actor), subject="keys", details={"keys": len(keys)})
+    return len(keys)
+
+
+def jwks_publish(*, now: datetime) -> PublishedJwks:
+    """Store the JWKS document the endpoint serves; write the operator's files once committed."""
+    jwks = jwks_build(now=now)
+    body, etag = jwks_serialize(jwks)
+    published, _ = PublishedJwks.objects.update_or_create(
+        pk=1, defaults={"document": body.decode(), "etag": etag, "published_at": now}
+    )
+    kids = [key["kid"] for key in jwks["keys"]]
+    SigningKey.objects.filter(kid__in=kids, published_at__isnull=True).update(published_at=now)
+    cache.delete(JWKS_CACHE_KEY)
+    active_pem = _active_public_pem()
+    transaction.on_commit(lambda: _publish_outside(body, active_pem))
+    return published
+
+
+def _publish_outside(body: bytes, active_pem: bytes | None) -> None:
+    cache.delete(JWKS_CACHE_KEY)
+    if settings.AUTHPORTAL_JWKS_FILE:
+        _write_atomically(Path(settings.AUTHPORTAL_JWKS_FILE), body)
+    if settings.AUTHPORTAL_PUBLIC_KEY_FILE and active_pem:
+        _write_atomically(Path(settings.AUTHPORTAL_PUBLIC_KEY_FILE), active_pem)
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Readers see the old file or the new one, never half of one (temp file + rename)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _active_public_pem() -> bytes | None:
+    active = SigningKey.objects.filter(state=State.ACTIVE).order_by("-activated_at").only("public_jwk").first()
+    return public_key_pem(active.public_jwk) if active else None
+
+
+def _published_long_enough(key: SigningKey, now: datetime, timing: LifecycleTiming) -> bool:
+    return key.published_at is not None and now >= key.published_at + timing.activation_delay
+
+
+def _activate(key: SigningKey, *, now: datetime, actor: Any) -> None:
+    updated = SigningKey.objects.filter(pk=key.pk, state=State.STAGED).update(state=State.ACTIVE, activated_at=now)
+    if updated != 1:
+        raise KeyStateError(f"The key {key.kid} is no longer staged.")
+    key.state, key.activated_at = State.ACTIVE, now
+    _audit(key, "key.activated", now=now, actor=actor)
+
+
+def _retire(key: SigningKey, *, now: datetime, timing: LifecycleTiming, actor: Any) -> None:
+    key.state, key.retired_at, key.expires_at = State.RETIRED, now, now + timing.retired_keep
+    key.save(update_fields=["state", "retired_at", "expires_at"])
+    _audit(key, "key.retired", now=now, actor=actor, expires_at=key.expires_at.isoformat())
+
+
+def _destroy(key: SigningKey, state: str, *, now: datetime, actor: Any) -> None:
+    key.state, key.private_key_encrypted = state, ""
+    if state == State.REVOKED or key.expires_at is None:
+        key.expires_at = now
+    key.save(update_fields=["state", "private_key_encrypted", "expires_at"])
+    _audit(key, f"key.{state}", now=now, actor=actor)
+
+
+def _audit(key: SigningKey, event: str, *, now: datetime, actor: Any, **details: Any) -> None:
+    audit_record(
+        event=event,
+        actor=actor_name(actor),
+        subject=f"key:{key.kid}",
+        occurred_at=now,
+        details={"kid": key.kid, "algorithm": key.algorithm, **details},
+    )

@@ -17,7 +17,7 @@ from jwcrypto.jwk import JWK
 from jwcrypto.jws import JWSCore
 
 from keys.crypto import private_key_decrypt
-from keys.services import signing_key_ensure
+from keys.services import signing_key_active
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def signer_active() -> Signer:
     current = _active
     if current is not None and current[0] > time.monotonic():
         return current[1]
-    key = signing_key_ensure()
+    key = signing_key_active()
     signer = _loaded.get(key.kid)
     if signer is None:
         with _lock:

@@ -1,22 +1,28 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from keys.selectors import jwks_build, jwks_serialize
+from keys.selectors import jwks_published
+from keys.services import jwks_publish
 
 
 @require_GET
 def jwks(request: HttpRequest) -> HttpResponse:
-    """The public keys, with an ETag so verifiers can revalidate cheaply."""
-    body, etag = jwks_serialize(jwks_build(now=timezone.now()))
-    cache_control = f"public, max-age={settings.AUTHPORTAL_JWKS_MAX_AGE}"
+    """The published public keys, with an ETag so verifiers can revalidate cheaply."""
+    published = jwks_published()
+    if published is None:  # a brand-new installation: publish what there is (maybe nothing yet)
+        with transaction.atomic():
+            row = jwks_publish(now=timezone.now())
+        published = (row.document.encode(), row.etag)
+    body, etag = published
     if etag in [tag.strip() for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]:
         response = HttpResponse(status=304)
     else:
         response = HttpResponse(body, content_type="application/jwk-set+json")
     response["ETag"] = etag
-    response["Cache-Control"] = cache_control
+    response["Cache-Control"] = f"public, max-age={settings.AUTHPORTAL_JWKS_MAX_AGE}"
     return response

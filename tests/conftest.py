@@ -6,17 +6,20 @@ import base64
 from urllib.parse import quote_plus, urlencode
 
 import pytest
+from django.core.cache import cache
 
 from clients.services import GrantSpec, RegisteredClient, ScopeSpec, client_register, service_register
 from keys.tokens import signer_cache_clear
 
 
 @pytest.fixture(autouse=True)
-def fresh_signer_cache():
-    # Each test's database starts without keys; a key cached from an earlier test must not sign.
+def fresh_caches():
+    # Each test's database starts without keys; a key or JWKS cached by an earlier test must not leak.
     signer_cache_clear()
+    cache.clear()
     yield
     signer_cache_clear()
+    cache.clear()
 
 
 @pytest.fixture

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from keys.services import signing_key_ensure
+from keys.services import signing_key_active
 
 
 class Command(BaseCommand):
-    help = "Create the active signing key if there is none (safe to run at every start)."
+    help = "Create the first signing key if there is none (safe to run at every start)."
 
     def handle(self, *args, **options) -> None:
-        key = signing_key_ensure()
+        key = signing_key_active()
         self.stdout.write(f"Active signing key: {key.kid} ({key.algorithm})")

@@ -1,0 +1,55 @@
+"""Start-up checks that the lifecycle timing keeps every token verifiable (`manage.py check`)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, register
+from django.core.exceptions import ImproperlyConfigured
+
+
+@register()
+def lifecycle_timing_check(app_configs, **kwargs) -> list[Error]:
+    errors = []
+    max_age = settings.AUTHPORTAL_JWKS_MAX_AGE
+    margin = settings.AUTHPORTAL_KEY_MARGIN_SECONDS
+    prepublish = settings.AUTHPORTAL_KEY_PREPUBLISH_SECONDS
+    keep = settings.AUTHPORTAL_KEY_RETIRED_KEEP_SECONDS
+    rotation = settings.AUTHPORTAL_KEY_ROTATION_DAYS * 86400
+    longest_token = settings.AUTHPORTAL_TOKEN_LIFETIME_MAX
+    signer_cache = settings.AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS
+    if prepublish < max_age + margin:
+        errors.append(
+            Error(
+                f"AUTHPORTAL_KEY_PREPUBLISH_SECONDS ({prepublish}) is shorter than the JWKS max-age plus the margin "
+                f"({max_age} + {margin}): a verifier could meet a new key before its cached JWKS has it.",
+                hint=f"Set AUTHPORTAL_KEY_PREPUBLISH_SECONDS to at least {max_age + margin}.",
+                id="keys.E001",
+            )
+        )
+    needed = longest_token + max_age + signer_cache + margin
+    if keep < needed:
+        errors.append(
+            Error(
+                f"AUTHPORTAL_KEY_RETIRED_KEEP_SECONDS ({keep}) is shorter than the longest token lifetime plus the "
+                f"JWKS max-age, the signer cache and the margin ({longest_token} + {max_age} + {signer_cache} + "
+                f"{margin}): a retired key would leave the JWKS while tokens it signed are still valid.",
+                hint=f"Set AUTHPORTAL_KEY_RETIRED_KEEP_SECONDS to at least {needed}.",
+                id="keys.E002",
+            )
+        )
+    if rotation <= prepublish:
+        errors.append(
+            Error(
+                f"AUTHPORTAL_KEY_ROTATION_DAYS ({rotation // 86400} days) must be longer than "
+                f"AUTHPORTAL_KEY_PREPUBLISH_SECONDS ({prepublish} s): each key is staged before the previous one "
+                "has finished signing.",
+                id="keys.E003",
+            )
+        )
+    try:
+        from keys.crypto import kek_fernet
+
+        kek_fernet()
+    except ImproperlyConfigured as exc:
+        errors.append(Error(str(exc), id="keys.E004"))
+    return errors

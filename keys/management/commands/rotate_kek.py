@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from keys.services import kek_rotate
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every signing key under AUTHPORTAL_KEK. Set the new KEK as AUTHPORTAL_KEK and the old "
+        "one as AUTHPORTAL_KEK_PREVIOUS, run this, restart, then drop AUTHPORTAL_KEK_PREVIOUS."
+    )
+
+    def handle(self, *args, **options) -> None:
+        if not settings.AUTHPORTAL_KEK_PREVIOUS:
+            raise CommandError(
+                "AUTHPORTAL_KEK_PREVIOUS is not set: put the old key-encryption key there and the new one in "
+                "AUTHPORTAL_KEK."
+            )
+        try:
+            count = kek_rotate(now=timezone.now(), actor="manage.py rotate_kek")
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"Re-encrypted {count} signing key(s) under the new AUTHPORTAL_KEK.")

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from keys.services import key_rotate, key_rotate_now
+
+
+class Command(BaseCommand):
+    help = "Run the signing-key lifecycle step now (what Celery beat runs); --now rotates at once."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--now",
+            action="store_true",
+            help="Emergency rotation: a fresh key signs at once, the previous one stays published as retired",
+        )
+
+    def handle(self, *args, now: bool, **options) -> None:
+        if now:
+            key = key_rotate_now(now=timezone.now(), actor="manage.py rotate_keys --now")
+            self.stdout.write(f"Rotated: {key.kid} ({key.algorithm}) signs from now on.")
+            return
+        report = key_rotate(now=timezone.now(), actor="manage.py rotate_keys")
+        for change in report.changes:
+            self.stdout.write(change)
+        if not report.changes:
+            self.stdout.write("Nothing was due.")

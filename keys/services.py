@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import actor_name, audit_record
@@ -108,7 +108,7 @@ def key_rotate(*, now: datetime, actor: Any = None) -> LifecycleReport:
     report = LifecycleReport()
     timing = LifecycleTiming.from_settings()
     algorithm = settings.AUTHPORTAL_SIGNING_ALG
-    # Locking every live key serializes concurrent steps; the partial unique constraints back it up.
+    _lifecycle_lock()
     live = list(SigningKey.objects.select_for_update().filter(state__in=SigningKey.PUBLISHED_STATES).order_by("pk"))
 
     for key in live:
@@ -136,7 +136,8 @@ def key_rotate(*, now: datetime, actor: Any = None) -> LifecycleReport:
         _activate(staged, now=now, actor=actor)
         report.add(staged, "activated")
 
-    jwks_publish(now=now)
+    if report.changes:
+        jwks_publish(now=now)
     return report
 
 
@@ -144,6 +145,7 @@ def key_rotate(*, now: datetime, actor: Any = None) -> LifecycleReport:
 def key_rotate_now(*, now: datetime, actor: Any = None) -> SigningKey:
     """Emergency rotation: a fresh key signs at once; the previous one stays published as retired."""
     timing = LifecycleTiming.from_settings()
+    _lifecycle_lock()
     for key in SigningKey.objects.select_for_update().filter(state=State.ACTIVE):
         _retire(key, now=now, timing=timing, actor=actor)
     key = key_create(algorithm=settings.AUTHPORTAL_SIGNING_ALG, state=State.ACTIVE, now=now, actor=actor)
@@ -158,6 +160,7 @@ def key_revoke(*, kid: str, now: datetime, actor: Any = None) -> SigningKey:
     When the revoked key was signing, the staged key (already published) takes over, or else a
     fresh one: verifiers fetch it when they meet its unknown kid.
     """
+    _lifecycle_lock()
     key = SigningKey.objects.select_for_update().filter(kid=kid).first()
     if key is None:
         raise KeyNotFound(f"There is no signing key with kid {kid!r}.")
@@ -178,6 +181,7 @@ def key_revoke(*, kid: str, now: datetime, actor: Any = None) -> SigningKey:
 @transaction.atomic
 def kek_rotate(*, now: datetime, actor: Any = None) -> int:
     """Re-encrypt every stored private key under the current AUTHPORTAL_KEK."""
+    _lifecycle_lock()
     keys = list(SigningKey.objects.select_for_update().exclude(private_key_encrypted=""))
     for key in keys:
         key.private_key_encrypted = private_key_reencrypt(key.private_key_encrypted)
@@ -227,6 +231,22 @@ def _write_atomically(path: Path, content: bytes) -> None:
 def _active_public_pem() -> bytes | None:
     active = SigningKey.objects.filter(state=State.ACTIVE).order_by("-activated_at").only("public_jwk").first()
     return public_key_pem(active.public_jwk) if active else None
+
+
+def _lifecycle_lock() -> None:
+    """One lifecycle change at a time, across workers and beat processes, until the transaction ends.
+
+    Row locks alone are not enough: a step that waited on them would not see a key the other step
+    just created. On PostgreSQL a transaction-scoped advisory lock serializes the steps, and each
+    statement after it sees what the previous step committed. SQLite takes its write lock at BEGIN
+    (transaction_mode IMMEDIATE in settings), which serializes them already.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LIFECYCLE_LOCK_ID])
+
+
+_LIFECYCLE_LOCK_ID = 0x4B455953  # "KEYS"
 
 
 def _published_long_enough(key: SigningKey, now: datetime, timing: LifecycleTiming) -> bool:

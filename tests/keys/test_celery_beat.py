@@ -1,0 +1,81 @@
+"""A real Celery worker with beat runs a scheduled rotation; the JWKS served over HTTP follows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from keys.models import SigningKey
+from keys.services import key_rotate, key_rotate_now, signing_key_active
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_environment(tmp_path: Path) -> dict[str, str]:
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    else:
+        url = f"sqlite:///{db['NAME']}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(
+        DATABASE_URL=url,
+        AUTHPORTAL_DATA_DIR=str(tmp_path),  # its own embedded broker when there is no REDIS_URL
+        AUTHPORTAL_KEK=settings.AUTHPORTAL_KEK,
+        SECRET_KEY=settings.SECRET_KEY,
+        AUTHPORTAL_ISSUER=settings.AUTHPORTAL_ISSUER,
+    )
+    return env
+
+
+def published_kids(base_url: str) -> set[str]:
+    return {key["kid"] for key in requests.get(f"{base_url}/.well-known/jwks.json", timeout=5).json()["keys"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_with_beat_performs_the_scheduled_rotation(live_server, tmp_path):
+    if not settings.REDIS_URL:
+        print("no REDIS_URL: the worker runs on the embedded filesystem broker")
+    now = timezone.now()
+    # A key retired long ago that expires in a few seconds, an active key whose rotation is due, and
+    # the next key, published two days ago.
+    old = signing_key_active(now=now - timedelta(days=40))
+    current = key_rotate_now(now=now - timedelta(hours=23, minutes=59, seconds=55))
+    SigningKey.objects.filter(pk=current.pk).update(activated_at=now - timedelta(days=31))
+    key_rotate(now=now - timedelta(days=2))
+    staged = SigningKey.objects.get(state="staged")
+    assert published_kids(live_server.url) == {old.kid, current.kid, staged.kid}
+
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.filter(task="keys.tasks.rotate_keys").update(interval=every_second)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "authportal", "worker", "--beat", "--pool", "solo",
+         "--loglevel", "INFO", "--schedule", str(tmp_path / "beat-schedule")],
+        cwd=ROOT, env=worker_environment(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if published_kids(live_server.url) == {current.kid, staged.kid} and \
+                    SigningKey.objects.filter(kid=staged.kid, state="active").exists():
+                break
+            time.sleep(0.5)
+    finally:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=30)
+    assert SigningKey.objects.get(kid=staged.kid).state == "active", output[-3000:]
+    assert SigningKey.objects.get(kid=current.kid).state == "retired"
+    assert SigningKey.objects.get(kid=old.kid).state == "expired"
+    assert published_kids(live_server.url) == {current.kid, staged.kid}, output[-3000:]
+    assert "keys.tasks.rotate_keys" in output

@@ -1,17 +1,35 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
-from django.db.models import Field
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Field, Q
 from django.utils import timezone
 
-from audit.models import AuditEvent
+from audit import chain
+from audit.models import AuditCheckpoint, AuditEvent
 
 # Keys that must never reach the audit table, whatever a caller passes in `details`.
-_FORBIDDEN_DETAIL_KEYS = frozenset({"client_secret", "secret", "access_token", "token", "private_key", "password"})
+_FORBIDDEN_DETAIL_KEYS = frozenset(
+    {"client_secret", "secret", "access_token", "refresh_token", "token", "private_key", "password", "jwk"}
+)
+
+# Columns in leaf order (see audit/chain.py).
+EVENT_COLUMNS = (
+    "id",
+    "occurred_at",
+    "event",
+    "outcome",
+    "actor",
+    "subject",
+    "remote_addr",
+    "request_id",
+    "details",
+)
 
 
 def audit_record(
@@ -25,7 +43,10 @@ def audit_record(
     details: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
 ) -> None:
-    """Write one audit event. Call it inside the transaction of the change it records."""
+    """Write one audit event. Call it inside the transaction of the change it records.
+
+    One INSERT and nothing else: no lock, no read, no chaining. Sealing (`audit_seal`) runs behind.
+    """
     details = details or {}
     leaked = _FORBIDDEN_DETAIL_KEYS.intersection(details)
     if leaked:
@@ -58,7 +79,7 @@ def _insert_sql() -> str:
     q = connection.ops.quote_name
     columns = ", ".join(q(field.column) for field in _insert_fields())
     placeholders = ", ".join(["%s"] * len(_insert_fields()))
-    return f"INSERT INTO {q(AuditEvent._meta.db_table)} ({columns}) VALUES ({placeholders})"
+    return f"INSERT INTO {q(AuditEvent._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
 
 
 def actor_name(user: Any) -> str:
@@ -66,3 +87,212 @@ def actor_name(user: Any) -> str:
     if user is None:
         return "system"
     return getattr(user, "username", None) or str(user)
+
+
+def event_leaf(row: tuple) -> bytes:
+    """The leaf hash of a row of EVENT_COLUMNS as the ORM returns it."""
+    event_id, occurred_at, event, outcome, actor, subject, remote_addr, request_id, details = row
+    return chain.leaf_hash(
+        id=event_id,
+        occurred_at=chain.time_canonical(occurred_at),
+        event=event,
+        outcome=outcome,
+        actor=actor,
+        subject=subject,
+        remote_addr=remote_addr,
+        request_id=request_id,
+        details=details,
+    )
+
+
+# --- sealing -------------------------------------------------------------------------------------------
+
+_SEAL_LOCK = 0x41554454  # "AUDT": one sealer at a time on PostgreSQL (the unique seq is the backstop)
+
+
+def seal_max_events() -> int:
+    return int(getattr(settings, "AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS", 100_000))
+
+
+def seal_gap_seconds() -> int:
+    return int(getattr(settings, "AUTHPORTAL_AUDIT_GAP_SECONDS", 3600))
+
+
+def audit_seal(*, now: datetime | None = None, max_events: int | None = None) -> list[AuditCheckpoint]:
+    """Seal every committed event not yet sealed into signed checkpoints, oldest first.
+
+    Never blocks token issuance: it only reads events and writes checkpoints. Ids are taken from a
+    sequence before commit, so a transaction can commit id 100 after id 101 was sealed: an id missing
+    when sealed is recorded as a gap, and a gap that fills within AUTHPORTAL_AUDIT_GAP_SECONDS (a slow
+    transaction) is sealed by a later checkpoint as a late id. Safe to run from two workers at once.
+    """
+    sealed = []
+    while True:
+        checkpoint = _seal_one(now=now or timezone.now(), max_events=max_events or seal_max_events())
+        if checkpoint is None:
+            return sealed
+        sealed.append(checkpoint)
+
+
+@transaction.atomic
+def _seal_one(*, now: datetime, max_events: int) -> AuditCheckpoint | None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEAL_LOCK])
+    last = AuditCheckpoint.objects.order_by("-seq").defer("leaves").first()
+    high = last.last_id if last else 0
+    late_rows = list(_late_candidates(now=now).order_by("id").values_list(*EVENT_COLUMNS))
+    new_rows = AuditEvent.objects.filter(id__gt=high).order_by("id").values_list(*EVENT_COLUMNS)
+    leaves = bytearray()
+    gap_ids: list[int] = []
+    count = 0
+    min_at = max_at = None
+    last_id = high
+    for row in _chain_rows(late_rows, new_rows.iterator(chunk_size=2000), limit=max_events):
+        event_id, occurred_at = row[0], row[1]
+        if event_id > high:
+            gap_ids.extend(range(last_id + 1, event_id))
+            last_id = event_id
+        leaves += event_leaf(row)
+        count += 1
+        min_at = occurred_at if min_at is None or occurred_at < min_at else min_at
+        max_at = occurred_at if max_at is None or occurred_at > max_at else max_at
+    if count == 0:
+        return None
+    prev_head = last.head if last else chain.GENESIS
+    head = chain.chain_head(prev_head, bytes(leaves))
+    fields = {
+        "seq": (last.seq + 1) if last else 1,
+        "sealed_at": chain.time_canonical(now),
+        "first_id": high + 1,
+        "last_id": last_id,
+        "gaps": chain.ranges_from_ids(gap_ids),
+        "late_ids": [row[0] for row in late_rows],
+        "event_count": count,
+        "min_occurred_at": chain.time_canonical(min_at),
+        "max_occurred_at": chain.time_canonical(max_at),
+        "prev_head": prev_head,
+        "head": head,
+    }
+    payload = chain.checkpoint_payload(**fields)
+    jws, kid, public_jwk = _sign(payload)
+    return AuditCheckpoint.objects.create(
+        **{**fields, "sealed_at": now, "min_occurred_at": min_at, "max_occurred_at": max_at},
+        leaves=bytes(leaves),
+        kid=kid,
+        public_jwk=public_jwk,
+        jws=jws,
+    )
+
+
+def _chain_rows(late_rows: list[tuple], new_rows, *, limit: int):
+    # Late ids are all below first_id, so late rows then new rows is ascending id order.
+    yield from late_rows
+    for index, row in enumerate(new_rows):
+        if index >= limit:
+            return
+        yield row
+
+
+def _late_candidates(*, now: datetime):
+    """Events that committed into a recent checkpoint's gap."""
+    recent = AuditCheckpoint.objects.filter(sealed_at__gte=now - timedelta(seconds=seal_gap_seconds()))
+    gaps: list[list[int]] = []
+    already: set[int] = set()
+    for checkpoint_gaps, late_ids in recent.values_list("gaps", "late_ids"):
+        gaps.extend(checkpoint_gaps)
+        already.update(late_ids)
+    if not gaps:
+        return AuditEvent.objects.none()
+    in_gaps = Q()
+    for lo, hi in gaps:
+        in_gaps |= Q(id__gte=lo, id__lte=hi)
+    return AuditEvent.objects.filter(in_gaps).exclude(id__in=already)
+
+
+def _sign(payload: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    # The active token-signing key: no key of our own to generate, encrypt, rotate or back up, and its
+    # public half is already in our JWKS, where an auditor can check the kid independently.
+    from keys.crypto import jwk_public_dict
+    from keys.tokens import signer_active
+
+    signer = signer_active()
+    public_jwk = jwk_public_dict(signer.jwk, kid=signer.kid, algorithm=signer.algorithm)
+    jws = chain.checkpoint_sign(payload, jwk=signer.jwk, kid=signer.kid, algorithm=signer.algorithm)
+    return jws, signer.kid, public_jwk
+
+
+# --- retention -----------------------------------------------------------------------------------------
+
+
+def retention_days() -> int:
+    return int(getattr(settings, "AUTHPORTAL_AUDIT_RETENTION_DAYS", 400))
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    cutoff: datetime
+    events: int
+    checkpoint: int | None  # the boundary checkpoint kept as the anchor of what remains
+
+
+_PURGE_CHUNK = 20_000
+
+
+def audit_purge(*, now: datetime, days: int | None = None, actor: Any = None) -> PurgeResult:
+    """Delete events older than the retention period, whole checkpoints at a time.
+
+    The newest checkpoint entirely older than the cutoff stays (without its leaves) as the anchor: the
+    next checkpoint chains from its signed head, so what remains still verifies. Events are deleted in
+    chunks, each its own short transaction, so issuance never waits on a long delete. The purge is
+    itself an audit event, `audit.purged`.
+    """
+    cutoff = now - timedelta(days=retention_days() if days is None else days)
+    boundary = (
+        AuditCheckpoint.objects.filter(max_occurred_at__lt=cutoff).defer("leaves").order_by("-seq").first()
+    )
+    if boundary is None:
+        return PurgeResult(cutoff=cutoff, events=0, checkpoint=None)
+    with transaction.atomic():
+        _allow_purge()
+        AuditCheckpoint.objects.filter(seq__lte=boundary.seq, events_purged_at__isnull=True).update(
+            events_purged_at=now, leaves=b""
+        )
+        AuditCheckpoint.objects.filter(seq__lt=boundary.seq).delete()
+    # Ids below the boundary sealed late by a kept checkpoint belong to that checkpoint: keep them.
+    keep: set[int] = set()
+    for late_ids in AuditCheckpoint.objects.filter(seq__gt=boundary.seq).values_list("late_ids", flat=True):
+        keep.update(i for i in late_ids if i <= boundary.last_id)
+    deleted = 0
+    low = (
+        AuditEvent.objects.filter(id__lte=boundary.last_id)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    while low is not None and low <= boundary.last_id:
+        high = min(low + _PURGE_CHUNK - 1, boundary.last_id)
+        with transaction.atomic():
+            _allow_purge()
+            deleted += AuditEvent.objects.filter(id__gte=low, id__lte=high).exclude(id__in=keep).delete()[0]
+        low = high + 1
+    audit_record(
+        event="audit.purged",
+        actor=actor_name(actor),
+        subject="audit",
+        occurred_at=now,
+        details={
+            "cutoff": chain.time_canonical(cutoff),
+            "events": deleted,
+            "checkpoint": boundary.seq,
+            "head": boundary.head,
+        },
+    )
+    return PurgeResult(cutoff=cutoff, events=deleted, checkpoint=boundary.seq)
+
+
+def _allow_purge() -> None:
+    """Let this transaction, and nothing else, through the append-only trigger (PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('authportal.audit_purge', 'on', true)")

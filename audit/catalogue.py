@@ -1,0 +1,223 @@
+"""The audit event catalogue: every event name we write, what its outcome means and what `details` holds.
+
+Names are stable and dotted (`<noun>.<past participle>`); auditors filter and script on them, so a
+name never changes meaning and is never reused. The README's table is generated from EVENTS
+(`python -c "from audit.catalogue import catalogue_markdown; print(catalogue_markdown())"`).
+No event's details ever hold a secret, a token or a private key: `audit_record` refuses the usual
+key names, and the tests check the token endpoint's rows against the real secret and token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    name: str
+    outcome: str  # "success", "failure", or "either"
+    actor: str
+    subject: str
+    details: str
+    description: str
+
+
+# fmt: off  (a table reads better one event per two lines)
+EVENTS: tuple[EventSpec, ...] = (
+    EventSpec(
+        "token.issued",
+        "success",
+        "client id",
+        "client:ID",
+        "client, audiences, scopes, jti, kid, exp",
+        "An access token was signed and handed out.",
+    ),
+    EventSpec(
+        "token.denied",
+        "failure",
+        "client id as presented",
+        "client:ID",
+        "error (RFC 6749 code), reason",
+        "A token request was refused.",
+    ),
+    EventSpec(
+        "client.created",
+        "success",
+        "portal user or operator",
+        "client:ID",
+        "name, service, access_token_lifetime",
+        "A calling service's OAuth client was registered.",
+    ),
+    EventSpec(
+        "client.updated",
+        "success",
+        "portal user",
+        "client:ID",
+        "changed fields (old and new values)",
+        "A client's name, lifetime or service changed.",
+    ),
+    EventSpec(
+        "client.secret_rotated",
+        "success",
+        "portal user",
+        "client:ID",
+        "name (never the secret)",
+        "A client got a new secret; the old one stops working.",
+    ),
+    EventSpec(
+        "client.disabled",
+        "success",
+        "portal user",
+        "client:ID",
+        "name",
+        "A client may no longer obtain tokens.",
+    ),
+    EventSpec("client.deleted", "success", "portal user", "client:ID", "name", "A client was removed."),
+    EventSpec(
+        "service.created",
+        "success",
+        "portal user or operator",
+        "service:NAME",
+        "name, audience",
+        "A service (an audience) was registered.",
+    ),
+    EventSpec(
+        "service.updated",
+        "success",
+        "portal user",
+        "service:NAME",
+        "changed fields",
+        "A service's description or owner changed.",
+    ),
+    EventSpec(
+        "scope.created",
+        "success",
+        "portal user or operator",
+        "scope:NAME",
+        "service, scope",
+        "A scope was added to a service.",
+    ),
+    EventSpec(
+        "grant.added",
+        "success",
+        "portal user or operator",
+        "client:ID",
+        "client, service, scope",
+        "A client may now ask for a scope.",
+    ),
+    EventSpec(
+        "grant.removed",
+        "success",
+        "portal user",
+        "client:ID",
+        "client, service, scope",
+        "A client may no longer ask for a scope.",
+    ),
+    EventSpec(
+        "key.staged",
+        "success",
+        "system or operator",
+        "key:KID",
+        "kid, algorithm, created",
+        "A signing key was created and published, not yet signing.",
+    ),
+    EventSpec(
+        "key.activated",
+        "success",
+        "system or operator",
+        "key:KID",
+        "kid, algorithm (created when it is the first key)",
+        "A signing key started signing tokens.",
+    ),
+    EventSpec(
+        "key.retired",
+        "success",
+        "system or operator",
+        "key:KID",
+        "kid, algorithm, expires_at",
+        "A signing key stopped signing; still published.",
+    ),
+    EventSpec(
+        "key.expired",
+        "success",
+        "system",
+        "key:KID",
+        "kid, algorithm",
+        "A key left the JWKS; its private half was erased.",
+    ),
+    EventSpec(
+        "key.revoked",
+        "success",
+        "operator",
+        "key:KID",
+        "kid, algorithm",
+        "A key was withdrawn at once (compromise).",
+    ),
+    EventSpec(
+        "key.kek_rotated",
+        "success",
+        "operator",
+        "keys",
+        "keys (how many re-encrypted)",
+        "Every private key was re-encrypted under a new KEK.",
+    ),
+    EventSpec("portal.login", "success", "portal user", "user:NAME", "—", "Someone signed in to the portal."),
+    EventSpec(
+        "portal.login_failed",
+        "failure",
+        "username as typed",
+        "user:NAME",
+        "reason",
+        "A portal sign-in was refused.",
+    ),
+    EventSpec("portal.logout", "success", "portal user", "user:NAME", "—", "Someone signed out."),
+    EventSpec(
+        "portal.locked_out",
+        "failure",
+        "username as typed",
+        "user:NAME",
+        "failures, until",
+        "Too many failed sign-ins: the account is locked for a while.",
+    ),
+    EventSpec(
+        "audit.exported",
+        "either",
+        "portal user or operator",
+        "audit",
+        "format, filters, rows, completed",
+        "The audit log (or part of it) was exported.",
+    ),
+    EventSpec(
+        "audit.purged",
+        "success",
+        "system or operator",
+        "audit",
+        "cutoff, events, checkpoint, head",
+        "Events older than the retention period were deleted.",
+    ),
+)
+# fmt: on
+
+EVENT_NAMES: frozenset[str] = frozenset(spec.name for spec in EVENTS)
+
+
+def event_names_expand(patterns: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Event names for filter patterns: exact names, or `client.*` for every `client.` event.
+
+    Unknown exact names are kept (events of a later version, or a typo that then matches nothing).
+    """
+    names: list[str] = []
+    for pattern in patterns:
+        if pattern.endswith(".*"):
+            prefix = pattern[:-1]
+            names.extend(spec.name for spec in EVENTS if spec.name.startswith(prefix))
+        else:
+            names.append(pattern)
+    return tuple(dict.fromkeys(names))
+
+
+def catalogue_markdown() -> str:
+    lines = ["| event | outcome | actor | subject | details |", "|---|---|---|---|---|"]
+    for spec in EVENTS:
+        lines.append(f"| `{spec.name}` | {spec.outcome} | {spec.actor} | `{spec.subject}` | {spec.details} |")
+    return "\n".join(lines)

@@ -1,0 +1,321 @@
+"""Exporting the audit log as a stream of bytes, in constant memory, for `export_audit` and the portal.
+
+    response = StreamingHttpResponse(
+        audit_export_stream(filters=filters, fmt="jsonl", actor=request.user, remote_addr=…, request_id=…),
+        content_type=EXPORT_CONTENT_TYPES["jsonl"],
+    )
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(fmt="jsonl")}"'
+
+JSON Lines and JSON carry, after the events, the checkpoints that seal them and the public keys that
+signed those, so that `verify_audit --file` checks the file with no database. CSV is for spreadsheets:
+the same rows, every text cell that a spreadsheet would run as a formula (starting with = + - @, tab
+or CR) prefixed with a single quote; it carries no seal.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from django.db.models import TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from audit import chain
+from audit.models import AuditCheckpoint, AuditEvent
+from audit.selectors import AuditFilter
+from audit.services import actor_name, audit_record
+
+FORMATS = ("csv", "jsonl", "json")
+EXPORT_CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/jsonl; charset=utf-8",
+    "json": "application/json",
+}
+EXPORT_FORMAT_NAME = "authportal-audit-export"
+EXPORT_VERSION = 1
+CSV_COLUMNS = (
+    "id",
+    "occurred_at",
+    "event",
+    "outcome",
+    "actor",
+    "subject",
+    "remote_addr",
+    "request_id",
+    "details",
+)
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_CHUNK_ROWS = 2000
+_FLUSH_BYTES = 1 << 16
+_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  (the C encoder, ensure_ascii off)
+
+
+def csv_cell(value: str) -> str:
+    """A text cell no spreadsheet will evaluate: formula-like values get a leading single quote."""
+    if value and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def export_filename(*, fmt: str, now: datetime | None = None) -> str:
+    return f"audit-{(now or timezone.now()):%Y%m%dT%H%M%SZ}.{fmt}"
+
+
+def audit_export_count(*, filters: AuditFilter) -> int:
+    return filters.queryset().count()
+
+
+def audit_export_stream(
+    *,
+    filters: AuditFilter,
+    fmt: str,
+    actor: Any,
+    remote_addr: str | None = None,
+    request_id: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[bytes]:
+    """The export as chunks of bytes, oldest event first; records `audit.exported` when it ends.
+
+    Rows come through a server-side cursor in chunks, so memory stays flat whatever the size. The
+    `audit.exported` event (who, format, filters, rows, completed) is written when the stream is
+    exhausted, or when it is closed early (a client that disconnects), then with completed false.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    exporter = _Exporter(filters=filters, fmt=fmt, actor=actor_name(actor), progress=progress)
+    completed = False
+    try:
+        yield from exporter.chunks()
+        completed = True
+    finally:
+        audit_record(
+            event="audit.exported",
+            outcome=AuditEvent.Outcome.SUCCESS if completed else AuditEvent.Outcome.FAILURE,
+            actor=exporter.actor,
+            subject="audit",
+            remote_addr=remote_addr,
+            request_id=request_id,
+            details={
+                "format": fmt,
+                "filters": filters.as_dict(),
+                "rows": exporter.rows,
+                "completed": completed,
+            },
+        )
+
+
+class _Exporter:
+    def __init__(self, *, filters: AuditFilter, fmt: str, actor: str, progress: Callable[[int], None] | None):
+        self.filters = filters
+        self.fmt = fmt
+        self.actor = actor
+        self.progress = progress
+        self.rows = 0
+        self.unsealed = 0
+        self.seals = _CheckpointIndex()
+        self.started_at = timezone.now()
+
+    def header(self) -> dict[str, Any]:
+        sealed_through = AuditCheckpoint.objects.order_by("-seq").values_list("last_id", flat=True).first()
+        return {
+            "format": EXPORT_FORMAT_NAME,
+            "version": EXPORT_VERSION,
+            "exported_at": chain.time_canonical(self.started_at),
+            "exported_by": self.actor,
+            "filters": self.filters.as_dict(),
+            "complete_range": self.filters.is_complete_range(),
+            "sealed_through": sealed_through or 0,
+        }
+
+    def chunks(self) -> Iterator[bytes]:
+        if self.fmt == "csv":
+            yield from self._buffered(self._csv())
+        elif self.fmt == "jsonl":
+            yield from self._buffered(self._jsonl())
+        else:
+            yield from self._buffered(self._json())
+
+    def _buffered(self, pieces: Iterator[str]) -> Iterator[bytes]:
+        buffer: list[str] = []
+        size = 0
+        for piece in pieces:
+            buffer.append(piece)
+            size += len(piece)
+            if size >= _FLUSH_BYTES:
+                yield "".join(buffer).encode()
+                buffer, size = [], 0
+        if buffer:
+            yield "".join(buffer).encode()
+
+    def _events(self) -> Iterator[list[tuple]]:
+        # details as text: the export copies the stored JSON instead of parsing and re-encoding it.
+        rows = (
+            self.filters.queryset()
+            .order_by("occurred_at", "id")
+            .annotate(details_text=Cast("details", TextField()))
+            .values_list(
+                "id",
+                "occurred_at",
+                "event",
+                "outcome",
+                "actor",
+                "subject",
+                "remote_addr",
+                "request_id",
+                "details_text",
+            )
+            .iterator(chunk_size=_CHUNK_ROWS)
+        )
+        chunk: list[tuple] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) == _CHUNK_ROWS:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def _counted(self, count: int) -> None:
+        self.rows += count
+        if self.progress:
+            self.progress(self.rows)
+
+    def _csv(self) -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        for chunk in self._events():
+            writer.writerows(_csv_row(row) for row in chunk)
+            self._counted(len(chunk))
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+
+    def _event_lines(self) -> Iterator[list[str]]:
+        seal = self.seals.seq_of
+        for chunk in self._events():
+            lines = []
+            for row in chunk:
+                seq = seal(row[0])
+                if seq is None:
+                    self.unsealed += 1
+                lines.append(_json_line(row, seq))
+            self._counted(len(chunk))
+            yield lines
+
+    def _seal_records(self) -> Iterator[dict[str, Any]]:
+        keys: dict[str, dict[str, Any]] = {}
+        for checkpoint in self.seals.touched_checkpoints():
+            keys.setdefault(checkpoint.kid, checkpoint.public_jwk)
+            yield {
+                "type": "checkpoint",
+                "seq": checkpoint.seq,
+                "jws": checkpoint.jws,
+                "leaves": base64.b64encode(bytes(checkpoint.leaves)).decode(),
+                "events_purged": checkpoint.events_purged_at is not None,
+            }
+        for kid, jwk in keys.items():
+            yield {"type": "key", "kid": kid, "jwk": jwk}
+
+    def _footer(self) -> dict[str, Any]:
+        return {"type": "footer", "rows": self.rows, "unsealed": self.unsealed}
+
+    def _jsonl(self) -> Iterator[str]:
+        yield json.dumps({"type": "header", **self.header()}, separators=(",", ":")) + "\n"
+        for lines in self._event_lines():
+            yield "\n".join(lines) + "\n"
+        for record in self._seal_records():
+            yield json.dumps(record, separators=(",", ":")) + "\n"
+        yield json.dumps(self._footer(), separators=(",", ":")) + "\n"
+
+    def _json(self) -> Iterator[str]:
+        # The records of the JSON Lines export as one document: {"header", "events", "seals", "footer"}.
+        yield '{"header":' + json.dumps(self.header(), separators=(",", ":")) + ',\n"events":['
+        separator = "\n"
+        for lines in self._event_lines():
+            yield separator + ",\n".join(lines)
+            separator = ",\n"
+        yield '\n],\n"seals":['
+        separator = "\n"
+        for record in self._seal_records():
+            yield separator + json.dumps(record, separators=(",", ":"))
+            separator = ",\n"
+        yield '\n],\n"footer":' + json.dumps(self._footer(), separators=(",", ":")) + "}\n"
+
+
+def _csv_row(row: tuple) -> tuple:
+    event_id, occurred_at, event, outcome, actor, subject, remote_addr, request_id, details = row
+    return (
+        event_id,
+        chain.time_canonical(occurred_at),
+        csv_cell(event),
+        csv_cell(outcome),
+        csv_cell(actor),
+        csv_cell(subject),
+        remote_addr or "",
+        csv_cell(request_id),
+        csv_cell(details),
+    )
+
+
+def _json_line(row: tuple, seq: int | None) -> str:
+    # Built by hand around the stored details text, which is copied, never parsed and re-encoded.
+    event_id, occurred_at, event, outcome, actor, subject, remote_addr, request_id, details = row
+    address = _string(remote_addr) if remote_addr else "null"
+    return (
+        f'{{"type":"event","id":{event_id},"occurred_at":"{chain.time_canonical(occurred_at)}",'
+        f'"event":{_string(event)},"outcome":{_string(outcome)},"actor":{_string(actor)},'
+        f'"subject":{_string(subject)},"remote_addr":{address},"request_id":{_string(request_id)},'
+        f'"details":{details},"checkpoint":{seq or "null"}}}'
+    )
+
+
+class _CheckpointIndex:
+    """Which checkpoint seals an event id, read lazily: exports walk ids almost in order."""
+
+    def __init__(self) -> None:
+        self._recent: list[tuple[int, int, int, list[list[int]]]] = []  # (first_id, last_id, seq, gaps)
+        self._late: dict[int, int] | None = None
+        self._touched: set[int] = set()
+
+    def seq_of(self, event_id: int) -> int | None:
+        for first_id, last_id, seq, gaps in self._recent:
+            if first_id <= event_id <= last_id and not (gaps and chain.in_ranges(event_id, gaps)):
+                self._touched.add(seq)
+                return seq
+        found = (
+            AuditCheckpoint.objects.filter(last_id__gte=event_id)
+            .order_by("last_id")
+            .values_list("first_id", "last_id", "seq", "gaps")
+            .first()
+        )
+        if found is None or found[0] > event_id:
+            return self._late_seq(event_id)
+        self._recent = [found, *self._recent[:7]]
+        if found[3] and chain.in_ranges(event_id, found[3]):
+            return self._late_seq(event_id)
+        self._touched.add(found[2])
+        return found[2]
+
+    def _late_seq(self, event_id: int) -> int | None:
+        if self._late is None:
+            # Late ids are rare (a transaction that committed after a seal): all of them fit in memory.
+            self._late = {}
+            for seq, late_ids in AuditCheckpoint.objects.exclude(late_ids=[]).values_list("seq", "late_ids"):
+                self._late.update(dict.fromkeys(late_ids, seq))
+        seq = self._late.get(event_id)
+        if seq is not None:
+            self._touched.add(seq)
+        return seq
+
+    def touched_checkpoints(self) -> Iterator[AuditCheckpoint]:
+        seqs = sorted(self._touched)
+        for start in range(0, len(seqs), 50):
+            yield from AuditCheckpoint.objects.filter(seq__in=seqs[start : start + 50]).order_by("seq")

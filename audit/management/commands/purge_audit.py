@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from audit.services import audit_purge, retention_days
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete audit events older than AUTHPORTAL_AUDIT_RETENTION_DAYS, whole checkpoints at a time "
+        "(what beat runs daily)."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--days", type=int, help=f"Keep this many days instead (default {retention_days()})"
+        )
+
+    def handle(self, *args, days: int | None, **options) -> None:
+        if days is not None and days <= 0:
+            raise CommandError("--days must be a positive number of days")
+        result = audit_purge(now=timezone.now(), days=days, actor="manage.py purge_audit")
+        if result.checkpoint is None:
+            self.stdout.write(f"Nothing sealed before {result.cutoff:%Y-%m-%d %H:%M} UTC: nothing purged.")
+        else:
+            self.stdout.write(
+                f"Purged {result.events} events before {result.cutoff:%Y-%m-%d %H:%M} UTC; "
+                f"checkpoint {result.checkpoint} stays as the anchor of the chain."
+            )

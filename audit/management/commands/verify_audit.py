@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from audit.verify import VerifyReport, audit_export_verify, audit_verify
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-walk the audit seal and report the first altered, inserted or deleted event (exit 1). "
+        "With --file, verify an export (JSON Lines or JSON) offline, without the database."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--file", type=Path, help="An export made by export_audit or the portal")
+        parser.add_argument(
+            "--allow-unsealed",
+            action="store_true",
+            help="With --file: events newer than the last seal are not a failure",
+        )
+        parser.add_argument("--max-problems", type=int, default=20, help="Stop after this many (default 20)")
+
+    def handle(self, *args, file: Path | None, allow_unsealed: bool, max_problems: int, **options) -> None:
+        if file is not None:
+            if not file.is_file():
+                raise CommandError(f"{file}: no such file")
+            report = audit_export_verify(path=file, allow_unsealed=allow_unsealed, limit=max_problems)
+        else:
+            report = audit_verify(limit=max_problems)
+        self._print(report, source=str(file) if file else "database")
+        if not report.ok:
+            raise CommandError(f"audit log does NOT verify: {report.problems[0].message}", returncode=1)
+
+    def _print(self, report: VerifyReport, *, source: str) -> None:
+        self.stdout.write(
+            f"{source}: {report.checkpoints} checkpoints, {report.events} sealed events checked, "
+            f"{report.unsealed} not yet sealed."
+        )
+        for finding in report.problems:
+            self.stdout.write(f"  {finding.kind.upper()}: {finding.message}")
+        if report.ok:
+            self.stdout.write(self.style.SUCCESS("OK: every sealed event is as it was sealed."))

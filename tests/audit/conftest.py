@@ -1,0 +1,44 @@
+"""Helpers for the audit tests: writing events at chosen times, and tampering past the trigger."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from audit.services import audit_record
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def write_events(count: int, *, start: datetime = T0, step: timedelta = timedelta(minutes=1), **fields) -> None:
+    for index in range(count):
+        audit_record(
+            event=fields.get("event", "token.issued"),
+            actor=fields.get("actor", "client-a"),
+            subject=fields.get("subject", "client:client-a"),
+            occurred_at=start + index * step,
+            details=fields.get("details", {"jti": f"jti-{index}"}),
+        )
+
+
+@contextmanager
+def trigger_disabled():
+    """What an intruder with the table owner's rights does first: switch the append-only trigger off."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_append_only")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_auditevent_append_only")
+
+
+@pytest.fixture
+def tamper(db):
+    return trigger_disabled

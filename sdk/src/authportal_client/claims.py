@@ -1,0 +1,51 @@
+"""The verified content of an access token."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+
+class Claims:
+    """What a service decides with: who calls (`client_id`) and what it may do (`scopes`)."""
+
+    __slots__ = ("raw", "client_id", "scopes", "audience")
+
+    def __init__(self, raw: Mapping[str, Any], *, client_id: str, scopes: frozenset[str], audience: tuple[str, ...]):
+        self.raw = raw
+        self.client_id = client_id
+        self.scopes = scopes
+        self.audience = audience
+
+    @property
+    def subject(self) -> str:
+        return self.raw.get("sub", self.client_id)
+
+    @property
+    def issuer(self) -> str:
+        return self.raw["iss"]
+
+    @property
+    def token_id(self) -> str | None:
+        return self.raw.get("jti")
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.raw["exp"], UTC)
+
+    @property
+    def issued_at(self) -> datetime:
+        return datetime.fromtimestamp(self.raw["iat"], UTC)
+
+    def has_scope(self, name: str) -> bool:
+        return name in self.scopes
+
+    def has_scopes(self, *names: str) -> bool:
+        return all(name in self.scopes for name in names)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.raw[name]
+
+    def __repr__(self) -> str:
+        return f"Claims(client_id={self.client_id!r}, scopes={sorted(self.scopes)!r}, audience={self.audience!r})"

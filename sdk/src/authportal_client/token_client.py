@@ -1,0 +1,188 @@
+"""Getting access tokens with the client_credentials grant, cached until shortly before they expire."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from urllib.parse import quote_plus, urlencode
+
+from authportal_client import _http
+from authportal_client.errors import (
+    AuthorizationServerUnavailable,
+    InvalidClient,
+    InvalidScope,
+    InvalidTarget,
+    TokenRequestError,
+)
+from authportal_client.keys import discover
+
+log = logging.getLogger("authportal_client")
+
+_TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+_ERRORS: dict[str, tuple[type[TokenRequestError], str]] = {
+    "invalid_client": (InvalidClient, "the authorization server does not accept this client_id and secret"),
+    "invalid_scope": (InvalidScope, "this client is not granted the scope it asked for"),
+    "invalid_target": (InvalidTarget, "this client is not granted the resource (audience) it asked for"),
+}
+
+CacheKey = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class _Cached:
+    token: str
+    refresh_at: float
+
+
+def _as_tuple(value: str | Iterable[str] | None, *, split: bool) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(value.split()) if split else (value,)
+    return tuple(value)
+
+
+class TokenClient:
+    """`TokenClient(issuer, client_id, client_secret).get_token(resource=...) -> str`.
+
+    One request per (resources, scopes) until the token is within `refresh_margin` of its expiry,
+    however many threads ask at once; transient failures are retried with jittered backoff.
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        token_endpoint: str | None = None,
+        refresh_margin: float = 60.0,
+        retries: int = 3,
+        backoff: float = 0.25,
+        max_backoff: float = 5.0,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.issuer = issuer
+        self.client_id = client_id
+        self._secret = client_secret
+        self.token_endpoint = token_endpoint
+        self.refresh_margin = refresh_margin
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.timeout = timeout
+        self.clock = clock
+        self.sleep = sleep
+        self.requests_made = 0
+        self._cache: dict[CacheKey, _Cached] = {}
+        self._locks: dict[CacheKey, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never the secret
+        return f"TokenClient(issuer={self.issuer!r}, client_id={self.client_id!r})"
+
+    def get_token(
+        self, resource: str | Iterable[str] | None = None, scope: str | Iterable[str] | None = None
+    ) -> str:
+        """An access token for these audiences (RFC 8707 `resource`) and scopes, from cache if still good."""
+        key = (tuple(sorted(set(_as_tuple(resource, split=False)))), tuple(sorted(set(_as_tuple(scope, split=True)))))
+        cached = self._cache.get(key)
+        if cached is not None and self.clock() < cached.refresh_at:
+            return cached.token
+        with self._lock_for(key):
+            cached = self._cache.get(key)  # another thread may have just fetched it
+            if cached is not None and self.clock() < cached.refresh_at:
+                return cached.token
+            token, expires_in = self._request_with_retries(resources=key[0], scopes=key[1])
+            margin = min(self.refresh_margin, expires_in / 2)
+            self._cache[key] = _Cached(token, self.clock() + expires_in - margin)
+            return token
+
+    def authorization(self, resource: str | Iterable[str] | None = None, scope: str | Iterable[str] | None = None) -> str:
+        """The `Authorization` header value: `Bearer <token>`."""
+        return "Bearer " + self.get_token(resource=resource, scope=scope)
+
+    def forget(self, resource: str | Iterable[str] | None = None, scope: str | Iterable[str] | None = None) -> None:
+        """Drop a cached token (say the service answered 401 after a key revocation)."""
+        key = (tuple(sorted(set(_as_tuple(resource, split=False)))), tuple(sorted(set(_as_tuple(scope, split=True)))))
+        self._cache.pop(key, None)
+
+    def _lock_for(self, key: CacheKey) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _request_with_retries(self, *, resources: tuple[str, ...], scopes: tuple[str, ...]) -> tuple[str, float]:
+        body = [("grant_type", "client_credentials")] + [("resource", item) for item in resources]
+        if scopes:
+            body.append(("scope", " ".join(scopes)))
+        last_problem, retry_after = "", None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.sleep(self._delay(attempt, retry_after))
+            try:
+                response = self._post(urlencode(body).encode())
+            except (OSError, ValueError) as error:
+                last_problem, retry_after = f"{type(error).__name__}: {error}", None
+                log.warning("token request failed (attempt %d): %s", attempt + 1, last_problem)
+                continue
+            if response.status in _TRANSIENT_STATUSES:
+                last_problem = f"HTTP {response.status}"
+                retry_after = response.headers.get("Retry-After")
+                log.warning("token endpoint answered HTTP %d (attempt %d)", response.status, attempt + 1)
+                continue
+            return self._read(response)
+        raise AuthorizationServerUnavailable(
+            f"no token from {self.issuer} after {self.retries + 1} attempts: {last_problem}", status=None
+        )
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after and retry_after.strip().isdigit():
+            return min(float(retry_after), self.max_backoff)
+        return min(self.backoff * 2 ** (attempt - 1), self.max_backoff) * random.uniform(0.5, 1.0)
+
+    def _post(self, body: bytes) -> _http.Response:
+        if self.token_endpoint is None:
+            self.token_endpoint = discover(self.issuer, timeout=self.timeout)["token_endpoint"]
+        self.requests_made += 1
+        # RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
+        credentials = f"{quote_plus(self.client_id)}:{quote_plus(self._secret)}"
+        headers = {
+            "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        }
+        return _http.request(self.token_endpoint, data=body, headers=headers, timeout=self.timeout)
+
+    def _read(self, response: _http.Response) -> tuple[str, float]:
+        try:
+            document = json.loads(response.body)
+        except ValueError:
+            document = None
+        if response.status != 200:
+            raise self._error(response.status, document)
+        if (
+            not isinstance(document, dict)
+            or not isinstance(document.get("access_token"), str)
+            or str(document.get("token_type", "")).lower() != "bearer"
+        ):
+            raise TokenRequestError("the token endpoint answered 200 without a Bearer access_token", status=200)
+        expires_in = document.get("expires_in", 300)
+        if not isinstance(expires_in, int | float) or isinstance(expires_in, bool) or expires_in <= 0:
+            expires_in = 300
+        return document["access_token"], float(expires_in)
+
+    def _error(self, status: int, document: object) -> TokenRequestError:
+        error = document.get("error", "") if isinstance(document, dict) else ""
+        description = document.get("error_description", "") if isinstance(document, dict) else ""
+        error, description = str(error)[:100], str(description)[:300]
+        kind, meaning = _ERRORS.get(error, (TokenRequestError, "the token request was refused"))
+        message = f"{meaning} ({error or f'HTTP {status}'}{': ' + description if description else ''})"
+        return kind(message, error=error, description=description, status=status)

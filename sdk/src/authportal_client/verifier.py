@@ -1,0 +1,200 @@
+"""Verifying RFC 9068 access tokens from AuthPortal, locally, with keys from its JWKS only.
+
+Signatures are checked by PyJWT's algorithm objects (on `cryptography`). The compact form and the
+claims are read here, more strictly than `jwt.decode` does: base64url without stray characters,
+JSON objects without duplicate members, and every claim type-checked, so that one token has one
+meaning. Whatever the input, `verify` raises `InvalidToken` or returns `Claims`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from jwt.utils import base64url_decode
+
+from authportal_client.claims import Claims
+from authportal_client.errors import InvalidToken, KeysUnavailable
+from authportal_client.keys import (
+    MAX_KID_LENGTH,
+    SUPPORTED_ALGORITHMS,
+    FileJwksSource,
+    HttpJwksSource,
+    JwksCache,
+    VerificationKey,
+)
+
+# Canonical base64url only (no padding, no stray or unused bits), so one token has one spelling.
+_SEGMENT = r"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?"
+_COMPACT_JWS = re.compile(rf"{_SEGMENT}\.{_SEGMENT}\.{_SEGMENT}")
+_ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("duplicate member")
+    return members
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_strict_json = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_no_constants)
+
+
+def _json_object(segment: str) -> dict[str, Any]:
+    value = _strict_json.decode(base64url_decode(segment).decode("utf-8"))
+    if type(value) is not dict:
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return (type(value) is int or type(value) is float) and math.isfinite(value)
+
+
+class Verifier:
+    """`Verifier(issuer, audience).verify(token) -> Claims`, or `InvalidToken`.
+
+    Keys come from `jwks_file`, else `jwks_url`, else the `jwks_uri` of the issuer's metadata.
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        audience: str,
+        jwks_url: str | None = None,
+        jwks_file: str | Path | None = None,
+        *,
+        algorithms: Iterable[str] = SUPPORTED_ALGORITHMS,
+        leeway: int = 30,
+        max_lifetime: int = 3600,
+        max_token_bytes: int = 8192,
+        refetch_cooldown: float = 30.0,
+        file_max_age: int = 60,
+        timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ):
+        unknown = set(algorithms) - set(SUPPORTED_ALGORITHMS)
+        if unknown:
+            raise ValueError(f"unsupported algorithms {sorted(unknown)}; choose from {sorted(SUPPORTED_ALGORITHMS)}")
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithms = frozenset(algorithms)
+        self.leeway = leeway
+        self.max_lifetime = max_lifetime
+        self.max_token_bytes = max_token_bytes
+        self.clock = clock
+        source = (
+            FileJwksSource(jwks_file, max_age=file_max_age)
+            if jwks_file is not None
+            else HttpJwksSource(issuer=issuer, jwks_url=jwks_url, timeout=timeout)
+        )
+        self.keys = JwksCache(source, clock=clock, cooldown=refetch_cooldown)
+
+    def can_verify_without_io(self, token: str) -> bool:
+        """Whether `verify(token)` surely needs no JWKS fetch: a header seen before, keys still fresh."""
+        snapshot = self.keys.snapshot
+        return self.clock() < snapshot.expires_at and token.partition(".")[0] in snapshot.headers
+
+    def verify(self, token: str | bytes) -> Claims:
+        try:
+            return self._verify(token)
+        except InvalidToken:
+            raise
+        except Exception:  # noqa: BLE001 (the contract: nothing but InvalidToken escapes, whatever the bytes)
+            raise InvalidToken("malformed token") from None
+
+    def _verify(self, token: str | bytes) -> Claims:
+        if type(token) is not str:
+            if not isinstance(token, bytes | bytearray):
+                raise InvalidToken("the token is not text")
+            token = bytes(token).decode("ascii")
+        if len(token) > self.max_token_bytes:
+            raise InvalidToken("the token is too large")
+        if _COMPACT_JWS.fullmatch(token) is None:
+            raise InvalidToken("not a JWS in compact form")
+        encoded_header, encoded_payload, encoded_signature = token.split(".")
+        snapshot = self.keys.snapshot
+        now = self.clock()
+        key = snapshot.headers.get(encoded_header) if now < snapshot.expires_at else None
+        remember = key is None
+        if key is None:
+            key = self._key_for_header(encoded_header)
+        signing_input = token[: len(encoded_header) + 1 + len(encoded_payload)].encode("ascii")
+        if not key.verify_signature(signing_input, base64url_decode(encoded_signature)):
+            raise InvalidToken("bad signature")
+        if remember:
+            self.keys.remember_header(encoded_header, key)
+        try:
+            raw = _json_object(encoded_payload)
+        except (ValueError, RecursionError):
+            raise InvalidToken("malformed claims") from None
+        return self._claims(raw, now)
+
+    def _key_for_header(self, encoded_header: str) -> VerificationKey:
+        try:
+            header = _json_object(encoded_header)
+        except (ValueError, RecursionError):
+            raise InvalidToken("malformed header") from None
+        typ = header.get("typ")
+        if type(typ) is not str or typ.lower() not in _ACCESS_TOKEN_TYPES:
+            raise InvalidToken("not an access token (typ must be at+jwt)")
+        if "crit" in header:
+            raise InvalidToken("unsupported critical header parameters")
+        algorithm, kid = header.get("alg"), header.get("kid")
+        if type(algorithm) is not str or algorithm not in self.algorithms:
+            raise InvalidToken("algorithm not allowed")
+        if type(kid) is not str or not 0 < len(kid) <= MAX_KID_LENGTH:
+            raise InvalidToken("missing or malformed kid")
+        # jku, jwk, x5u and x5c are never read: keys come from our JWKS only.
+        key = self.keys.get(kid)
+        if key is None:
+            if not self.keys.loaded:
+                raise KeysUnavailable("no signing keys could be loaded")
+            raise InvalidToken("unknown key")
+        if key.algorithm != algorithm:
+            raise InvalidToken("algorithm does not match the key")
+        return key
+
+    def _claims(self, raw: dict[str, Any], now: float) -> Claims:
+        if raw.get("iss") != self.issuer or type(raw["iss"]) is not str:
+            raise InvalidToken("wrong issuer")
+        audience = raw.get("aud")
+        if type(audience) is str:
+            audiences: tuple[str, ...] = (audience,)
+        elif type(audience) is list and audience and all(type(item) is str for item in audience):
+            audiences = tuple(audience)
+        else:
+            raise InvalidToken("missing or malformed aud")
+        if self.audience not in audiences:
+            raise InvalidToken("wrong audience")
+        self._check_times(raw, now)
+        client_id, scope = raw.get("client_id"), raw.get("scope", "")
+        if type(client_id) is not str or not client_id or type(raw.get("sub")) is not str:
+            raise InvalidToken("missing client_id or sub")
+        if type(raw.get("jti")) is not str:
+            raise InvalidToken("missing jti")
+        if type(scope) is not str:
+            raise InvalidToken("malformed scope")
+        return Claims(raw, client_id=client_id, scopes=frozenset(scope.split()), audience=audiences)
+
+    def _check_times(self, raw: dict[str, Any], now: float) -> None:
+        expires, issued, not_before = raw.get("exp"), raw.get("iat"), raw.get("nbf", None)
+        if not _is_number(expires) or not _is_number(issued):
+            raise InvalidToken("missing or malformed exp or iat")
+        if expires <= now - self.leeway:
+            raise InvalidToken("expired")
+        if issued > now + self.leeway:
+            raise InvalidToken("issued in the future")
+        if not_before is not None and (not _is_number(not_before) or not_before > now + self.leeway):
+            raise InvalidToken("not yet valid")
+        if expires - issued > self.max_lifetime or expires > now + self.max_lifetime + self.leeway:
+            raise InvalidToken("lifetime longer than allowed")

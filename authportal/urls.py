@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("oauth.urls")),
     path("", include("keys.urls")),
+    path("", include("portal.urls")),
     path("django-admin/", admin.site.urls),
 ]
 

@@ -63,6 +63,9 @@ class Client(AbstractApplication):
         help_text="The service this client represents, if it is one of ours",
     )
     enabled = models.BooleanField(default=True)
+    # Secret rotation with overlap: the previous secret's hash keeps working until it expires.
+    previous_client_secret = models.CharField(max_length=255, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     access_token_lifetime = models.PositiveIntegerField(
         default=default_token_lifetime,
         validators=[MinValueValidator(60), MaxValueValidator(3600)],

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from clients.hashers import client_secret_matches
 from clients.models import Client, Grant, Scope, Service
@@ -36,23 +38,40 @@ class ClientAuthFailure:
     reason: str
 
 
-def client_authenticate(*, client_id: str, client_secret: str) -> AuthenticatedClient | ClientAuthFailure:
+def client_authenticate(
+    *, client_id: str, client_secret: str, now: datetime | None = None
+) -> AuthenticatedClient | ClientAuthFailure:
     """Check a client's credentials in constant time: an unknown id costs what a wrong secret costs.
 
     One query brings the client and its grants, since the token endpoint needs both on every request.
+    During a secret rotation the previous secret also works until its expiry.
     """
     rows = []
     if 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH and client_id.isprintable():
         with connection.cursor() as cursor:
             cursor.execute(_client_with_grants_sql(), [client_id])
             rows = cursor.fetchall()
-    if not client_secret_matches(client_secret, rows[0][2] if rows else None):
-        return ClientAuthFailure("unknown client" if not rows else "wrong client secret")
-    pk, name, _, enabled, lifetime, _, _ = rows[0]
+    if not rows:
+        client_secret_matches(client_secret, None)
+        return ClientAuthFailure("unknown client")
+    pk, name, encoded, enabled, lifetime, previous, previous_expires_at, _, _ = rows[0]
+    if not client_secret_matches(client_secret, encoded):
+        if not (previous and _still_valid(previous_expires_at, now) and client_secret_matches(client_secret, previous)):
+            return ClientAuthFailure("wrong client secret")
     if not enabled:
         return ClientAuthFailure("client disabled")
-    granted = [GrantedScope(name=row[5], audience=row[6]) for row in rows if row[5] is not None]
+    granted = [GrantedScope(name=row[7], audience=row[8]) for row in rows if row[7] is not None]
     return AuthenticatedClient(pk=pk, client_id=client_id, name=name, access_token_lifetime=lifetime, granted=granted)
+
+
+def _still_valid(expires_at: datetime | str | None, now: datetime | None) -> bool:
+    if expires_at is None:
+        return False
+    if isinstance(expires_at, str):  # SQLite hands raw cursors text
+        expires_at = datetime.fromisoformat(expires_at)
+    if timezone.is_naive(expires_at):
+        expires_at = timezone.make_aware(expires_at, UTC)
+    return (now or timezone.now()) < expires_at
 
 
 @functools.cache
@@ -63,7 +82,8 @@ def _client_with_grants_sql() -> str:
     client, grant, scope, service = (m._meta for m in (Client, Grant, Scope, Service))
     return (
         f"SELECT c.{q('id')}, c.{q('name')}, c.{q('client_secret')}, c.{q('enabled')}, "
-        f"c.{q('access_token_lifetime')}, s.{q('name')}, v.{q('audience')} "
+        f"c.{q('access_token_lifetime')}, c.{q('previous_client_secret')}, c.{q('previous_secret_expires_at')}, "
+        f"s.{q('name')}, v.{q('audience')} "
         f"FROM {q(client.db_table)} c "
         f"LEFT JOIN {q(grant.db_table)} g ON g.{q('client_id')} = c.{q('id')} "
         f"LEFT JOIN {q(scope.db_table)} s ON s.{q('id')} = g.{q('scope_id')} "

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from audit.services import actor_name, audit_record
 from clients.hashers import generate_client_secret
@@ -144,3 +146,119 @@ def grant_add(*, client: Client, scope: Scope, actor: Any = None) -> Grant:
             details={"client": client.name, "service": scope.service.name, "scope": scope.name},
         )
     return grant
+
+
+@transaction.atomic
+def service_update(*, service: Service, description: str, owner_contact: str, actor: Any = None) -> Service:
+    """Name and audience are fixed once tokens carry them; what a person reads can change."""
+    changed = {
+        name: {"from": getattr(service, name), "to": value}
+        for name, value in (("description", description), ("owner_contact", owner_contact))
+        if getattr(service, name) != value
+    }
+    if not changed:
+        return service
+    service.description, service.owner_contact = description, owner_contact
+    service.full_clean()
+    service.save(update_fields=["description", "owner_contact", "updated_at"])
+    audit_record(event="service.updated", actor=actor_name(actor), subject=f"service:{service.name}", details=changed)
+    return service
+
+
+@transaction.atomic
+def scope_remove(*, scope: Scope, actor: Any = None) -> None:
+    """Remove a scope and every grant of it; each removed grant is its own audit event."""
+    for grant in scope.grants.select_related("client"):
+        grant_remove(client=grant.client, scope=scope, actor=actor)
+    audit_record(
+        event="scope.deleted",
+        actor=actor_name(actor),
+        subject=f"scope:{scope.name}",
+        details={"service": scope.service.name, "scope": scope.name},
+    )
+    scope.delete()
+
+
+@transaction.atomic
+def client_update(
+    *, client: Client, service: Service | None, access_token_lifetime: int, actor: Any = None
+) -> Client:
+    changed: dict[str, Any] = {}
+    if client.service_id != (service.pk if service else None):
+        changed["service"] = {"from": client.service.name if client.service else None,
+                              "to": service.name if service else None}
+    if client.access_token_lifetime != access_token_lifetime:
+        changed["access_token_lifetime"] = {"from": client.access_token_lifetime, "to": access_token_lifetime}
+    if not changed:
+        return client
+    client.service, client.access_token_lifetime = service, access_token_lifetime
+    client.full_clean(exclude=["client_secret"])
+    client.save(update_fields=["service", "access_token_lifetime", "updated"])
+    audit_record(event="client.updated", actor=actor_name(actor), subject=f"client:{client.client_id}",
+                 details={"name": client.name, **changed})
+    return client
+
+
+@transaction.atomic
+def client_set_enabled(*, client: Client, enabled: bool, actor: Any = None) -> Client:
+    """Disable (its tokens stop at once: authentication fails) or enable a client."""
+    if client.enabled == enabled:
+        return client
+    client.enabled = enabled
+    client.save(update_fields=["enabled", "updated"])
+    audit_record(
+        event="client.enabled" if enabled else "client.disabled",
+        actor=actor_name(actor),
+        subject=f"client:{client.client_id}",
+        details={"name": client.name},
+    )
+    return client
+
+
+@transaction.atomic
+def client_delete(*, client: Client, actor: Any = None) -> None:
+    audit_record(
+        event="client.deleted",
+        actor=actor_name(actor),
+        subject=f"client:{client.client_id}",
+        details={"name": client.name, "grants": sorted(client.grants.values_list("scope__name", flat=True))},
+    )
+    client.delete()
+
+
+@transaction.atomic
+def client_secret_rotate(*, client: Client, old_secret_valid_until: datetime, actor: Any = None) -> str:
+    """A new secret, shown once; the current one keeps working until `old_secret_valid_until`.
+
+    At most two secrets are ever valid: rotating again replaces the previous one.
+    """
+    now = timezone.now()
+    if old_secret_valid_until < now:
+        raise ValidationError("The old secret's expiry must not be in the past.")
+    if old_secret_valid_until > now + timedelta(days=30):
+        raise ValidationError("The old secret may stay valid for at most 30 days.")
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    secret = generate_client_secret()
+    client.previous_client_secret = client.client_secret  # already hashed
+    client.previous_secret_expires_at = old_secret_valid_until
+    client.client_secret = secret  # hashed on save by DOT's ClientSecretField
+    client.save(update_fields=["client_secret", "previous_client_secret", "previous_secret_expires_at", "updated"])
+    audit_record(
+        event="client.secret_rotated",
+        actor=actor_name(actor),
+        subject=f"client:{client.client_id}",
+        details={"name": client.name, "old_secret_valid_until": old_secret_valid_until.isoformat()},
+    )
+    return secret
+
+
+@transaction.atomic
+def grant_remove(*, client: Client, scope: Scope, actor: Any = None) -> None:
+    deleted, _ = Grant.objects.filter(client=client, scope=scope).delete()
+    if deleted:
+        audit_record(
+            event="grant.removed",
+            actor=actor_name(actor),
+            subject=f"client:{client.client_id}",
+            details={"client": client.name, "service": scope.service.name, "scope": scope.name},
+        )

@@ -5,7 +5,6 @@ from oauth import views
 app_name = "oauth"
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("o/token", views.token, name="token"),
     path("o/token/", views.token),
     path(".well-known/oauth-authorization-server", views.authorization_server_metadata, name="metadata"),

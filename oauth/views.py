@@ -5,7 +5,6 @@ import logging
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
@@ -13,7 +12,6 @@ from django.views.defaults import bad_request as html_bad_request
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as html_server_error
 
-from clients.models import Client, Service
 from clients.selectors import scope_names_all
 from keys.tokens import SigningUnavailable
 from oauth.errors import OAuthError, json_no_store, oauth_error_response
@@ -65,7 +63,6 @@ def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": [],
         "scopes_supported": scope_names_all(),
-        "service_documentation": issuer + "/",
     }
     response = JsonResponse(metadata)
     response["Cache-Control"] = f"public, max-age={settings.AUTHPORTAL_JWKS_MAX_AGE}"
@@ -91,15 +88,3 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return json_no_store({"error": "server_error", "error_description": "Internal error."}, status=500)
     return html_server_error(request)
 
-
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "oauth/home.html",
-        {
-            "issuer": settings.AUTHPORTAL_ISSUER,
-            "service_count": Service.objects.count(),
-            "client_count": Client.objects.count(),
-        },
-    )

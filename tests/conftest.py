@@ -13,6 +13,19 @@ from keys.tokens import signer_cache_clear
 
 
 @pytest.fixture(autouse=True)
+def static_files_without_manifest(settings):
+    # The manifest comes from collectstatic, which `make run` runs; tests serve the source files.
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Portal users' passwords: PBKDF2 costs ~0.2 s a hash, and the tests make many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "clients.hashers.ClientSecretHasher"]
+
+
+@pytest.fixture(autouse=True)
 def fresh_caches():
     # Each test's database starts without keys; a key or JWKS cached by an earlier test must not leak.
     signer_cache_clear()
@@ -74,3 +87,39 @@ def request_token(client):
         )
 
     return post
+
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@pytest.fixture
+def admin_user(db):
+    from portal.services import portal_user_create
+
+    return portal_user_create(username="alice-admin", role="admin", password=PASSWORD)
+
+
+@pytest.fixture
+def auditor_user(db):
+    from portal.services import portal_user_create
+
+    return portal_user_create(username="bob-auditor", role="auditor", password=PASSWORD)
+
+
+@pytest.fixture
+def outsider_user(db):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(username="eve-outsider", password=PASSWORD)
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def auditor_client(client, auditor_user):
+    client.force_login(auditor_user)
+    return client

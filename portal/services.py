@@ -1,0 +1,31 @@
+"""Portal accounts: who may sign in, with which role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from audit.services import actor_name, audit_record
+from portal.roles import GROUP_NAMES, role_group
+
+
+@transaction.atomic
+def portal_user_create(*, username: str, role: str, password: str, actor: Any = None):
+    if role not in GROUP_NAMES:
+        raise ValidationError(f"Role must be one of {', '.join(GROUP_NAMES)}, not {role!r}.")
+    User = get_user_model()
+    if User.objects.filter(username=username).exists():
+        raise ValidationError(f"There is already a user {username!r}.")
+    user = User(username=username)
+    user.full_clean(exclude=["password"])
+    validate_password(password, user)
+    user.set_password(password)
+    user.save()
+    user.groups.add(role_group(role))
+    audit_record(event="portal.user_created", actor=actor_name(actor), subject=f"user:{username}",
+                 details={"username": username, "role": role})
+    return user

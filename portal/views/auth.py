@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from django.contrib.auth import login, logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from audit.models import AuditEvent
+from audit.services import audit_record
+from portal.forms import LoginForm
+
+
+def _audit_login(request: HttpRequest, event: str, username: str, outcome: str = "success") -> None:
+    audit_record(
+        event=event,
+        outcome=outcome,
+        actor=username[:150],
+        subject=f"user:{username[:150]}",
+        remote_addr=request.META.get("REMOTE_ADDR"),
+        request_id=getattr(request, "request_id", ""),
+    )
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+def login_view(request: HttpRequest) -> HttpResponse:
+    form = LoginForm(request, data=request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            user = form.get_user()
+            login(request, user)  # cycles the session key
+            _audit_login(request, "portal.login", user.get_username())
+            target = request.POST.get("next") or request.GET.get("next") or ""
+            if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+                target = "portal:dashboard"
+            return redirect(target)
+        _audit_login(request, "portal.login_failed", request.POST.get("username", ""), AuditEvent.Outcome.FAILURE)
+    return render(request, "portal/login.html", {"form": form, "next": request.GET.get("next", "")})
+
+
+def locked_out(request: HttpRequest, response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
+    """django-axes calls this when a username or an address has failed too often."""
+    username = (credentials or {}).get("username", "") or request.POST.get("username", "")
+    _audit_login(request, "portal.locked_out", username, AuditEvent.Outcome.FAILURE)
+    form = LoginForm(request, initial={"username": username})
+    return render(request, "portal/login.html", {"form": form, "locked": True}, status=429)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        _audit_login(request, "portal.logout", request.user.get_username())
+    logout(request)
+    return redirect("portal:login")

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from clients.models import Client
+from clients.services import client_delete, client_register, client_secret_rotate, client_set_enabled, client_update
+from portal.forms import ClientEditForm, ClientForm, SecretRotationForm, TypedConfirmationForm
+from portal.roles import admin_required, reader_required
+from portal.selectors import client_search
+from portal.views.common import add_validation_errors
+
+
+@reader_required
+@require_GET
+def client_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:100]
+    page = Paginator(client_search(query=query), 50).get_page(request.GET.get("page"))
+    return render(request, "portal/clients/list.html", {"page": page, "q": query})
+
+
+@reader_required
+@require_GET
+def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client.objects.select_related("service"), pk=pk)
+    grants = client.grants.select_related("scope__service").order_by("scope__service__name", "scope__name")
+    return render(request, "portal/clients/detail.html", {"client": client, "grants": grants})
+
+
+def _secret_once(request: HttpRequest, client: Client, secret: str, *, rotated: bool) -> HttpResponse:
+    """The one and only time the secret is shown: in this response, never stored or logged."""
+    return render(request, "portal/clients/secret.html", {"client": client, "secret": secret, "rotated": rotated})
+
+
+@never_cache
+@admin_required
+def client_create(request: HttpRequest) -> HttpResponse:
+    form = ClientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            registered = client_register(
+                name=data["name"], grants=[], service=data["service"],
+                access_token_lifetime=data["access_token_lifetime"], actor=request.user,
+            )
+        except ValidationError as exc:
+            add_validation_errors(form, exc)
+        else:
+            return _secret_once(request, registered.client, registered.client_secret, rotated=False)
+    return render(request, "portal/clients/form.html", {"form": form})
+
+
+@admin_required
+def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client, pk=pk)
+    form = ClientEditForm(request.POST or None, initial={"service": client.service,
+                                                         "access_token_lifetime": client.access_token_lifetime})
+    if request.method == "POST" and form.is_valid():
+        try:
+            client_update(client=client, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_validation_errors(form, exc)
+        else:
+            return redirect("portal:client_detail", client.pk)
+    return render(request, "portal/clients/edit.html", {"form": form, "client": client})
+
+
+@admin_required
+@require_POST
+def client_disable(request: HttpRequest, pk: int) -> HttpResponse:
+    client_set_enabled(client=get_object_or_404(Client, pk=pk), enabled=False, actor=request.user)
+    return redirect("portal:client_detail", pk)
+
+
+@admin_required
+@require_POST
+def client_enable(request: HttpRequest, pk: int) -> HttpResponse:
+    client_set_enabled(client=get_object_or_404(Client, pk=pk), enabled=True, actor=request.user)
+    return redirect("portal:client_detail", pk)
+
+
+@admin_required
+def client_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client, pk=pk)
+    form = TypedConfirmationForm(request.POST or None, expected=client.name)
+    if request.method == "POST" and form.is_valid():
+        client_delete(client=client, actor=request.user)
+        return redirect("portal:client_list")
+    return render(request, "portal/clients/delete.html", {"form": form, "client": client})
+
+
+@never_cache
+@admin_required
+def client_rotate_secret(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client, pk=pk)
+    form = SecretRotationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            secret = client_secret_rotate(client=client, old_secret_valid_until=form.valid_until(), actor=request.user)
+        except ValidationError as exc:
+            add_validation_errors(form, exc)
+        else:
+            client.refresh_from_db()
+            return _secret_once(request, client, secret, rotated=True)
+    return render(request, "portal/clients/rotate.html", {"form": form, "client": client})

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from clients.models import Scope, Service
+from clients.services import ScopeSpec, scope_add, scope_remove, service_register, service_update
+from portal.forms import ScopeForm, ServiceEditForm, ServiceForm
+from portal.roles import admin_required, reader_required
+from portal.selectors import service_callers, service_search
+from portal.views.common import add_validation_errors
+
+
+@reader_required
+@require_GET
+def service_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:100]
+    page = Paginator(service_search(query=query), 50).get_page(request.GET.get("page"))
+    return render(request, "portal/services/list.html", {"page": page, "q": query})
+
+
+@reader_required
+@require_GET
+def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    service = get_object_or_404(Service, pk=pk)
+    return render(
+        request,
+        "portal/services/detail.html",
+        {"service": service, "scopes": service.scopes.all(), "callers": service_callers(service=service),
+         "scope_form": ScopeForm()},
+    )
+
+
+@admin_required
+def service_create(request: HttpRequest) -> HttpResponse:
+    form = ServiceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                service = service_register(
+                    name=data["name"], audience=data["audience"], description=data["description"],
+                    owner_contact=data["owner_contact"], scopes=[ScopeSpec(name) for name in data["scopes"]],
+                    actor=request.user,
+                )
+        except ValidationError as exc:
+            add_validation_errors(form, exc)
+        else:
+            return redirect("portal:service_detail", service.pk)
+    return render(request, "portal/services/form.html", {"form": form})
+
+
+@admin_required
+def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    service = get_object_or_404(Service, pk=pk)
+    form = ServiceEditForm(request.POST or None, initial={"description": service.description,
+                                                          "owner_contact": service.owner_contact})
+    if request.method == "POST" and form.is_valid():
+        service_update(service=service, actor=request.user, **form.cleaned_data)
+        return redirect("portal:service_detail", service.pk)
+    return render(request, "portal/services/edit.html", {"form": form, "service": service})
+
+
+@admin_required
+@require_POST
+def scope_create(request: HttpRequest, pk: int) -> HttpResponse:
+    service = get_object_or_404(Service, pk=pk)
+    form = ScopeForm(request.POST)
+    if form.is_valid():
+        try:
+            scope_add(service=service, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_validation_errors(form, exc)
+        else:
+            return redirect("portal:service_detail", service.pk)
+    return render(
+        request, "portal/services/detail.html",
+        {"service": service, "scopes": service.scopes.all(), "callers": service_callers(service=service),
+         "scope_form": form},
+        status=400,
+    )
+
+
+@admin_required
+@require_POST
+def scope_delete(request: HttpRequest, pk: int, scope_pk: int) -> HttpResponse:
+    scope = get_object_or_404(Scope, pk=scope_pk, service_id=pk)
+    scope_remove(scope=scope, actor=request.user)
+    return redirect("portal:service_detail", pk)

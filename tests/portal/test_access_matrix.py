@@ -1,0 +1,87 @@
+"""Every portal URL × anonymous, outsider, auditor, admin × GET and POST."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from keys.services import signing_key_active
+
+READ = "read"  # GET for admins and auditors; POST is 405
+CHANGE = "change"  # admins only, whatever the method
+POST_ONLY_CHANGE = "post-only change"
+ADMIN_READ = "admin read"  # a page only admins see; GET only
+
+
+def portal_urls(service, scope, client, key) -> list[tuple[str, str]]:
+    return [
+        (reverse("portal:dashboard"), READ),
+        (reverse("portal:service_list"), READ),
+        (reverse("portal:service_detail", args=[service.pk]), READ),
+        (reverse("portal:client_list"), READ),
+        (reverse("portal:client_detail", args=[client.pk]), READ),
+        (reverse("portal:grant_matrix"), READ),
+        (reverse("portal:key_list"), READ),
+        (reverse("portal:audit_log"), READ),
+        (reverse("portal:service_create"), CHANGE),
+        (reverse("portal:service_edit", args=[service.pk]), CHANGE),
+        (reverse("portal:client_create"), CHANGE),
+        (reverse("portal:client_edit", args=[client.pk]), CHANGE),
+        (reverse("portal:client_delete", args=[client.pk]), CHANGE),
+        (reverse("portal:client_rotate_secret", args=[client.pk]), CHANGE),
+        (reverse("portal:key_revoke", args=[key.kid]), CHANGE),
+        (reverse("portal:lockout_list"), ADMIN_READ),
+        (reverse("portal:scope_create", args=[service.pk]), POST_ONLY_CHANGE),
+        (reverse("portal:scope_delete", args=[service.pk, scope.pk]), POST_ONLY_CHANGE),
+        (reverse("portal:client_disable", args=[client.pk]), POST_ONLY_CHANGE),
+        (reverse("portal:client_enable", args=[client.pk]), POST_ONLY_CHANGE),
+        (reverse("portal:grant_toggle"), POST_ONLY_CHANGE),
+        (reverse("portal:key_rotate"), POST_ONLY_CHANGE),
+        (reverse("portal:lockout_clear"), POST_ONLY_CHANGE),
+    ]
+
+
+def expected_status(role: str, kind: str, method: str) -> set[int]:
+    if role == "anonymous":
+        return {302}
+    if role == "outsider":
+        return {403}
+    if kind == READ:
+        return {200} if method == "GET" else {405}
+    if role == "auditor":
+        return {403}
+    # admin
+    if kind == ADMIN_READ:
+        return {200} if method == "GET" else {405}
+    if kind == POST_ONLY_CHANGE and method == "GET":
+        return {405}
+    return {200, 302, 400, 404}  # an empty POST may name no object
+
+
+@pytest.mark.parametrize("role", ["anonymous", "outsider", "auditor", "admin"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_every_portal_url_answers_each_role_as_it_should(
+    client, ms_doctor, ms_admin, admin_user, auditor_user, outsider_user, role, method
+):
+    key = signing_key_active()
+    scope = ms_doctor.scopes.get(name="doctors:write")
+    users = {"admin": admin_user, "auditor": auditor_user, "outsider": outsider_user}
+    if role in users:
+        client.force_login(users[role])
+    seen = []
+    for url, kind in portal_urls(ms_doctor, scope, ms_admin.client, key):
+        response = client.get(url) if method == "GET" else client.post(url, {})
+        seen.append((url, response.status_code))
+        assert response.status_code in expected_status(role, kind, method), (role, method, url, response.status_code)
+        if role == "anonymous":
+            assert response["Location"].startswith(reverse("portal:login"))
+
+
+def test_the_matrix_covers_every_portal_url(ms_doctor, ms_admin, db):
+    from portal.urls import urlpatterns
+
+    key = signing_key_active()
+    scope = ms_doctor.scopes.first()
+    covered = {url for url, _ in portal_urls(ms_doctor, scope, ms_admin.client, key)}
+    names = {p.name for p in urlpatterns} - {"login", "logout"}
+    assert len(names) == len(covered)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -253,8 +255,7 @@ def audit_purge(*, now: datetime, days: int | None = None, actor: Any = None) ->
     )
     if boundary is None:
         return PurgeResult(cutoff=cutoff, events=0, checkpoint=None)
-    with transaction.atomic():
-        _allow_purge()
+    with _purge_allowed():
         AuditCheckpoint.objects.filter(seq__lte=boundary.seq, events_purged_at__isnull=True).update(
             events_purged_at=now, leaves=b""
         )
@@ -272,8 +273,7 @@ def audit_purge(*, now: datetime, days: int | None = None, actor: Any = None) ->
     )
     while low is not None and low <= boundary.last_id:
         high = min(low + _PURGE_CHUNK - 1, boundary.last_id)
-        with transaction.atomic():
-            _allow_purge()
+        with _purge_allowed():
             deleted += AuditEvent.objects.filter(id__gte=low, id__lte=high).exclude(id__in=keep).delete()[0]
         low = high + 1
     audit_record(
@@ -291,8 +291,19 @@ def audit_purge(*, now: datetime, days: int | None = None, actor: Any = None) ->
     return PurgeResult(cutoff=cutoff, events=deleted, checkpoint=boundary.seq)
 
 
-def _allow_purge() -> None:
-    """Let this transaction, and nothing else, through the append-only trigger (PostgreSQL)."""
-    if connection.vendor == "postgresql":
+@contextmanager
+def _purge_allowed() -> Iterator[None]:
+    """A transaction that the append-only trigger lets delete (PostgreSQL), and nothing after it.
+
+    The setting is transaction-local; it is also switched off on the way out, in case this runs
+    inside an outer transaction, where it would otherwise outlive the block.
+    """
+    with transaction.atomic():
+        if connection.vendor != "postgresql":
+            yield
+            return
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('authportal.audit_purge', 'on', true)")
+        yield
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('authportal.audit_purge', 'off', true)")

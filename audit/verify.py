@@ -137,7 +137,7 @@ def audit_verify(*, now: datetime | None = None, limit: int = 20) -> VerifyRepor
             "deleted", f"events up to checkpoint {anchor.seq} are gone but no audit.purged event says so"
         )
     sealed_through = previous["last_id"] if previous else 0
-    report.unsealed = AuditEvent.objects.filter(id__gt=sealed_through).count()
+    report.unsealed += AuditEvent.objects.filter(id__gt=sealed_through).count()
     return report
 
 

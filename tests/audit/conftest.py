@@ -13,7 +13,9 @@ from audit.services import audit_record
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def write_events(count: int, *, start: datetime = T0, step: timedelta = timedelta(minutes=1), **fields) -> None:
+def write_events(
+    count: int, *, start: datetime = T0, step: timedelta = timedelta(minutes=1), **fields
+) -> None:
     for index in range(count):
         audit_record(
             event=fields.get("event", "token.issued"),
@@ -42,3 +44,11 @@ def trigger_disabled():
 @pytest.fixture
 def tamper(db):
     return trigger_disabled
+
+
+@pytest.fixture
+def signing_key(db):
+    """The first signing key, made just before T0, so its key.activated event sits with the others."""
+    from keys.services import signing_key_active
+
+    return signing_key_active(now=T0 - timedelta(minutes=1))

@@ -28,7 +28,11 @@ def committed_issued_jtis() -> list[str]:
 @pytest.mark.django_db(transaction=True)
 def test_every_token_response_has_exactly_one_committed_issued_event_with_its_jti(request_token, ms_admin):
     jtis = []
-    for params in ({"resource": DOCTORS}, {"scope": "college:read"}, {"resource": DOCTORS, "scope": "doctors:read"}):
+    for params in (
+        {"resource": DOCTORS},
+        {"scope": "college:read"},
+        {"resource": DOCTORS, "scope": "doctors:read"},
+    ):
         response = request_token(ms_admin, **params)
         assert response.status_code == 200
         jtis.append(jwt.decode(response.json()["access_token"], options={"verify_signature": False})["jti"])
@@ -42,7 +46,9 @@ def test_every_token_response_has_exactly_one_committed_issued_event_with_its_jt
 def test_no_token_is_sent_when_the_audit_insert_fails_in_the_database(request_token, ms_admin, monkeypatch):
     request_token(ms_admin, resource=DOCTORS)  # warm: the key exists, the insert works
     # The real INSERT reaches the database and fails there (a table that does not exist).
-    monkeypatch.setattr("audit.services._insert_sql", lambda: "INSERT INTO audit_missing_table (x) VALUES (1)")
+    monkeypatch.setattr(
+        "audit.services._insert_sql", lambda: "INSERT INTO audit_missing_table (x) VALUES (1)"
+    )
     response = request_token(ms_admin, resource=DOCTORS)
     assert response.status_code == 503
     assert "access_token" not in response.json()

@@ -11,10 +11,9 @@ from typing import Any
 
 import jwt
 import pytest
+from authportal_client import Verifier
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.utils import base64url_encode
-
-from authportal_client import Verifier
 
 ISSUER = "https://auth.example.com"
 AUDIENCE = "https://doctors.internal"
@@ -34,7 +33,10 @@ class SigningKey:
 
     def sign(self, header: dict | bytes, payload: dict | bytes) -> str:
         """A compact JWS over exactly these header and payload bytes (dicts are JSON-encoded)."""
-        encoded = [base64url_encode(part if isinstance(part, bytes) else json.dumps(part).encode()) for part in (header, payload)]
+        encoded = [
+            base64url_encode(part if isinstance(part, bytes) else json.dumps(part).encode())
+            for part in (header, payload)
+        ]
         signing_input = b".".join(encoded)
         signature = jwt.get_algorithm_by_name(self.algorithm).sign(signing_input, self.private)
         return (signing_input + b"." + base64url_encode(signature)).decode()
@@ -42,8 +44,14 @@ class SigningKey:
 
 def good_claims(**changes: Any) -> dict[str, Any]:
     claims = {
-        "iss": ISSUER, "sub": "client-1", "aud": AUDIENCE, "iat": int(NOW), "exp": int(NOW) + 600,
-        "jti": "jti-1", "client_id": "client-1", "scope": "doctors:read",
+        "iss": ISSUER,
+        "sub": "client-1",
+        "aud": AUDIENCE,
+        "iat": int(NOW),
+        "exp": int(NOW) + 600,
+        "jti": "jti-1",
+        "client_id": "client-1",
+        "scope": "doctors:read",
     }
     claims.update(changes)
     return {name: value for name, value in claims.items() if value is not None}

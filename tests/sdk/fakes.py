@@ -29,13 +29,21 @@ class FakePortal:
         return sum(1 for _, seen in self.requests if seen == path)
 
     def metadata(self) -> dict[str, Any]:
-        return {"issuer": self.url, "token_endpoint": f"{self.url}/o/token", "jwks_uri": f"{self.url}/jwks.json"}
+        return {
+            "issuer": self.url,
+            "token_endpoint": f"{self.url}/o/token",
+            "jwks_uri": f"{self.url}/jwks.json",
+        }
 
     def next_token_response(self) -> tuple[int, dict[str, Any], dict[str, str]]:
         with self.lock:
             if self.token_responses:
                 return self.token_responses.pop(0)
-        return 200, {"access_token": f"token-{len(self.token_bodies)}", "token_type": "Bearer", "expires_in": 600}, {}
+        return (
+            200,
+            {"access_token": f"token-{len(self.token_bodies)}", "token_type": "Bearer", "expires_in": 600},
+            {},
+        )
 
 
 def _handler(portal: FakePortal) -> type[BaseHTTPRequestHandler]:
@@ -61,7 +69,9 @@ def _handler(portal: FakePortal) -> type[BaseHTTPRequestHandler]:
             elif self.path == "/jwks.json":
                 if portal.jwks_status != 200:
                     self._send(portal.jwks_status, {"error": "down"})
-                elif self.headers.get("If-None-Match") and self.headers["If-None-Match"] == portal.jwks_headers.get("ETag"):
+                elif self.headers.get("If-None-Match") and self.headers[
+                    "If-None-Match"
+                ] == portal.jwks_headers.get("ETag"):
                     self._send(304, None, portal.jwks_headers)
                 else:
                     self._send(200, portal.jwks, portal.jwks_headers)

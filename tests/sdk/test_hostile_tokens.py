@@ -10,10 +10,10 @@ import re
 import time
 
 import pytest
+from authportal_client import InvalidToken
 from cryptography.hazmat.primitives import serialization
 from jwt.utils import base64url_encode
 
-from authportal_client import InvalidToken
 from tests.sdk.conftest import AUDIENCE, ISSUER, NOW, good_claims, header_for
 
 
@@ -66,54 +66,111 @@ HOSTILE = {
     "kid path traversal": ("unknown key", lambda c: c.by_attacker(kid="../../../../etc/passwd")),
     "kid SQL": ("unknown key", lambda c: c.by_attacker(kid="x' UNION SELECT 'secret' --")),
     "kid not a string": ("missing or malformed kid", lambda c: c.signed({"kid": ["rsa-1"]})),
-    "jku to the attacker's keys": ("unknown key", lambda c: c.by_attacker(kid="evil", jku="https://evil.example/jwks.json")),
+    "jku to the attacker's keys": (
+        "unknown key",
+        lambda c: c.by_attacker(kid="evil", jku="https://evil.example/jwks.json"),
+    ),
     "jwk embedded": ("unknown key", lambda c: c.by_attacker(kid="evil", jwk=c.attacker.public_jwk)),
-    "x5u to the attacker's certificate": ("bad signature", lambda c: c.by_attacker(x5u="https://evil.example/cert.pem")),
+    "x5u to the attacker's certificate": (
+        "bad signature",
+        lambda c: c.by_attacker(x5u="https://evil.example/cert.pem"),
+    ),
     "x5c embedded": ("bad signature", lambda c: c.by_attacker(x5c=["MIIBszCCAVmgAwIBAgIUE"])),
     "our kid, the attacker's signature": ("bad signature", lambda c: c.by_attacker(kid=c.rsa.kid)),
-    "unknown crit": ("unsupported critical header parameters", lambda c: c.signed({"crit": ["urn:example:unknown"], "urn:example:unknown": 1})),
+    "unknown crit": (
+        "unsupported critical header parameters",
+        lambda c: c.signed({"crit": ["urn:example:unknown"], "urn:example:unknown": 1}),
+    ),
     "crit naming exp": ("unsupported critical header parameters", lambda c: c.signed({"crit": ["exp"]})),
     "ECDSA signature one byte short": ("bad signature", lambda c: c.es_signature(b"\x01" * 63)),
     "ECDSA signature one byte long": ("bad signature", lambda c: c.es_signature(b"\x01" * 65)),
     "ECDSA r=s=0": ("bad signature", lambda c: c.es_signature(b"\x00" * 64)),
     "ECDSA r=s=n (the group order)": ("bad signature", lambda c: c.es_signature(GROUP_ORDER * 2)),
-    "ECDSA DER instead of P1363": ("bad signature", lambda c: c.es_signature(bytes.fromhex("3006020101020101"))),
+    "ECDSA DER instead of P1363": (
+        "bad signature",
+        lambda c: c.es_signature(bytes.fromhex("3006020101020101")),
+    ),
     "expired": ("expired", lambda c: c.signed(iat=int(NOW) - 700, exp=int(NOW) - 100)),
     "not yet valid (nbf)": ("not yet valid", lambda c: c.signed(nbf=int(NOW) + 300)),
-    "issued in the future": ("issued in the future", lambda c: c.signed(iat=int(NOW) + 300, exp=int(NOW) + 900)),
+    "issued in the future": (
+        "issued in the future",
+        lambda c: c.signed(iat=int(NOW) + 300, exp=int(NOW) + 900),
+    ),
     "far-future exp": ("lifetime longer than allowed", lambda c: c.signed(exp=int(NOW) + 10 * 365 * 86400)),
-    "exp of 1e400 (infinity)": ("missing or malformed exp or iat", lambda c: c.raw_claims(EXP, '"exp": 1e400')),
+    "exp of 1e400 (infinity)": (
+        "missing or malformed exp or iat",
+        lambda c: c.raw_claims(EXP, '"exp": 1e400'),
+    ),
     "exp NaN": ("malformed claims", lambda c: c.raw_claims(EXP, '"exp": NaN')),
     "wrong iss": ("wrong issuer", lambda c: c.signed(iss="https://evil.example")),
     "iss with a trailing slash": ("wrong issuer", lambda c: c.signed(iss=ISSUER + "/")),
-    "no iss": ("wrong issuer", lambda c: c.rsa.sign(header_for(c.rsa), {k: v for k, v in c.claims.items() if k != "iss"})),
+    "no iss": (
+        "wrong issuer",
+        lambda c: c.rsa.sign(header_for(c.rsa), {k: v for k, v in c.claims.items() if k != "iss"}),
+    ),
     "wrong aud": ("wrong audience", lambda c: c.signed(aud="https://college.internal")),
     "aud list without ours": ("wrong audience", lambda c: c.signed(aud=["https://college.internal"])),
     "aud empty list": ("missing or malformed aud", lambda c: c.signed(aud=[])),
     "aud as an object": ("missing or malformed aud", lambda c: c.signed(aud={AUDIENCE: True})),
     "aud a prefix of ours": ("wrong audience", lambda c: c.signed(aud=AUDIENCE + ".evil")),
     "typ JWT (an ID token)": ("not an access token (typ must be at+jwt)", lambda c: c.signed({"typ": "JWT"})),
-    "no typ": ("not an access token (typ must be at+jwt)", lambda c: c.rsa.sign({"alg": "RS256", "kid": c.rsa.kid}, c.claims)),
+    "no typ": (
+        "not an access token (typ must be at+jwt)",
+        lambda c: c.rsa.sign({"alg": "RS256", "kid": c.rsa.kid}, c.claims),
+    ),
     "alg PS256 on an RS256 key": ("algorithm does not match the key", lambda c: c.signed({"alg": "PS256"})),
     "string exp": ("missing or malformed exp or iat", lambda c: c.signed(exp=str(int(NOW) + 600))),
     "boolean iat": ("missing or malformed exp or iat", lambda c: c.signed(iat=True)),
     "no client_id": ("missing client_id or sub", lambda c: c.signed(client_id=None)),
     "scope as a list": ("malformed scope", lambda c: c.signed(scope=["doctors:read"])),
-    "duplicate aud claim": ("malformed claims", lambda c: c.raw_claims(EXP, f'"aud": "https://evil.example", {EXP}')),
-    "duplicate scope claim": ("malformed claims", lambda c: c.raw_claims(EXP, f'"scope": "doctors:write", {EXP}')),
-    "duplicate alg header": ("malformed header", lambda c: c.rsa.sign(b'{"alg":"RS256","kid":"rsa-1","typ":"at+jwt","alg":"none"}', c.claims)),
+    "duplicate aud claim": (
+        "malformed claims",
+        lambda c: c.raw_claims(EXP, f'"aud": "https://evil.example", {EXP}'),
+    ),
+    "duplicate scope claim": (
+        "malformed claims",
+        lambda c: c.raw_claims(EXP, f'"scope": "doctors:write", {EXP}'),
+    ),
+    "duplicate alg header": (
+        "malformed header",
+        lambda c: c.rsa.sign(b'{"alg":"RS256","kid":"rsa-1","typ":"at+jwt","alg":"none"}', c.claims),
+    ),
     "payload not an object": ("malformed claims", lambda c: c.rsa.sign(header_for(c.rsa), b'["iss"]')),
     "payload not UTF-8": ("malformed claims", lambda c: c.rsa.sign(header_for(c.rsa), b'{"iss": "\xff"}')),
-    "deeply nested payload": ("malformed claims", lambda c: c.rsa.sign(header_for(c.rsa), b'{"iss": ' + b"[" * 2000 + b"]" * 2000 + b"}")),
-    "deeply nested header": ("malformed header", lambda c: f"{b64('[' * 2000 + ']' * 2000)}.{b64(c.claims)}.AAAA"),
-    "20 MB token": ("the token is too large", lambda c: "eyJ" + "A" * (20 * 1024 * 1024) + "." + b64(c.claims) + ".AAAA"),
+    "deeply nested payload": (
+        "malformed claims",
+        lambda c: c.rsa.sign(header_for(c.rsa), b'{"iss": ' + b"[" * 2000 + b"]" * 2000 + b"}"),
+    ),
+    "deeply nested header": (
+        "malformed header",
+        lambda c: f"{b64('[' * 2000 + ']' * 2000)}.{b64(c.claims)}.AAAA",
+    ),
+    "20 MB token": (
+        "the token is too large",
+        lambda c: "eyJ" + "A" * (20 * 1024 * 1024) + "." + b64(c.claims) + ".AAAA",
+    ),
     "a million dots": ("the token is too large", lambda c: "." * 1_000_000),
-    "JWE (five parts)": ("not a JWS in compact form", lambda c: ".".join(
-        [b64({"alg": "RSA-OAEP", "enc": "A256GCM", "kid": c.rsa.kid, "typ": "at+jwt"}), "AAAA", "AAAA", "AAAA", "AAAA"]
-    )),
-    "JWS JSON serialization": ("not a JWS in compact form", lambda c: json.dumps({"payload": b64(c.claims), "signatures": []})),
+    "JWE (five parts)": (
+        "not a JWS in compact form",
+        lambda c: ".".join(
+            [
+                b64({"alg": "RSA-OAEP", "enc": "A256GCM", "kid": c.rsa.kid, "typ": "at+jwt"}),
+                "AAAA",
+                "AAAA",
+                "AAAA",
+                "AAAA",
+            ]
+        ),
+    ),
+    "JWS JSON serialization": (
+        "not a JWS in compact form",
+        lambda c: json.dumps({"payload": b64(c.claims), "signatures": []}),
+    ),
     "padded base64": ("not a JWS in compact form", lambda c: c.es_token + "=="),
-    "unused base64 bits set": ("not a JWS in compact form", lambda c: c.es_token[:-1] + chr(ord(c.es_token[-1]) ^ 1)),
+    "unused base64 bits set": (
+        "not a JWS in compact form",
+        lambda c: c.es_token[:-1] + chr(ord(c.es_token[-1]) ^ 1),
+    ),
     "standard base64 alphabet": ("not a JWS in compact form", lambda c: c.es_token.replace(".", "+", 1)),
     "whitespace inside": ("not a JWS in compact form", lambda c: c.es_token[:10] + " " + c.es_token[10:]),
     "Bearer prefix left on": ("not a JWS in compact form", lambda c: "Bearer " + c.es_token),
@@ -185,6 +242,10 @@ def test_random_bytes_raise_only_invalid_token(verifier, mint):
 
 def test_audience_and_issuer_are_exact_not_prefixes(verifier, signing_keys):
     rsa = signing_keys["RS256"]
-    for claims in (good_claims(aud=AUDIENCE + ".evil"), good_claims(aud=AUDIENCE.upper()), good_claims(iss=ISSUER.upper())):
+    for claims in (
+        good_claims(aud=AUDIENCE + ".evil"),
+        good_claims(aud=AUDIENCE.upper()),
+        good_claims(iss=ISSUER.upper()),
+    ):
         with pytest.raises(InvalidToken):
             verifier.verify(rsa.sign(header_for(rsa), claims))

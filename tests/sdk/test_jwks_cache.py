@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-
 from authportal_client import InvalidToken, KeysUnavailable, Verifier
+
 from tests.sdk.conftest import AUDIENCE, NOW, Clock, good_claims, header_for
 from tests.sdk.fakes import fake_portal
 
@@ -32,7 +32,9 @@ def token(key, issuer, **header):
     return key.sign(header_for(key, **header), good_claims(iss=issuer))
 
 
-def test_keys_are_discovered_from_the_metadata_and_fetched_once_per_max_age(portal, verifier, clock, signing_keys):
+def test_keys_are_discovered_from_the_metadata_and_fetched_once_per_max_age(
+    portal, verifier, clock, signing_keys
+):
     good = token(signing_keys["RS256"], portal.url)
     for _ in range(100):
         verifier.verify(good)
@@ -100,7 +102,9 @@ def test_cached_keys_keep_working_while_the_jwks_endpoint_is_down(portal, verifi
     assert portal.count("/jwks.json") == 3
 
 
-def test_before_any_jwks_was_fetched_an_outage_refuses_tokens_as_keys_unavailable(portal, verifier, signing_keys):
+def test_before_any_jwks_was_fetched_an_outage_refuses_tokens_as_keys_unavailable(
+    portal, verifier, signing_keys
+):
     portal.jwks_status = 503
     with pytest.raises(KeysUnavailable):
         verifier.verify(token(signing_keys["RS256"], portal.url))
@@ -118,4 +122,4 @@ def test_max_age_zero_still_fetches_at_most_once_per_cooldown(portal, verifier, 
     for _ in range(50):
         verifier.verify(good)
     assert portal.count("/jwks.json") == 1
-    assert NOW == clock.now
+    assert clock.now == NOW

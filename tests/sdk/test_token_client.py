@@ -7,9 +7,9 @@ import threading
 from urllib.parse import parse_qs
 
 import pytest
-
 from authportal_client import AuthorizationServerUnavailable, InvalidClient, InvalidScope, TokenClient
 from authportal_client.errors import InvalidTarget
+
 from tests.sdk.conftest import Clock
 from tests.sdk.fakes import fake_portal
 
@@ -32,7 +32,9 @@ def test_the_token_endpoint_is_discovered_and_credentials_sent_as_rfc6749_basic(
     encoded = portal.authorizations[0].removeprefix("Basic ")
     assert base64.b64decode(encoded).decode() == "ms+admin:s3cret%3A%2B%2F"
     assert parse_qs(portal.token_bodies[0]) == {
-        "grant_type": ["client_credentials"], "resource": ["https://doctors.internal"], "scope": ["doctors:read"],
+        "grant_type": ["client_credentials"],
+        "resource": ["https://doctors.internal"],
+        "scope": ["doctors:read"],
     }
 
 
@@ -50,7 +52,9 @@ def test_a_token_is_reused_until_shortly_before_it_expires(portal):
 def test_each_resource_and_scope_set_has_its_own_token_whatever_the_order(portal):
     client = client_for(portal)
     a = client.get_token(resource="https://doctors.internal", scope="doctors:read doctors:write")
-    assert client.get_token(resource=["https://doctors.internal"], scope=["doctors:write", "doctors:read"]) == a
+    assert (
+        client.get_token(resource=["https://doctors.internal"], scope=["doctors:write", "doctors:read"]) == a
+    )
     assert client.get_token(resource="https://doctors.internal", scope="doctors:read") != a
     assert client.get_token(resource="https://college.internal") != a
     assert portal.count("/o/token") == 3
@@ -96,7 +100,9 @@ def test_giving_up_after_the_last_retry_says_so(portal):
 def test_an_unreachable_portal_is_retried_then_reported():
     with fake_portal() as portal:
         url = portal.url
-    client = TokenClient(url, "id", "secret", token_endpoint=f"{url}/o/token", retries=1, sleep=lambda s: None)
+    client = TokenClient(
+        url, "id", "secret", token_endpoint=f"{url}/o/token", retries=1, sleep=lambda s: None
+    )
     with pytest.raises(AuthorizationServerUnavailable, match="after 2 attempts"):
         client.get_token()
 
@@ -110,7 +116,9 @@ def test_an_unreachable_portal_is_retried_then_reported():
     ],
 )
 def test_a_refusal_raises_a_clear_error_at_once_without_retrying(portal, error, exception, words):
-    portal.token_responses = [(400 if error != "invalid_client" else 401, {"error": error, "error_description": "no"}, {})]
+    portal.token_responses = [
+        (400 if error != "invalid_client" else 401, {"error": error, "error_description": "no"}, {})
+    ]
     with pytest.raises(exception, match=words) as raised:
         client_for(portal).get_token(resource="https://doctors.internal")
     assert raised.value.error == error

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-
 from authportal_client import InvalidToken, KeysUnavailable, Verifier
+
 from tests.sdk.conftest import AUDIENCE, ISSUER, NOW, Clock
 
 
@@ -23,7 +23,9 @@ def test_a_good_token_of_each_algorithm_yields_its_claims(verifier, mint, alg):
 
 
 def test_claims_list_every_scope_and_audience(verifier, mint):
-    claims = verifier.verify(mint(scope="doctors:read doctors:write", aud=["https://college.internal", AUDIENCE]))
+    claims = verifier.verify(
+        mint(scope="doctors:read doctors:write", aud=["https://college.internal", AUDIENCE])
+    )
     assert claims.scopes == {"doctors:read", "doctors:write"}
     assert claims.audience == ("https://college.internal", AUDIENCE)
 
@@ -54,7 +56,9 @@ def test_a_remembered_header_does_not_skip_the_claim_checks(verifier, mint):
         verifier.verify(mint(aud="https://college.internal"))
 
 
-def test_a_key_the_jwks_no_longer_lists_stops_verifying_once_the_file_is_reread(jwks_file, mint, signing_keys):
+def test_a_key_the_jwks_no_longer_lists_stops_verifying_once_the_file_is_reread(
+    jwks_file, mint, signing_keys
+):
     clock = Clock()
     verifier = Verifier(ISSUER, AUDIENCE, jwks_file=jwks_file, clock=clock, file_max_age=60)
     token = mint("ES256")

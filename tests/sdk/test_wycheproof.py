@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from jwt.utils import base64url_encode
-
 from authportal_client.keys import VerificationKey, key_from_jwk
+from jwt.utils import base64url_encode
 
 VECTORS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "wycheproof"
 FILES = {

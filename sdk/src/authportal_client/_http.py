@@ -36,9 +36,10 @@ def request(
     """One HTTP exchange. Any status is a Response; only transport failures raise (OSError)."""
     if not url.startswith(("https://", "http://")):
         raise OSError(f"refusing a non-HTTP URL: {url[:100]!r}")
-    req = urllib.request.Request(url, data=data, headers={"User-Agent": USER_AGENT, **(headers or {})})
+    headers = {"User-Agent": USER_AGENT, **(headers or {})}
+    req = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 (scheme checked above)
     try:
-        with _opener.open(req, timeout=timeout) as response:  # noqa: S310 (scheme checked above)
+        with _opener.open(req, timeout=timeout) as response:
             return Response(response.status, response.headers, _read_capped(response))
     except urllib.error.HTTPError as error:
         with error:

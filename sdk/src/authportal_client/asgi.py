@@ -57,7 +57,9 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
     def _authenticate(self, authorization: str | None) -> Any:
-        return authenticate(self.verifier, authorization, required_scopes=self.required_scopes, realm=self.realm)
+        return authenticate(
+            self.verifier, authorization, required_scopes=self.required_scopes, realm=self.realm
+        )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -52,13 +52,13 @@ def unauthenticated(realm: str) -> Denial:
 
 
 def invalid_token(realm: str, reason: str) -> Denial:
-    challenge = f"Bearer realm={_quoted(realm)}, error=\"invalid_token\", error_description={_quoted(reason)}"
+    challenge = f'Bearer realm={_quoted(realm)}, error="invalid_token", error_description={_quoted(reason)}'
     return Denial(401, challenge, "invalid_token", reason)
 
 
 def insufficient_scope(realm: str, scopes: Iterable[str]) -> Denial:
     needed = " ".join(scopes)
-    challenge = f"Bearer realm={_quoted(realm)}, error=\"insufficient_scope\", scope={_quoted(needed)}"
+    challenge = f'Bearer realm={_quoted(realm)}, error="insufficient_scope", scope={_quoted(needed)}'
     return Denial(403, challenge, "insufficient_scope", f"this call needs the scope {needed}")
 
 

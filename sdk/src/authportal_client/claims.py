@@ -12,7 +12,9 @@ class Claims:
 
     __slots__ = ("raw", "client_id", "scopes", "audience")
 
-    def __init__(self, raw: Mapping[str, Any], *, client_id: str, scopes: frozenset[str], audience: tuple[str, ...]):
+    def __init__(
+        self, raw: Mapping[str, Any], *, client_id: str, scopes: frozenset[str], audience: tuple[str, ...]
+    ):
         self.raw = raw
         self.client_id = client_id
         self.scopes = scopes
@@ -48,4 +50,5 @@ class Claims:
         return self.raw[name]
 
     def __repr__(self) -> str:
-        return f"Claims(client_id={self.client_id!r}, scopes={sorted(self.scopes)!r}, audience={self.audience!r})"
+        scopes = sorted(self.scopes)
+        return f"Claims(client_id={self.client_id!r}, scopes={scopes!r}, audience={self.audience!r})"

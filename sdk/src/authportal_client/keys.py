@@ -131,7 +131,9 @@ class HttpJwksSource(JwksSource):
             return Fetched(None, etag, _http.max_age(response.headers))
         if response.status != 200:
             raise OSError(f"JWKS answered HTTP {response.status}")
-        return Fetched(keys_from_jwks(response.body), response.headers.get("ETag"), _http.max_age(response.headers))
+        return Fetched(
+            keys_from_jwks(response.body), response.headers.get("ETag"), _http.max_age(response.headers)
+        )
 
     def _discover(self) -> str:
         self.jwks_url = discover(self.issuer, timeout=self.timeout)["jwks_uri"]

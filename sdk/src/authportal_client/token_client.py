@@ -93,7 +93,10 @@ class TokenClient:
         self, resource: str | Iterable[str] | None = None, scope: str | Iterable[str] | None = None
     ) -> str:
         """An access token for these audiences (RFC 8707 `resource`) and scopes, from cache if still good."""
-        key = (tuple(sorted(set(_as_tuple(resource, split=False)))), tuple(sorted(set(_as_tuple(scope, split=True)))))
+        key = (
+            tuple(sorted(set(_as_tuple(resource, split=False)))),
+            tuple(sorted(set(_as_tuple(scope, split=True)))),
+        )
         cached = self._cache.get(key)
         if cached is not None and self.clock() < cached.refresh_at:
             return cached.token
@@ -106,20 +109,29 @@ class TokenClient:
             self._cache[key] = _Cached(token, self.clock() + expires_in - margin)
             return token
 
-    def authorization(self, resource: str | Iterable[str] | None = None, scope: str | Iterable[str] | None = None) -> str:
+    def authorization(
+        self, resource: str | Iterable[str] | None = None, scope: str | Iterable[str] | None = None
+    ) -> str:
         """The `Authorization` header value: `Bearer <token>`."""
         return "Bearer " + self.get_token(resource=resource, scope=scope)
 
-    def forget(self, resource: str | Iterable[str] | None = None, scope: str | Iterable[str] | None = None) -> None:
+    def forget(
+        self, resource: str | Iterable[str] | None = None, scope: str | Iterable[str] | None = None
+    ) -> None:
         """Drop a cached token (say the service answered 401 after a key revocation)."""
-        key = (tuple(sorted(set(_as_tuple(resource, split=False)))), tuple(sorted(set(_as_tuple(scope, split=True)))))
+        key = (
+            tuple(sorted(set(_as_tuple(resource, split=False)))),
+            tuple(sorted(set(_as_tuple(scope, split=True)))),
+        )
         self._cache.pop(key, None)
 
     def _lock_for(self, key: CacheKey) -> threading.Lock:
         with self._locks_lock:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _request_with_retries(self, *, resources: tuple[str, ...], scopes: tuple[str, ...]) -> tuple[str, float]:
+    def _request_with_retries(
+        self, *, resources: tuple[str, ...], scopes: tuple[str, ...]
+    ) -> tuple[str, float]:
         body = [("grant_type", "client_credentials")] + [("resource", item) for item in resources]
         if scopes:
             body.append(("scope", " ".join(scopes)))
@@ -173,7 +185,9 @@ class TokenClient:
             or not isinstance(document.get("access_token"), str)
             or str(document.get("token_type", "")).lower() != "bearer"
         ):
-            raise TokenRequestError("the token endpoint answered 200 without a Bearer access_token", status=200)
+            raise TokenRequestError(
+                "the token endpoint answered 200 without a Bearer access_token", status=200
+            )
         expires_in = document.get("expires_in", 300)
         if not isinstance(expires_in, int | float) or isinstance(expires_in, bool) or expires_in <= 0:
             expires_in = 300

@@ -84,7 +84,9 @@ class Verifier:
     ):
         unknown = set(algorithms) - set(SUPPORTED_ALGORITHMS)
         if unknown:
-            raise ValueError(f"unsupported algorithms {sorted(unknown)}; choose from {sorted(SUPPORTED_ALGORITHMS)}")
+            raise ValueError(
+                f"unsupported algorithms {sorted(unknown)}; choose from {sorted(SUPPORTED_ALGORITHMS)}"
+            )
         self.issuer = issuer
         self.audience = audience
         self.algorithms = frozenset(algorithms)
@@ -187,7 +189,7 @@ class Verifier:
         return Claims(raw, client_id=client_id, scopes=frozenset(scope.split()), audience=audiences)
 
     def _check_times(self, raw: dict[str, Any], now: float) -> None:
-        expires, issued, not_before = raw.get("exp"), raw.get("iat"), raw.get("nbf", None)
+        expires, issued, not_before = raw.get("exp"), raw.get("iat"), raw.get("nbf")
         if not _is_number(expires) or not _is_number(issued):
             raise InvalidToken("missing or malformed exp or iat")
         if expires <= now - self.leeway:

@@ -1,6 +1,7 @@
-"""WSGI middleware (Flask, Django's WSGI handler, any WSGI app): only requests with a good token get through.
+"""WSGI middleware (Flask, Django's WSGI handler, any WSGI app): only requests with a good token pass.
 
-    app.wsgi_app = BearerTokenMiddleware(app.wsgi_app, Verifier(ISSUER, AUDIENCE), required_scopes=["doctors:read"])
+    verifier = Verifier(ISSUER, AUDIENCE)
+    app.wsgi_app = BearerTokenMiddleware(app.wsgi_app, verifier, required_scopes=["doctors:read"])
 
 The verified `Claims` are in `environ["authportal.claims"]`; answer a missing scope of a single
 route with `insufficient_scope_response(start_response, ["doctors:write"])`.
@@ -38,7 +39,10 @@ class BearerTokenMiddleware:
         if environ.get("PATH_INFO", "") in self.exempt_paths:
             return self.app(environ, start_response)
         outcome = authenticate(
-            self.verifier, environ.get("HTTP_AUTHORIZATION"), required_scopes=self.required_scopes, realm=self.realm
+            self.verifier,
+            environ.get("HTTP_AUTHORIZATION"),
+            required_scopes=self.required_scopes,
+            realm=self.realm,
         )
         if isinstance(outcome, Denial):
             return deny(start_response, outcome)
@@ -60,5 +64,7 @@ def deny(start_response: Callable[..., Any], denial: Denial) -> list[bytes]:
     return [body]
 
 
-def insufficient_scope_response(start_response: Callable[..., Any], scopes: Iterable[str], realm: str = "api") -> list[bytes]:
+def insufficient_scope_response(
+    start_response: Callable[..., Any], scopes: Iterable[str], realm: str = "api"
+) -> list[bytes]:
     return deny(start_response, insufficient_scope(realm, scopes))

@@ -1,0 +1,131 @@
+"""ms_doctor: a small service that trusts AuthPortal for *who* calls and decides itself *what* they may do.
+
+Authentication is the SDK's WSGI middleware (tokens verified locally against the portal's JWKS);
+authorization is this file's own table of rules, by scope and by caller. Standard library only,
+besides authportal_client.
+
+    MS_DOCTOR_ISSUER=http://127.0.0.1:8000 MS_DOCTOR_CALLERS='{"<client_id>": "ms_admin"}' \\
+        python examples/ms_doctor.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from authportal_client import Claims, Verifier
+from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware, insufficient_scope_response
+
+DOCTORS = [
+    {"id": 1, "name": "Dr. Ada Okafor", "speciality": "cardiology"},
+    {"id": 2, "name": "Dr. Jonas Berg", "speciality": "neurology"},
+]
+
+
+@dataclass(frozen=True)
+class Rule:
+    method: str
+    path: re.Pattern[str]
+    scope: str
+    callers: frozenset[str] | None = None  # names of the services allowed; None: any caller with the scope
+    what: str = ""
+
+
+RULES = [
+    Rule("GET", re.compile(r"/doctors"), "doctors:read", what="list doctors"),
+    Rule("POST", re.compile(r"/doctors"), "doctors:write", what="add a doctor"),
+    Rule(
+        "GET",
+        re.compile(r"/doctors/\d+/schedule"),
+        "doctors:read",
+        frozenset({"ms_admin", "ms_college"}),
+        "read a schedule",
+    ),
+    Rule(
+        "GET", re.compile(r"/doctors/\d+/salary"), "doctors:read", frozenset({"ms_payroll"}), "read a salary"
+    ),
+]
+
+
+def say(message: str) -> None:
+    print(f"  ms_doctor │ {message}", flush=True)
+
+
+def respond(start_response: Callable[..., Any], status: str, document: Any) -> list[bytes]:
+    body = json.dumps(document).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def make_app(callers: dict[str, str]) -> Callable[..., Iterable[bytes]]:
+    """The service itself, behind the middleware: `environ[ENVIRON_KEY]` holds verified Claims."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        if path == "/health":
+            return respond(start_response, "200 OK", {"ok": True})
+        claims: Claims = environ[ENVIRON_KEY]
+        caller = callers.get(claims.client_id, f"client {claims.client_id[:8]}…")
+        rule = next((r for r in RULES if r.method == method and r.path.fullmatch(path)), None)
+        if rule is None:
+            return respond(start_response, "404 Not Found", {"error": "not_found"})
+        if not claims.has_scope(rule.scope):
+            say(f"{method} {path} by {caller}: refused, the token lacks {rule.scope}")
+            return insufficient_scope_response(start_response, [rule.scope], realm="ms_doctor")
+        if rule.callers is not None and caller not in rule.callers:
+            say(
+                f"{method} {path} by {caller}: refused, "
+                f"only {', '.join(sorted(rule.callers))} may {rule.what}"
+            )
+            return respond(
+                start_response,
+                "403 Forbidden",
+                {"error": "forbidden", "error_description": f"{caller} may not {rule.what}"},
+            )
+        say(f"{method} {path} by {caller} with {' '.join(sorted(claims.scopes))}: allowed ({rule.what})")
+        if method == "POST":
+            return respond(start_response, "201 Created", {"id": 3})
+        if path.endswith("/schedule"):
+            return respond(
+                start_response, "200 OK", {"doctor": int(path.split("/")[2]), "on_call": ["Mon", "Thu"]}
+            )
+        return respond(start_response, "200 OK", DOCTORS)
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def main() -> None:
+    issuer = os.environ["MS_DOCTOR_ISSUER"]
+    audience = os.environ.get("MS_DOCTOR_AUDIENCE", "https://doctors.internal")
+    port = int(os.environ.get("MS_DOCTOR_PORT", "8001"))
+    callers = json.loads(os.environ.get("MS_DOCTOR_CALLERS", "{}"))
+    verifier = Verifier(issuer, audience)  # keys from the issuer's metadata → jwks_uri, cached
+    app = BearerTokenMiddleware(make_app(callers), verifier, exempt_paths=["/health"], realm="ms_doctor")
+    with make_server(
+        "127.0.0.1", port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
+    ) as server:
+        say(f"listening on http://127.0.0.1:{port}, audience {audience}, trusting tokens from {issuer}")
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

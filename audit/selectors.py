@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -115,7 +115,7 @@ def _moment(value: object, name: str) -> datetime | None:
                 raise ValueError(f"{name}: not an ISO 8601 date or date-time: {value!r}")
             moment = datetime(day.year, day.month, day.day)
     if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=timezone.UTC if hasattr(timezone, "UTC") else timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment
 
 

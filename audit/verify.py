@@ -400,7 +400,8 @@ def _records(path: Path, *, events: bool) -> Iterator[dict[str, Any]]:
             lines.seek(0)
         for line in lines:
             line = line.strip().rstrip(",")
-            is_event = line.startswith('{"type":"event"')
-            if is_event != events or not line.startswith('{"type":'):
+            if not line.startswith("{") or (not events and line.startswith('{"type":"event"')):
                 continue
-            yield json.loads(line)
+            record = json.loads(line)
+            if isinstance(record, dict) and (record.get("type") == "event") == events:
+                yield record

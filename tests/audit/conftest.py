@@ -32,13 +32,16 @@ def trigger_disabled():
     if connection.vendor != "postgresql":
         yield
         return
+    tables = ("audit_auditevent", "audit_auditcheckpoint")
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_append_only")
+        for table in tables:
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_auditevent_append_only")
+            for table in tables:
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
 
 
 @pytest.fixture

@@ -1,0 +1,167 @@
+"""Exports: filters, CSV escaping, the audit.exported event, and offline verification of the file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from audit.exports import audit_export_stream, csv_cell
+from audit.models import AuditEvent
+from audit.selectors import AuditFilter
+from audit.services import audit_record, audit_seal
+from audit.verify import audit_export_verify
+
+from .conftest import T0, write_events
+
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def three_days(signing_key):
+    """Events on 1, 2 and 3 March, from two clients, some refused; each day sealed that evening."""
+    for day in range(3):
+        write_events(
+            4, start=T0 + day * DAY, step=timedelta(hours=1), actor="ms_admin", subject="client:ms_admin"
+        )
+        write_events(
+            2, start=T0 + day * DAY, step=timedelta(hours=2), actor="ms_other", subject="client:ms_other"
+        )
+        audit_record(
+            event="token.denied",
+            outcome="failure",
+            actor="ms_admin",
+            subject="client:ms_admin",
+            occurred_at=T0 + day * DAY + timedelta(minutes=30),
+            details={"error": "invalid_scope"},
+        )
+        audit_seal(now=T0 + day * DAY + timedelta(hours=11))
+
+
+def export(tmp_path, fmt: str = "jsonl", **params) -> tuple[bytes, object]:
+    target = tmp_path / f"export.{fmt}"
+    body = b"".join(audit_export_stream(filters=AuditFilter.from_params(params), fmt=fmt, actor="auditor"))
+    target.write_bytes(body)
+    return body, target
+
+
+def event_lines(body: bytes) -> list[dict]:
+    return [r for r in map(json.loads, body.decode().splitlines()) if r["type"] == "event"]
+
+
+def test_an_export_of_one_day_with_filters_holds_exactly_the_matching_events(three_days, tmp_path):
+    body, _ = export(
+        tmp_path, since="2026-03-02", until="2026-03-03", event="token.issued", client="ms_admin"
+    )
+    rows = event_lines(body)
+    assert len(rows) == 4
+    assert {r["event"] for r in rows} == {"token.issued"} and {r["actor"] for r in rows} == {"ms_admin"}
+    assert all(r["occurred_at"].startswith("2026-03-02T") for r in rows)
+    assert [r["occurred_at"] for r in rows] == sorted(r["occurred_at"] for r in rows)
+
+
+def test_every_export_is_itself_an_audit_event_saying_who_what_and_how_many(three_days, tmp_path):
+    export(tmp_path, fmt="csv", since="2026-03-02", until="2026-03-03", outcome="failure")
+    row = AuditEvent.objects.get(event="audit.exported")
+    assert row.actor == "auditor" and row.outcome == "success"
+    assert row.details == {
+        "format": "csv",
+        "filters": {
+            "since": "2026-03-02T00:00:00+00:00",
+            "until": "2026-03-03T00:00:00+00:00",
+            "outcome": "failure",
+        },
+        "rows": 1,
+        "completed": True,
+    }
+
+
+def test_an_export_abandoned_half_way_is_recorded_as_incomplete(three_days):
+    stream = audit_export_stream(filters=AuditFilter(), fmt="jsonl", actor="auditor")
+    next(stream)
+    stream.close()  # what StreamingHttpResponse does when the browser goes away
+    row = AuditEvent.objects.get(event="audit.exported")
+    assert row.outcome == "failure" and row.details["completed"] is False
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_that_a_spreadsheet_would_evaluate_are_escaped(db, start, tmp_path):
+    payload = f'{start}HYPERLINK("http://evil","x")'
+    audit_record(
+        event="token.denied",
+        outcome="failure",
+        actor=payload,
+        subject=f"client:{payload}",
+        request_id=payload,
+        occurred_at=T0,
+        details={"error": "invalid_client"},
+    )
+    body, _ = export(tmp_path, fmt="csv")
+    header, row = list(csv.reader(io.StringIO(body.decode(), newline="")))
+    cells = dict(zip(header, row, strict=True))
+    assert cells["actor"] == "'" + payload and cells["request_id"] == "'" + payload
+    assert cells["subject"] == "client:" + payload  # starts with a letter: left alone
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row)
+
+
+def test_csv_cell_leaves_ordinary_text_alone():
+    assert csv_cell("ms_admin") == "ms_admin" and csv_cell("") == "" and csv_cell("-x") == "'-x"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_an_export_verifies_offline_with_nothing_but_the_file(three_days, tmp_path, fmt, django_db_blocker):
+    _, path = export(tmp_path, fmt=fmt, since="2026-03-01", until="2026-03-03")
+    if fmt == "json":
+        json.loads(path.read_text())  # a valid JSON document
+    with django_db_blocker.block():  # no database from here on
+        report = audit_export_verify(path=path)
+    assert report.ok, report.problems
+    assert report.events == 15 and report.checkpoints == 2  # two days, and the first key's key.activated
+
+
+def test_offline_verification_catches_an_edited_and_a_removed_line(three_days, tmp_path):
+    _, path = export(tmp_path, since="2026-03-01", until="2026-03-03")
+    lines = path.read_text().splitlines()
+    edited = json.loads(lines[3])
+    edited["actor"] = "someone-else"
+    path.write_text("\n".join([*lines[:3], json.dumps(edited), *lines[4:]]) + "\n")
+    assert [(p.kind, p.event_id) for p in audit_export_verify(path=path).problems] == [
+        ("altered", edited["id"])
+    ]
+    removed = json.loads(lines[5])
+    path.write_text("\n".join([*lines[:5], *lines[6:]]) + "\n")
+    assert [(p.kind, p.event_id) for p in audit_export_verify(path=path).problems] == [
+        ("deleted", removed["id"])
+    ]
+
+
+def test_offline_verification_refuses_unsealed_events_unless_told(three_days, tmp_path):
+    write_events(1, start=T0 + 5 * DAY)
+    _, path = export(tmp_path)
+    assert [p.kind for p in audit_export_verify(path=path).problems] == ["unsealed"]
+    assert audit_export_verify(path=path, allow_unsealed=True).ok
+
+
+def test_export_audit_command_writes_the_file_and_verify_audit_checks_it(three_days, tmp_path, capsys):
+    target = tmp_path / "march.jsonl"
+    call_command(
+        "export_audit",
+        "--format",
+        "jsonl",
+        "--since",
+        "2026-03-01",
+        "--event",
+        "token.*",
+        "--output",
+        str(target),
+    )
+    assert len(event_lines(target.read_bytes())) == 21
+    call_command("verify_audit", "--file", str(target))
+    assert "OK" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="since must be before until"):
+        call_command("export_audit", "--since", "2026-03-02", "--until", "2026-03-01")

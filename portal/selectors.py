@@ -6,11 +6,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q
-from django.db.models.functions import TruncHour
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 
 from audit.models import AuditEvent
 from clients.models import Client, Grant, Scope, Service
+from portal.models import ScopeUsage, TokenUsageHour
 
 
 @dataclass(frozen=True)
@@ -23,22 +23,26 @@ class HourlySeries:
         return max((max(values) for values in self.series.values()), default=0)
 
 
-def tokens_per_hour_per_service(*, now: datetime, hours: int = 24) -> HourlySeries:
+def tokens_per_hour_per_service(*, now: datetime, hours: int = 24, top: int = 7) -> HourlySeries:
+    """From the hourly roll-up (portal.usage), at most a minute behind the audit log.
+
+    The `top` busiest services get a series each; the rest are summed as "other services".
+    """
     start = (now - timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
     buckets = [start + timedelta(hours=i) for i in range(hours)]
-    rows = (
-        AuditEvent.objects.filter(event="token.issued", occurred_at__gte=start)
-        .annotate(hour=TruncHour("occurred_at"))
-        .values_list("hour", "details__audiences")
-        .annotate(n=Count("id"))
-        .order_by()
+    window = TokenUsageHour.objects.filter(hour__gte=start)
+    busiest = list(
+        window.values_list("audience", flat=True).annotate(total=Sum("issued")).order_by("-total", "audience")[:top]
     )
-    service_of = dict(Service.objects.values_list("audience", "name"))
+    service_of = dict(Service.objects.filter(audience__in=busiest).values_list("audience", "name"))
     counts: dict[str, Counter] = defaultdict(Counter)
-    for hour, audiences, n in rows:
-        for audience in audiences or []:
-            counts[service_of.get(audience, audience)][hour] += n
-    series = {name: [per_hour[h] for h in buckets] for name, per_hour in sorted(counts.items())}
+    for hour, audience, issued in window.filter(audience__in=busiest).values_list("hour", "audience", "issued"):
+        counts[service_of.get(audience, audience)][hour] += issued
+    others = Counter(dict(window.exclude(audience__in=busiest).values_list("hour").annotate(n=Sum("issued")).order_by()))
+    series = {name: [per_hour[h] for h in buckets] for name, per_hour in counts.items()}
+    series = dict(sorted(series.items(), key=lambda item: -sum(item[1])))
+    if others:
+        series["other services"] = [others[h] for h in buckets]
     return HourlySeries(hours=buckets, series=series)
 
 
@@ -53,7 +57,8 @@ def denials_by_reason(*, now: datetime, hours: int = 24) -> list[tuple[str, str,
 
 
 def clients_never_using_their_grants(*, limit: int = 20) -> list[Client]:
-    used = AuditEvent.objects.filter(event="token.issued", actor=OuterRef("client_id"))
+    """Clients with grants that have not received a token since the usage roll-up began (portal.usage)."""
+    used = ScopeUsage.objects.filter(client_id=OuterRef("client_id"))
     return list(
         Client.objects.filter(Exists(Grant.objects.filter(client=OuterRef("pk"))))
         .exclude(Exists(used))
@@ -73,23 +78,25 @@ def grant_matrix(*, clients: list[Client], scopes: list[Scope], now: datetime) -
     granted = set(
         Grant.objects.filter(client__in=clients, scope__in=scopes).values_list("client_id", "scope_id")
     )
-    requested: set[tuple[str, str]] = set()
-    recent = AuditEvent.objects.filter(
-        event="token.issued", occurred_at__gte=now - timedelta(days=30), actor__in=[c.client_id for c in clients]
-    ).values_list("actor", "details__scopes").distinct()
-    for actor, names in recent:
-        requested.update((actor, name) for name in names or [])
+    requested = set(
+        ScopeUsage.objects.filter(
+            client_id__in=[c.client_id for c in clients], last_requested_at__gte=now - timedelta(days=30)
+        ).values_list("client_id", "scope")
+    )
     by_pk = {c.pk: c.client_id for c in clients}
     scope_names = {s.pk: s.name for s in scopes}
     unused = {(c, s) for c, s in granted if (by_pk[c], scope_names[s]) not in requested}
     return GrantMatrix(clients=clients, scopes=scopes, granted=granted, unused=unused)
 
 
-def service_callers(*, service: Service) -> list[tuple[Client, list[str]]]:
-    """Who may call this service, with which of its scopes."""
+def service_callers(*, service: Service, limit: int = 200) -> list[tuple[Client, list[str]]]:
+    """Who may call this service, with which of its scopes (the first `limit` clients by name)."""
+    first_clients = (
+        Grant.objects.filter(scope__service=service).order_by("client__name").values_list("client_id", flat=True)
+        .distinct()[:limit]
+    )
     rows = (
-        Grant.objects.filter(scope__service=service)
-        .select_related("client")
+        Grant.objects.filter(scope__service=service, client_id__in=list(first_clients))
         .order_by("client__name", "scope__name")
         .values_list("client_id", "scope__name")
     )

@@ -16,6 +16,7 @@ from audit.models import AuditEvent
 from clients.models import Client, Grant, Service
 from keys.models import SigningKey
 from keys.services import signing_key_active
+from portal.usage import token_usage_roll_up
 from tests.conftest import PASSWORD, basic_auth
 
 
@@ -169,10 +170,11 @@ def test_deleting_a_client_needs_its_name_typed(admin_client, ms_reports):
 
 def test_the_grant_matrix_grants_revokes_and_hints_at_unused_scopes(admin_client, request_token, ms_reports, ms_doctor):
     request_token(ms_reports, scope="doctors:read")
+    token_usage_roll_up(now=timezone.now())
     page = admin_client.get(reverse("portal:grant_matrix"), {"service": ms_doctor.pk})
     assert page.status_code == 200
-    assert b"Revoke doctors:write from ms_reports (unused for 30 days)" in page.content
-    assert b"Revoke doctors:read from ms_reports\"" in page.content
+    assert b'title="Revoke doctors:write from ms_reports (unused for 30 days)"' in page.content
+    assert b'title="Revoke doctors:read from ms_reports"' in page.content
     write = ms_doctor.scopes.get(name="doctors:write")
     admin_client.post(reverse("portal:grant_toggle"), {"client": ms_reports.client.pk, "scope": write.pk, "action": "revoke"})
     assert not Grant.objects.filter(client=ms_reports.client, scope=write).exists()
@@ -262,3 +264,35 @@ def test_create_portal_user_without_a_password_or_terminal_fails(monkeypatch):
     monkeypatch.setattr(os, "isatty", lambda fd: False)
     with pytest.raises(CommandError, match="AUTHPORTAL_PASSWORD"):
         call_command("create_portal_user", "dave", "--role", "admin")
+
+
+def test_the_dashboard_charts_tokens_per_service_and_lists_denials_and_idle_clients(
+    auditor_client, request_token, ms_admin, ms_reports, ms_college
+):
+    from clients.services import GrantSpec, client_register
+
+    client_register(name="ms_idle", grants=[GrantSpec("ms_college", "college:read")])
+    for _ in range(3):
+        request_token(ms_admin, resource="https://doctors.internal")
+    request_token(ms_admin, resource="https://college.internal")
+    request_token(ms_reports)
+    request_token(None, headers={"HTTP_AUTHORIZATION": basic_auth(ms_admin.client.client_id, "wrong")})
+    token_usage_roll_up(now=timezone.now())
+    page = auditor_client.get(reverse("portal:dashboard"))
+    chart = page.context["chart"]
+    assert {name: total for name, _, total in chart.legend} == {"ms_doctor": 4, "ms_college": 1}
+    assert page.context["denials"] == [("invalid_client", "wrong client secret", 1)]
+    assert [c.name for c in page.context["idle_clients"]] == ["ms_idle"]
+    assert b"Next rotation" in page.content
+
+
+def test_the_roll_up_is_idempotent_and_recounts_the_last_hours(request_token, ms_reports):
+    from portal.models import TokenUsageHour
+
+    request_token(ms_reports)
+    token_usage_roll_up(now=timezone.now())
+    token_usage_roll_up(now=timezone.now())
+    assert sum(TokenUsageHour.objects.values_list("issued", flat=True)) == 1
+    request_token(ms_reports)
+    token_usage_roll_up(now=timezone.now())
+    assert sum(TokenUsageHour.objects.values_list("issued", flat=True)) == 2

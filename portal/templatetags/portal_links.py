@@ -24,3 +24,18 @@ def subject_url(subject: str) -> str | None:
     if kind == "scope":
         return reverse("portal:service_list")
     return None
+
+
+@register.filter
+def details_summary(details: dict) -> str:
+    """`key: value · key: a b` — readable in a table cell, lists joined by spaces."""
+    if not isinstance(details, dict):
+        return str(details)
+    parts = []
+    for key, value in details.items():
+        if isinstance(value, list):
+            value = " ".join(str(item) for item in value)
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        parts.append(f"{key}: {value}")
+    return " · ".join(parts)

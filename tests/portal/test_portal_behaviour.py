@@ -214,11 +214,11 @@ def test_the_audit_log_filters_and_pages_from_newest_to_oldest(auditor_client, r
     request_token(ms_reports)
     request_token(None, headers={"HTTP_AUTHORIZATION": basic_auth("nobody", "x")})
     page = auditor_client.get(reverse("portal:audit_log"), {"event": "token.issued", "client": ms_admin.client.client_id})
-    assert page.content.decode().count("<td class="nowrap"><code>token.issued</code>") == 3
+    assert page.content.decode().count('<td class="nowrap"><code>token.issued</code>') == 3
     failures = auditor_client.get(reverse("portal:audit_log"), {"outcome": "failure"}).content.decode()
     assert "token.denied" in failures and "token.issued" not in failures
     family = auditor_client.get(reverse("portal:audit_log"), {"event": "token."}).content.decode()
-    assert family.count("<td class="nowrap"><code>token.") == 5
+    assert family.count('<td class="nowrap"><code>token.') == 5
 
 
 def test_audit_pages_follow_each_other_without_gaps_or_repeats(auditor_client, request_token, ms_reports, monkeypatch):

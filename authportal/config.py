@@ -89,7 +89,9 @@ def read_database(name: str, default: str) -> dict:
     try:
         config = env.db_url_config(value)
     except (ImproperlyConfigured, ValueError, KeyError) as exc:
-        raise ImproperlyConfigured(f"{name} is not a database URL Django can use ({exc}): {value!r}") from None
+        raise ImproperlyConfigured(
+            f"{name} is not a database URL Django can use ({exc}): {value!r}"
+        ) from None
     if not config.get("ENGINE"):
         raise ImproperlyConfigured(f"{name} has an unsupported scheme: {value!r}")
     return config
@@ -103,7 +105,9 @@ def read_secret(name: str, *, data_dir: Path, filename: str, generate: callable)
         try:
             value = Path(file_name).read_text().strip()
         except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE names {file_name!r}, which cannot be read: {exc}") from None
+            raise ImproperlyConfigured(
+                f"{name}_FILE names {file_name!r}, which cannot be read: {exc}"
+            ) from None
         if not value:
             raise ImproperlyConfigured(f"{name}_FILE names {file_name!r}, which is empty")
         return value

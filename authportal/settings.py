@@ -25,7 +25,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("AUTHPORTAL_DATA_DIR", BASE_DIR / "var")).resolve()
 
 DEBUG = read_bool("DEBUG", False)
-SECRET_KEY = read_secret("SECRET_KEY", data_dir=DATA_DIR, filename="secret_key", generate=lambda: secrets.token_urlsafe(50))
+SECRET_KEY = read_secret(
+    "SECRET_KEY", data_dir=DATA_DIR, filename="secret_key", generate=lambda: secrets.token_urlsafe(50)
+)
 
 # --- the authorization server -------------------------------------------------------------------
 AUTHPORTAL_ISSUER = read_issuer("AUTHPORTAL_ISSUER", "http://localhost:8000")
@@ -37,7 +39,9 @@ AUTHPORTAL_KEK = read_secret(
 )
 AUTHPORTAL_SIGNING_ALG = read_choice("AUTHPORTAL_SIGNING_ALG", "RS256", ("RS256", "PS256", "ES256", "EdDSA"))
 AUTHPORTAL_JWKS_MAX_AGE = read_int("AUTHPORTAL_JWKS_MAX_AGE", 300, minimum=0, maximum=86400)
-AUTHPORTAL_TOKEN_LIFETIME_DEFAULT = read_int("AUTHPORTAL_TOKEN_LIFETIME_DEFAULT", 600, minimum=60, maximum=3600)
+AUTHPORTAL_TOKEN_LIFETIME_DEFAULT = read_int(
+    "AUTHPORTAL_TOKEN_LIFETIME_DEFAULT", 600, minimum=60, maximum=3600
+)
 AUTHPORTAL_TOKEN_LIFETIME_MAX = read_int("AUTHPORTAL_TOKEN_LIFETIME_MAX", 3600, minimum=60, maximum=3600)
 if AUTHPORTAL_TOKEN_LIFETIME_DEFAULT > AUTHPORTAL_TOKEN_LIFETIME_MAX:
     raise ImproperlyConfigured(
@@ -45,7 +49,9 @@ if AUTHPORTAL_TOKEN_LIFETIME_DEFAULT > AUTHPORTAL_TOKEN_LIFETIME_MAX:
         f"({AUTHPORTAL_TOKEN_LIFETIME_DEFAULT} > {AUTHPORTAL_TOKEN_LIFETIME_MAX})"
     )
 # How long a worker reuses its idea of which key is active before asking the database again.
-AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS = read_int("AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS", 5, minimum=0, maximum=60)
+AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS = read_int(
+    "AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS", 5, minimum=0, maximum=60
+)
 # Signing-key lifecycle (keys/services.py; checked at start-up by keys/checks.py).
 AUTHPORTAL_KEY_ROTATION_DAYS = read_int("AUTHPORTAL_KEY_ROTATION_DAYS", 30, minimum=1, maximum=3650)
 AUTHPORTAL_KEY_PREPUBLISH_SECONDS = read_int("AUTHPORTAL_KEY_PREPUBLISH_SECONDS", 86400, minimum=0)
@@ -55,7 +61,9 @@ AUTHPORTAL_KEK_PREVIOUS = read_list("AUTHPORTAL_KEK_PREVIOUS", [])
 AUTHPORTAL_JWKS_FILE = os.environ.get("AUTHPORTAL_JWKS_FILE", "").strip() or None
 AUTHPORTAL_PUBLIC_KEY_FILE = os.environ.get("AUTHPORTAL_PUBLIC_KEY_FILE", "").strip() or None
 AUTHPORTAL_JWKS_CACHE_SECONDS = read_int("AUTHPORTAL_JWKS_CACHE_SECONDS", 5, minimum=0, maximum=300)
-AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES = read_int("AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES", 4096, minimum=256, maximum=65536)
+AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES = read_int(
+    "AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES", 4096, minimum=256, maximum=65536
+)
 
 # --- Django -------------------------------------------------------------------------------------
 _issuer_host = urlsplit(AUTHPORTAL_ISSUER).hostname or "localhost"

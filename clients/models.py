@@ -14,7 +14,10 @@ class Service(models.Model):
 
     name = models.CharField(max_length=63, unique=True, validators=[validate_service_name])
     audience = models.CharField(
-        max_length=255, unique=True, validators=[validate_audience], help_text="Absolute URI, e.g. https://doctors.internal"
+        max_length=255,
+        unique=True,
+        validators=[validate_audience],
+        help_text="Absolute URI, e.g. https://doctors.internal",
     )
     description = models.TextField(blank=True)
     owner_contact = models.CharField(max_length=255, blank=True, help_text="Who to ask about this service")
@@ -80,7 +83,9 @@ class Client(AbstractApplication):
         super().clean()
         maximum = settings.AUTHPORTAL_TOKEN_LIFETIME_MAX
         if self.access_token_lifetime and self.access_token_lifetime > maximum:
-            raise ValidationError({"access_token_lifetime": f"At most {maximum} seconds (AUTHPORTAL_TOKEN_LIFETIME_MAX)."})
+            raise ValidationError(
+                {"access_token_lifetime": f"At most {maximum} seconds (AUTHPORTAL_TOKEN_LIFETIME_MAX)."}
+            )
 
     def save(self, *args, **kwargs) -> None:
         self.client_type = self.CLIENT_CONFIDENTIAL

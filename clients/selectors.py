@@ -55,13 +55,19 @@ def client_authenticate(
         client_secret_matches(client_secret, None)
         return ClientAuthFailure("unknown client")
     pk, name, encoded, enabled, lifetime, previous, previous_expires_at, _, _ = rows[0]
-    if not client_secret_matches(client_secret, encoded):
-        if not (previous and _still_valid(previous_expires_at, now) and client_secret_matches(client_secret, previous)):
-            return ClientAuthFailure("wrong client secret")
+    matches = client_secret_matches(client_secret, encoded) or (
+        bool(previous)
+        and _still_valid(previous_expires_at, now)
+        and client_secret_matches(client_secret, previous)
+    )
+    if not matches:
+        return ClientAuthFailure("wrong client secret")
     if not enabled:
         return ClientAuthFailure("client disabled")
     granted = [GrantedScope(name=row[7], audience=row[8]) for row in rows if row[7] is not None]
-    return AuthenticatedClient(pk=pk, client_id=client_id, name=name, access_token_lifetime=lifetime, granted=granted)
+    return AuthenticatedClient(
+        pk=pk, client_id=client_id, name=name, access_token_lifetime=lifetime, granted=granted
+    )
 
 
 def _still_valid(expires_at: datetime | str | None, now: datetime | None) -> bool:
@@ -80,8 +86,9 @@ def _client_with_grants_sql() -> str:
     # answering it, on the request the whole product is measured by. Names come from the models.
     q = connection.ops.quote_name
     client, grant, scope, service = (m._meta for m in (Client, Grant, Scope, Service))
+    # Identifiers come from the models, quoted; the only value is a query parameter.
     return (
-        f"SELECT c.{q('id')}, c.{q('name')}, c.{q('client_secret')}, c.{q('enabled')}, "
+        f"SELECT c.{q('id')}, c.{q('name')}, c.{q('client_secret')}, c.{q('enabled')}, "  # noqa: S608
         f"c.{q('access_token_lifetime')}, c.{q('previous_client_secret')}, c.{q('previous_secret_expires_at')}, "
         f"s.{q('name')}, v.{q('audience')} "
         f"FROM {q(client.db_table)} c "

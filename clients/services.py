@@ -89,7 +89,9 @@ def grant_specs_resolve(specs: list[GrantSpec]) -> list[Scope]:
         (scope.service.name, scope.name): scope
         for scope in Scope.objects.select_related("service").filter(name__in=[spec.scope for spec in specs])
     }
-    known_services = set(Service.objects.filter(name__in=[spec.service for spec in specs]).values_list("name", flat=True))
+    known_services = set(
+        Service.objects.filter(name__in=[spec.service for spec in specs]).values_list("name", flat=True)
+    )
     problems = []
     for spec in specs:
         if spec.service not in known_services:
@@ -161,7 +163,9 @@ def service_update(*, service: Service, description: str, owner_contact: str, ac
     service.description, service.owner_contact = description, owner_contact
     service.full_clean()
     service.save(update_fields=["description", "owner_contact", "updated_at"])
-    audit_record(event="service.updated", actor=actor_name(actor), subject=f"service:{service.name}", details=changed)
+    audit_record(
+        event="service.updated", actor=actor_name(actor), subject=f"service:{service.name}", details=changed
+    )
     return service
 
 
@@ -185,8 +189,10 @@ def client_update(
 ) -> Client:
     changed: dict[str, Any] = {}
     if client.service_id != (service.pk if service else None):
-        changed["service"] = {"from": client.service.name if client.service else None,
-                              "to": service.name if service else None}
+        changed["service"] = {
+            "from": client.service.name if client.service else None,
+            "to": service.name if service else None,
+        }
     if client.access_token_lifetime != access_token_lifetime:
         changed["access_token_lifetime"] = {"from": client.access_token_lifetime, "to": access_token_lifetime}
     if not changed:
@@ -194,8 +200,12 @@ def client_update(
     client.service, client.access_token_lifetime = service, access_token_lifetime
     client.full_clean(exclude=["client_secret"])
     client.save(update_fields=["service", "access_token_lifetime", "updated"])
-    audit_record(event="client.updated", actor=actor_name(actor), subject=f"client:{client.client_id}",
-                 details={"name": client.name, **changed})
+    audit_record(
+        event="client.updated",
+        actor=actor_name(actor),
+        subject=f"client:{client.client_id}",
+        details={"name": client.name, **changed},
+    )
     return client
 
 
@@ -242,7 +252,9 @@ def client_secret_rotate(*, client: Client, old_secret_valid_until: datetime, ac
     client.previous_client_secret = client.client_secret  # already hashed
     client.previous_secret_expires_at = old_secret_valid_until
     client.client_secret = secret  # hashed on save by DOT's ClientSecretField
-    client.save(update_fields=["client_secret", "previous_client_secret", "previous_secret_expires_at", "updated"])
+    client.save(
+        update_fields=["client_secret", "previous_client_secret", "previous_secret_expires_at", "updated"]
+    )
     audit_record(
         event="client.secret_rotated",
         actor=actor_name(actor),

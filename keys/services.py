@@ -23,7 +23,13 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import actor_name, audit_record
-from keys.crypto import jwk_generate, jwk_public_dict, private_key_encrypt, private_key_reencrypt, public_key_pem
+from keys.crypto import (
+    jwk_generate,
+    jwk_public_dict,
+    private_key_encrypt,
+    private_key_reencrypt,
+    public_key_pem,
+)
 from keys.models import PublishedJwks, SigningKey
 from keys.selectors import JWKS_CACHE_KEY, jwks_build, jwks_serialize
 
@@ -79,7 +85,13 @@ def key_create(*, algorithm: str, state: str, now: datetime, actor: Any = None) 
             created_at=now,
             activated_at=now if state == State.ACTIVE else None,
         )
-        _audit(key, "key.staged" if state == State.STAGED else "key.activated", now=now, actor=actor, created=True)
+        _audit(
+            key,
+            "key.staged" if state == State.STAGED else "key.activated",
+            now=now,
+            actor=actor,
+            created=True,
+        )
     return key
 
 
@@ -109,7 +121,9 @@ def key_rotate(*, now: datetime, actor: Any = None) -> LifecycleReport:
     timing = LifecycleTiming.from_settings()
     algorithm = settings.AUTHPORTAL_SIGNING_ALG
     _lifecycle_lock()
-    live = list(SigningKey.objects.select_for_update().filter(state__in=SigningKey.PUBLISHED_STATES).order_by("pk"))
+    live = list(
+        SigningKey.objects.select_for_update().filter(state__in=SigningKey.PUBLISHED_STATES).order_by("pk")
+    )
 
     for key in live:
         if key.state == State.RETIRED and key.expires_at and key.expires_at <= now:
@@ -169,7 +183,9 @@ def key_revoke(*, kid: str, now: datetime, actor: Any = None) -> SigningKey:
     was_active = key.state == State.ACTIVE
     _destroy(key, State.REVOKED, now=now, actor=actor)
     if was_active:
-        successor = SigningKey.objects.select_for_update().filter(state=State.STAGED, algorithm=key.algorithm).first()
+        successor = (
+            SigningKey.objects.select_for_update().filter(state=State.STAGED, algorithm=key.algorithm).first()
+        )
         if successor is not None:
             _activate(successor, now=now, actor=actor)
         else:
@@ -186,7 +202,9 @@ def kek_rotate(*, now: datetime, actor: Any = None) -> int:
     for key in keys:
         key.private_key_encrypted = private_key_reencrypt(key.private_key_encrypted)
         key.save(update_fields=["private_key_encrypted"])
-    audit_record(event="key.kek_rotated", actor=actor_name(actor), subject="keys", details={"keys": len(keys)})
+    audit_record(
+        event="key.kek_rotated", actor=actor_name(actor), subject="keys", details={"keys": len(keys)}
+    )
     return len(keys)
 
 
@@ -229,7 +247,9 @@ def _write_atomically(path: Path, content: bytes) -> None:
 
 
 def _active_public_pem() -> bytes | None:
-    active = SigningKey.objects.filter(state=State.ACTIVE).order_by("-activated_at").only("public_jwk").first()
+    active = (
+        SigningKey.objects.filter(state=State.ACTIVE).order_by("-activated_at").only("public_jwk").first()
+    )
     return public_key_pem(active.public_jwk) if active else None
 
 
@@ -254,7 +274,9 @@ def _published_long_enough(key: SigningKey, now: datetime, timing: LifecycleTimi
 
 
 def _activate(key: SigningKey, *, now: datetime, actor: Any) -> None:
-    updated = SigningKey.objects.filter(pk=key.pk, state=State.STAGED).update(state=State.ACTIVE, activated_at=now)
+    updated = SigningKey.objects.filter(pk=key.pk, state=State.STAGED).update(
+        state=State.ACTIVE, activated_at=now
+    )
     if updated != 1:
         raise KeyStateError(f"The key {key.kid} is no longer staged.")
     key.state, key.activated_at = State.ACTIVE, now

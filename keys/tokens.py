@@ -81,4 +81,3 @@ def _forget_unpublished(*, keep: str) -> None:
     for kid in list(_loaded):
         if kid != keep:
             _loaded.pop(kid, None)
-

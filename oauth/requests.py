@@ -70,7 +70,11 @@ def _form_body(request: HttpRequest) -> list[tuple[str, str]]:
         raise invalid_request(f"The request body is larger than {limit} bytes.", status=413)
     try:
         return parse_qsl(
-            body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS, encoding="utf-8", errors="strict"
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            max_num_fields=MAX_FIELDS,
+            encoding="utf-8",
+            errors="strict",
         )
     except (UnicodeDecodeError, ValueError):
         raise invalid_request("The request body is not valid UTF-8 form encoding.") from None
@@ -89,10 +93,14 @@ def _client_credentials(request: HttpRequest, values: dict[str, str]) -> tuple[s
     header = request.META.get("HTTP_AUTHORIZATION")
     if header is not None:
         if "client_secret" in values:
-            raise invalid_request("Use exactly one client authentication method: Basic or client_secret, not both.")
+            raise invalid_request(
+                "Use exactly one client authentication method: Basic or client_secret, not both."
+            )
         client_id, client_secret = _basic_credentials(header)
         if "client_id" in values and values["client_id"] != client_id:
-            raise invalid_request("The client_id in the body differs from the one in the Authorization header.")
+            raise invalid_request(
+                "The client_id in the body differs from the one in the Authorization header."
+            )
         return client_id, client_secret, "client_secret_basic"
     if "client_secret" in values:
         if "client_id" not in values:

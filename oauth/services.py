@@ -78,7 +78,7 @@ def token_targets_resolve(
         raise invalid_target(
             "This client is granted scopes on several services: name the audience with the resource parameter."
         )
-    (audience, names), = scopes_on.items()
+    ((audience, names),) = scopes_on.items()
     return TokenTargets([audience], names)
 
 
@@ -127,7 +127,9 @@ def token_issue(
             "exp": expires_at,
         },
     )
-    return IssuedToken(access_token=access_token, expires_in=client.access_token_lifetime, scope=scope, jti=jti)
+    return IssuedToken(
+        access_token=access_token, expires_in=client.access_token_lifetime, scope=scope, jti=jti
+    )
 
 
 def token_denial_record(
@@ -145,12 +147,16 @@ def token_denial_record(
     )
 
 
-def client_credentials_grant(*, request: TokenRequest, remote_addr: str | None, request_id: str) -> IssuedToken:
+def client_credentials_grant(
+    *, request: TokenRequest, remote_addr: str | None, request_id: str
+) -> IssuedToken:
     """The whole client_credentials exchange (RFC 6749 §4.4) after the request has been read."""
     client = client_authenticate(client_id=request.client_id, client_secret=request.client_secret)
     if isinstance(client, ClientAuthFailure):
         raise invalid_client(client.reason)
     if request.grant_type != "client_credentials":
         raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
-    targets = token_targets_resolve(granted=client.granted, scopes=request.scopes, resources=request.resources)
+    targets = token_targets_resolve(
+        granted=client.granted, scopes=request.scopes, resources=request.resources
+    )
     return token_issue(client=client, targets=targets, remote_addr=remote_addr, request_id=request_id)

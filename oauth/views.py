@@ -28,10 +28,14 @@ def token(request: HttpRequest) -> HttpResponse:
     try:
         token_request = token_request_parse(request)
         client_id = token_request.client_id
-        issued = client_credentials_grant(request=token_request, remote_addr=remote_addr, request_id=request.request_id)
+        issued = client_credentials_grant(
+            request=token_request, remote_addr=remote_addr, request_id=request.request_id
+        )
     except OAuthError as error:
         try:
-            token_denial_record(error=error, client_id=client_id, remote_addr=remote_addr, request_id=request.request_id)
+            token_denial_record(
+                error=error, client_id=client_id, remote_addr=remote_addr, request_id=request.request_id
+            )
         except DatabaseError:
             logger.exception("token.denied could not be recorded")
         return oauth_error_response(error)
@@ -39,7 +43,11 @@ def token(request: HttpRequest) -> HttpResponse:
         # No audit row, no token: the client may retry.
         logger.exception("token request failed: the database or the signing key is unavailable")
         return oauth_error_response(
-            OAuthError("temporarily_unavailable", "The server cannot issue tokens right now; retry shortly.", status=503)
+            OAuthError(
+                "temporarily_unavailable",
+                "The server cannot issue tokens right now; retry shortly.",
+                status=503,
+            )
         )
     return json_no_store(
         {
@@ -72,7 +80,9 @@ def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Protocol paths answer JSON even when nothing is there."""
     if request.path.startswith(("/o/", "/.well-known/")):
-        return json_no_store({"error": "invalid_request", "error_description": "No such endpoint."}, status=404)
+        return json_no_store(
+            {"error": "invalid_request", "error_description": "No such endpoint."}, status=404
+        )
     return page_not_found(request, exception)
 
 
@@ -87,4 +97,3 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith(("/o/", "/.well-known/")):
         return json_no_store({"error": "server_error", "error_description": "Internal error."}, status=500)
     return html_server_error(request)
-

@@ -25,8 +25,12 @@ class AuditFilters:
     @classmethod
     def from_form(cls, form) -> AuditFilters:
         data = form.cleaned_data
-        return cls(**{name: data.get(name) or (None if name in ("since", "until") else "")
-                      for name in cls.__dataclass_fields__})
+        return cls(
+            **{
+                name: data.get(name) or (None if name in ("since", "until") else "")
+                for name in cls.__dataclass_fields__
+            }
+        )
 
     def as_q(self) -> Q:
         q = Q()

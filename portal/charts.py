@@ -43,8 +43,18 @@ def stacked_hourly_chart(data: HourlySeries, *, width: int = 720, height: int = 
                 continue
             h = height * values[i] / y_max
             base -= h
-            bars.append(Bar(round(i * slot + 1, 1), round(base, 1), round(slot - 2, 1), round(h, 1), colors[name],
-                            f"{hour:%H}:00 UTC · {name}: {values[i]} tokens"))
+            bars.append(
+                Bar(
+                    round(i * slot + 1, 1),
+                    round(base, 1),
+                    round(slot - 2, 1),
+                    round(h, 1),
+                    colors[name],
+                    f"{hour:%H}:00 UTC · {name}: {values[i]} tokens",
+                )
+            )
     legend = [(name, colors[name], sum(values)) for name, values in data.series.items()]
-    x_labels = [(round(i * slot + slot / 2, 1), f"{hour:%H}h") for i, hour in enumerate(data.hours) if i % 3 == 0]
+    x_labels = [
+        (round(i * slot + slot / 2, 1), f"{hour:%H}h") for i, hour in enumerate(data.hours) if i % 3 == 0
+    ]
     return StackedChart(width, height, bars, legend, x_labels, y_max)

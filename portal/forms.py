@@ -12,16 +12,21 @@ from clients.validators import validate_scope_name
 
 
 class LoginForm(AuthenticationForm):
-    username = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}))
+    username = forms.CharField(
+        max_length=150, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"})
+    )
 
 
 class ServiceForm(forms.Form):
     name = forms.CharField(max_length=63, help_text="e.g. ms_doctor; fixed once created")
-    audience = forms.CharField(max_length=255, help_text="Absolute URI, e.g. https://doctors.internal; fixed once created")
+    audience = forms.CharField(
+        max_length=255, help_text="Absolute URI, e.g. https://doctors.internal; fixed once created"
+    )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     owner_contact = forms.CharField(max_length=255, required=False, label="Owner contact")
     scopes = forms.CharField(
-        required=False, help_text="Space- or comma-separated, e.g. doctors:read doctors:write",
+        required=False,
+        help_text="Space- or comma-separated, e.g. doctors:read doctors:write",
     )
 
     def clean_scopes(self) -> list[str]:
@@ -43,7 +48,9 @@ class ScopeForm(forms.Form):
 
 def _lifetime_field() -> forms.IntegerField:
     return forms.IntegerField(
-        min_value=60, max_value=settings.AUTHPORTAL_TOKEN_LIFETIME_MAX, initial=settings.AUTHPORTAL_TOKEN_LIFETIME_DEFAULT,
+        min_value=60,
+        max_value=settings.AUTHPORTAL_TOKEN_LIFETIME_MAX,
+        initial=settings.AUTHPORTAL_TOKEN_LIFETIME_DEFAULT,
         label="Token lifetime (seconds)",
     )
 
@@ -51,7 +58,10 @@ def _lifetime_field() -> forms.IntegerField:
 class ClientForm(forms.Form):
     name = forms.CharField(max_length=255, help_text="Usually the calling service's name, e.g. ms_admin")
     service = forms.ModelChoiceField(
-        Service.objects.all(), required=False, empty_label="— none —", label="Represents service",
+        Service.objects.all(),
+        required=False,
+        empty_label="— none —",
+        label="Represents service",
     )
     access_token_lifetime = _lifetime_field()
 
@@ -68,7 +78,10 @@ class ClientForm(forms.Form):
 
 class ClientEditForm(forms.Form):
     service = forms.ModelChoiceField(
-        Service.objects.all(), required=False, empty_label="— none —", label="Represents service",
+        Service.objects.all(),
+        required=False,
+        empty_label="— none —",
+        label="Represents service",
     )
     access_token_lifetime = _lifetime_field()
 
@@ -79,7 +92,10 @@ class ClientEditForm(forms.Form):
 
 class SecretRotationForm(forms.Form):
     old_secret_valid_hours = forms.IntegerField(
-        min_value=0, max_value=720, initial=24, label="Old secret keeps working for (hours)",
+        min_value=0,
+        max_value=720,
+        initial=24,
+        label="Old secret keeps working for (hours)",
         help_text="0 stops it at once; at most 30 days",
     )
 
@@ -110,7 +126,9 @@ class AuditFilterForm(forms.Form):
     client = forms.CharField(required=False, max_length=255, label="Client id")
     service = forms.CharField(required=False, max_length=63)
     actor = forms.CharField(required=False, max_length=255)
-    outcome = forms.ChoiceField(required=False, choices=[("", "any"), ("success", "success"), ("failure", "failure")])
+    outcome = forms.ChoiceField(
+        required=False, choices=[("", "any"), ("success", "success"), ("failure", "failure")]
+    )
 
     def clean(self):
         data = super().clean()

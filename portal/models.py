@@ -29,7 +29,9 @@ class ScopeUsage(models.Model):
     last_requested_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["client_id", "scope"], name="scope_usage_client_scope")]
+        constraints = [
+            models.UniqueConstraint(fields=["client_id", "scope"], name="scope_usage_client_scope")
+        ]
 
     def __str__(self) -> str:
         return f"{self.client_id} {self.scope} {self.last_requested_at:%Y-%m-%d}"

@@ -32,13 +32,19 @@ def tokens_per_hour_per_service(*, now: datetime, hours: int = 24, top: int = 7)
     buckets = [start + timedelta(hours=i) for i in range(hours)]
     window = TokenUsageHour.objects.filter(hour__gte=start)
     busiest = list(
-        window.values_list("audience", flat=True).annotate(total=Sum("issued")).order_by("-total", "audience")[:top]
+        window.values_list("audience", flat=True)
+        .annotate(total=Sum("issued"))
+        .order_by("-total", "audience")[:top]
     )
     service_of = dict(Service.objects.filter(audience__in=busiest).values_list("audience", "name"))
     counts: dict[str, Counter] = defaultdict(Counter)
-    for hour, audience, issued in window.filter(audience__in=busiest).values_list("hour", "audience", "issued"):
+    for hour, audience, issued in window.filter(audience__in=busiest).values_list(
+        "hour", "audience", "issued"
+    ):
         counts[service_of.get(audience, audience)][hour] += issued
-    others = Counter(dict(window.exclude(audience__in=busiest).values_list("hour").annotate(n=Sum("issued")).order_by()))
+    others = Counter(
+        dict(window.exclude(audience__in=busiest).values_list("hour").annotate(n=Sum("issued")).order_by())
+    )
     series = {name: [per_hour[h] for h in buckets] for name, per_hour in counts.items()}
     series = dict(sorted(series.items(), key=lambda item: -sum(item[1])))
     if others:
@@ -92,7 +98,9 @@ def grant_matrix(*, clients: list[Client], scopes: list[Scope], now: datetime) -
 def service_callers(*, service: Service, limit: int = 200) -> list[tuple[Client, list[str]]]:
     """Who may call this service, with which of its scopes (the first `limit` clients by name)."""
     first_clients = (
-        Grant.objects.filter(scope__service=service).order_by("client__name").values_list("client_id", flat=True)
+        Grant.objects.filter(scope__service=service)
+        .order_by("client__name")
+        .values_list("client_id", flat=True)
         .distinct()[:limit]
     )
     rows = (

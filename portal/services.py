@@ -26,6 +26,10 @@ def portal_user_create(*, username: str, role: str, password: str, actor: Any = 
     user.set_password(password)
     user.save()
     user.groups.add(role_group(role))
-    audit_record(event="portal.user_created", actor=actor_name(actor), subject=f"user:{username}",
-                 details={"username": username, "role": role})
+    audit_record(
+        event="portal.user_created",
+        actor=actor_name(actor),
+        subject=f"user:{username}",
+        details={"username": username, "role": role},
+    )
     return user

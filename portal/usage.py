@@ -41,15 +41,22 @@ def token_usage_roll_up(*, now: datetime) -> int:
                 last_used[(actor, scope)] = occurred_at
     TokenUsageHour.objects.filter(hour__gte=since).delete()
     TokenUsageHour.objects.bulk_create(
-        TokenUsageHour(hour=hour, audience=audience, issued=count) for (hour, audience), count in per_hour.items()
+        TokenUsageHour(hour=hour, audience=audience, issued=count)
+        for (hour, audience), count in per_hour.items()
     )
     existing = dict(
-        ((c, s), at) for c, s, at in ScopeUsage.objects.filter(
-            client_id__in={c for c, _ in last_used}).values_list("client_id", "scope", "last_requested_at")
+        ((c, s), at)
+        for c, s, at in ScopeUsage.objects.filter(client_id__in={c for c, _ in last_used}).values_list(
+            "client_id", "scope", "last_requested_at"
+        )
     )
     ScopeUsage.objects.bulk_create(
-        (ScopeUsage(client_id=c, scope=s, last_requested_at=max(at, existing.get((c, s), at)))
-         for (c, s), at in last_used.items()),
-        update_conflicts=True, unique_fields=["client_id", "scope"], update_fields=["last_requested_at"],
+        (
+            ScopeUsage(client_id=c, scope=s, last_requested_at=max(at, existing.get((c, s), at)))
+            for (c, s), at in last_used.items()
+        ),
+        update_conflicts=True,
+        unique_fields=["client_id", "scope"],
+        update_fields=["last_requested_at"],
     )
     return rows

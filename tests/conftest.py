@@ -15,14 +15,19 @@ from keys.tokens import signer_cache_clear
 @pytest.fixture(autouse=True)
 def static_files_without_manifest(settings):
     # The manifest comes from collectstatic, which `make run` runs; tests serve the source files.
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # Portal users' passwords: PBKDF2 costs ~0.2 s a hash, and the tests make many users.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "clients.hashers.ClientSecretHasher"]
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "clients.hashers.ClientSecretHasher",
+    ]
 
 
 @pytest.fixture(autouse=True)
@@ -46,14 +51,17 @@ def ms_doctor(db):
 
 @pytest.fixture
 def ms_college(db):
-    return service_register(name="ms_college", audience="https://college.internal", scopes=[ScopeSpec("college:read")])
+    return service_register(
+        name="ms_college", audience="https://college.internal", scopes=[ScopeSpec("college:read")]
+    )
 
 
 @pytest.fixture
 def ms_admin(ms_doctor, ms_college) -> RegisteredClient:
     """Granted doctors:read and college:read: scopes on two services."""
     return client_register(
-        name="ms_admin", grants=[GrantSpec("ms_doctor", "doctors:read"), GrantSpec("ms_college", "college:read")]
+        name="ms_admin",
+        grants=[GrantSpec("ms_doctor", "doctors:read"), GrantSpec("ms_college", "college:read")],
     )
 
 
@@ -61,7 +69,8 @@ def ms_admin(ms_doctor, ms_college) -> RegisteredClient:
 def ms_reports(ms_doctor) -> RegisteredClient:
     """Granted both scopes of ms_doctor and nothing else."""
     return client_register(
-        name="ms_reports", grants=[GrantSpec("ms_doctor", "doctors:read"), GrantSpec("ms_doctor", "doctors:write")]
+        name="ms_reports",
+        grants=[GrantSpec("ms_doctor", "doctors:read"), GrantSpec("ms_doctor", "doctors:write")],
     )
 
 
@@ -81,7 +90,9 @@ def request_token(client):
             extra["HTTP_AUTHORIZATION"] = basic_auth(registered.client.client_id, registered.client_secret)
         elif registered is not None and auth == "post":
             body.update(client_id=registered.client.client_id, client_secret=registered.client_secret)
-        pairs = [(k, v) for k, values in body.items() for v in (values if isinstance(values, list) else [values])]
+        pairs = [
+            (k, v) for k, values in body.items() for v in (values if isinstance(values, list) else [values])
+        ]
         return client.post(
             "/o/token", data=urlencode(pairs), content_type="application/x-www-form-urlencoded", **extra
         )

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
 
 from portal.audit_search import AuditFilters, audit_page
 from portal.forms import AuditFilterForm
@@ -27,9 +27,18 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         params = {k: v for k, v in request.GET.items() if k != "before"}
         params["before"] = f"{page.next_cursor[0].isoformat()}|{page.next_cursor[1]}"
         next_url = reverse("portal:audit_log") + "?" + urlencode(params)
-    return render(request, "portal/audit/list.html", {"form": form, "events": page.events, "next_url": next_url,
-                                                      "first_url": reverse("portal:audit_log") + "?" + urlencode(
-                                                          {k: v for k, v in request.GET.items() if k != "before"})})
+    return render(
+        request,
+        "portal/audit/list.html",
+        {
+            "form": form,
+            "events": page.events,
+            "next_url": next_url,
+            "first_url": reverse("portal:audit_log")
+            + "?"
+            + urlencode({k: v for k, v in request.GET.items() if k != "before"}),
+        },
+    )
 
 
 def _cursor(raw: str) -> tuple[datetime, int] | None:

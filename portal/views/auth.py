@@ -39,7 +39,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
                 target = "portal:dashboard"
             return redirect(target)
-        _audit_login(request, "portal.login_failed", request.POST.get("username", ""), AuditEvent.Outcome.FAILURE)
+        _audit_login(
+            request, "portal.login_failed", request.POST.get("username", ""), AuditEvent.Outcome.FAILURE
+        )
     return render(request, "portal/login.html", {"form": form, "next": request.GET.get("next", "")})
 
 

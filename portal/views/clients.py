@@ -8,7 +8,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from clients.models import Client
-from clients.services import client_delete, client_register, client_secret_rotate, client_set_enabled, client_update
+from clients.services import (
+    client_delete,
+    client_register,
+    client_secret_rotate,
+    client_set_enabled,
+    client_update,
+)
 from portal.forms import ClientEditForm, ClientForm, SecretRotationForm, TypedConfirmationForm
 from portal.roles import admin_required, reader_required
 from portal.selectors import client_search
@@ -33,7 +39,9 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _secret_once(request: HttpRequest, client: Client, secret: str, *, rotated: bool) -> HttpResponse:
     """The one and only time the secret is shown: in this response, never stored or logged."""
-    return render(request, "portal/clients/secret.html", {"client": client, "secret": secret, "rotated": rotated})
+    return render(
+        request, "portal/clients/secret.html", {"client": client, "secret": secret, "rotated": rotated}
+    )
 
 
 @never_cache
@@ -44,8 +52,11 @@ def client_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             registered = client_register(
-                name=data["name"], grants=[], service=data["service"],
-                access_token_lifetime=data["access_token_lifetime"], actor=request.user,
+                name=data["name"],
+                grants=[],
+                service=data["service"],
+                access_token_lifetime=data["access_token_lifetime"],
+                actor=request.user,
             )
         except ValidationError as exc:
             add_validation_errors(form, exc)
@@ -57,8 +68,10 @@ def client_create(request: HttpRequest) -> HttpResponse:
 @admin_required
 def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
-    form = ClientEditForm(request.POST or None, initial={"service": client.service,
-                                                         "access_token_lifetime": client.access_token_lifetime})
+    form = ClientEditForm(
+        request.POST or None,
+        initial={"service": client.service, "access_token_lifetime": client.access_token_lifetime},
+    )
     if request.method == "POST" and form.is_valid():
         try:
             client_update(client=client, actor=request.user, **form.cleaned_data)
@@ -100,7 +113,9 @@ def client_rotate_secret(request: HttpRequest, pk: int) -> HttpResponse:
     form = SecretRotationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            secret = client_secret_rotate(client=client, old_secret_valid_until=form.valid_until(), actor=request.user)
+            secret = client_secret_rotate(
+                client=client, old_secret_valid_until=form.valid_until(), actor=request.user
+            )
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:

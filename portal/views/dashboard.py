@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from keys.selectors import key_schedule
 from portal.charts import stacked_hourly_chart

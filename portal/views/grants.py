@@ -16,21 +16,35 @@ from portal.selectors import client_search, grant_matrix
 @require_GET
 def grant_matrix_view(request: HttpRequest) -> HttpResponse:
     services = list(Service.objects.order_by("name").only("pk", "name"))
-    chosen = next((s for s in services if str(s.pk) == request.GET.get("service")), services[0] if services else None)
+    chosen = next(
+        (s for s in services if str(s.pk) == request.GET.get("service")), services[0] if services else None
+    )
     query = request.GET.get("q", "").strip()[:100]
     page = Paginator(client_search(query=query), 50).get_page(request.GET.get("page"))
     scopes = list(Scope.objects.filter(service=chosen).order_by("name")) if chosen else []
     matrix = grant_matrix(clients=list(page.object_list), scopes=scopes, now=timezone.now())
     rows = [
-        (client, [(scope, (client.pk, scope.pk) in matrix.granted, (client.pk, scope.pk) in matrix.unused)
-                  for scope in scopes])
+        (
+            client,
+            [
+                (scope, (client.pk, scope.pk) in matrix.granted, (client.pk, scope.pk) in matrix.unused)
+                for scope in scopes
+            ],
+        )
         for client in matrix.clients
     ]
     return render(
         request,
         "portal/grants/matrix.html",
-        {"services": services, "service": chosen, "scopes": scopes, "rows": rows, "page": page, "q": query,
-         "can_change": role_of(request.user) == "admin"},
+        {
+            "services": services,
+            "service": chosen,
+            "scopes": scopes,
+            "rows": rows,
+            "page": page,
+            "q": query,
+            "can_change": role_of(request.user) == "admin",
+        },
     )
 
 

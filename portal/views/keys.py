@@ -27,8 +27,11 @@ def key_list(request: HttpRequest) -> HttpResponse:
         return round(100 * ((moment or end) - start).total_seconds() / span, 2)
 
     timeline = [
-        {"row": row, "left": pct(row.key.created_at),
-         "width": max(pct(row.expires_at or row.retires_at or end) - pct(row.key.created_at), 0.5)}
+        {
+            "row": row,
+            "left": pct(row.key.created_at),
+            "width": max(pct(row.expires_at or row.retires_at or end) - pct(row.key.created_at), 0.5),
+        }
         for row in rows
     ]
     return render(request, "portal/keys/list.html", {"timeline": timeline, "now_pct": pct(now)})

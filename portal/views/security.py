@@ -14,7 +14,9 @@ from portal.roles import admin_required
 @admin_required
 @require_GET
 def lockout_list(request: HttpRequest) -> HttpResponse:
-    attempts = AccessAttempt.objects.filter(failures_since_start__gte=settings.AXES_FAILURE_LIMIT).order_by("-attempt_time")
+    attempts = AccessAttempt.objects.filter(failures_since_start__gte=settings.AXES_FAILURE_LIMIT).order_by(
+        "-attempt_time"
+    )
     return render(request, "portal/security/lockouts.html", {"attempts": attempts[:200]})
 
 

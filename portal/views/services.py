@@ -30,8 +30,12 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "portal/services/detail.html",
-        {"service": service, "scopes": service.scopes.all(), "callers": service_callers(service=service),
-         "scope_form": ScopeForm()},
+        {
+            "service": service,
+            "scopes": service.scopes.all(),
+            "callers": service_callers(service=service),
+            "scope_form": ScopeForm(),
+        },
     )
 
 
@@ -43,8 +47,11 @@ def service_create(request: HttpRequest) -> HttpResponse:
         try:
             with transaction.atomic():
                 service = service_register(
-                    name=data["name"], audience=data["audience"], description=data["description"],
-                    owner_contact=data["owner_contact"], scopes=[ScopeSpec(name) for name in data["scopes"]],
+                    name=data["name"],
+                    audience=data["audience"],
+                    description=data["description"],
+                    owner_contact=data["owner_contact"],
+                    scopes=[ScopeSpec(name) for name in data["scopes"]],
                     actor=request.user,
                 )
         except ValidationError as exc:
@@ -57,8 +64,10 @@ def service_create(request: HttpRequest) -> HttpResponse:
 @admin_required
 def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
     service = get_object_or_404(Service, pk=pk)
-    form = ServiceEditForm(request.POST or None, initial={"description": service.description,
-                                                          "owner_contact": service.owner_contact})
+    form = ServiceEditForm(
+        request.POST or None,
+        initial={"description": service.description, "owner_contact": service.owner_contact},
+    )
     if request.method == "POST" and form.is_valid():
         service_update(service=service, actor=request.user, **form.cleaned_data)
         return redirect("portal:service_detail", service.pk)
@@ -78,9 +87,14 @@ def scope_create(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return redirect("portal:service_detail", service.pk)
     return render(
-        request, "portal/services/detail.html",
-        {"service": service, "scopes": service.scopes.all(), "callers": service_callers(service=service),
-         "scope_form": form},
+        request,
+        "portal/services/detail.html",
+        {
+            "service": service,
+            "scopes": service.scopes.all(),
+            "callers": service_callers(service=service),
+            "scope_form": form,
+        },
         status=400,
     )
 

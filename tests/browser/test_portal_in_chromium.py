@@ -31,8 +31,9 @@ def copied(page, button: str) -> str:
 
 
 def token_status(base: str, client_id: str, secret: str) -> int:
-    return requests.post(f"{base}/o/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret),
-                         timeout=10).status_code
+    return requests.post(
+        f"{base}/o/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=10
+    ).status_code
 
 
 def test_an_admin_registers_a_service_and_client_and_the_copied_secret_gets_a_token(
@@ -80,7 +81,9 @@ def test_an_admin_registers_a_service_and_client_and_the_copied_secret_gets_a_to
     assert new_secret != secret
     assert token_status(live_server.url, client_id, secret) == 200
     assert token_status(live_server.url, client_id, new_secret) == 200
-    Client.objects.filter(client_id=client_id).update(previous_secret_expires_at=timezone.now() - timedelta(seconds=1))
+    Client.objects.filter(client_id=client_id).update(
+        previous_secret_expires_at=timezone.now() - timedelta(seconds=1)
+    )
     assert token_status(live_server.url, client_id, secret) == 401
     assert token_status(live_server.url, client_id, new_secret) == 200
 
@@ -109,7 +112,12 @@ def test_an_auditor_filters_the_audit_log_and_cannot_reach_a_change_page(
 
     page.click("nav >> text=Services")
     assert page.locator("text=Register a service").count() == 0
-    for path in ["/services/new/", "/clients/new/", f"/clients/{ms_admin.client.pk}/rotate-secret/", "/security/lockouts/"]:
+    for path in [
+        "/services/new/",
+        "/clients/new/",
+        f"/clients/{ms_admin.client.pk}/rotate-secret/",
+        "/security/lockouts/",
+    ]:
         response = page.goto(path)
         assert response.status == 403, path
         assert page.locator("h1:has-text('Not allowed')").count() == 1

@@ -20,8 +20,16 @@ def run(*args: str) -> str:
 
 @pytest.mark.django_db
 def test_create_service_registers_it_with_its_scopes():
-    run("create_service", "ms_doctor", "--audience", "https://doctors.internal", "--scope", "doctors:read",
-        "--scope", "doctors:write")
+    run(
+        "create_service",
+        "ms_doctor",
+        "--audience",
+        "https://doctors.internal",
+        "--scope",
+        "doctors:read",
+        "--scope",
+        "doctors:write",
+    )
     service = Service.objects.get(name="ms_doctor")
     assert service.audience == "https://doctors.internal"
     assert sorted(service.scopes.values_list("name", flat=True)) == ["doctors:read", "doctors:write"]

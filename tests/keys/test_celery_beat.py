@@ -60,15 +60,34 @@ def test_a_worker_with_beat_performs_the_scheduled_rotation(live_server, tmp_pat
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.filter(task="keys.tasks.rotate_keys").update(interval=every_second)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "authportal", "worker", "--beat", "--pool", "solo",
-         "--loglevel", "INFO", "--schedule", str(tmp_path / "beat-schedule")],
-        cwd=ROOT, env=worker_environment(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "authportal",
+            "worker",
+            "--beat",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(tmp_path / "beat-schedule"),
+        ],
+        cwd=ROOT,
+        env=worker_environment(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            if published_kids(live_server.url) == {current.kid, staged.kid} and \
-                    SigningKey.objects.filter(kid=staged.kid, state="active").exists():
+            if (
+                published_kids(live_server.url) == {current.kid, staged.kid}
+                and SigningKey.objects.filter(kid=staged.kid, state="active").exists()
+            ):
                 break
             time.sleep(0.5)
     finally:

@@ -10,7 +10,14 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from keys.models import SigningKey
-from keys.services import KeyNotFound, KeyStateError, key_revoke, key_rotate, key_rotate_now, signing_key_active
+from keys.services import (
+    KeyNotFound,
+    KeyStateError,
+    key_revoke,
+    key_rotate,
+    key_rotate_now,
+    signing_key_active,
+)
 from keys.tokens import signer_active, signer_cache_clear
 
 State = SigningKey.State
@@ -103,8 +110,11 @@ def test_every_transition_is_an_audit_event(first_key, t0):
     key_rotate(now=t0 + 29 * DAY)
     key_rotate(now=t0 + 30 * DAY)
     key_rotate(now=t0 + 31 * DAY)
-    events = list(AuditEvent.objects.filter(event__startswith="key.").order_by("occurred_at", "id")
-                  .values_list("event", "subject"))
+    events = list(
+        AuditEvent.objects.filter(event__startswith="key.")
+        .order_by("occurred_at", "id")
+        .values_list("event", "subject")
+    )
     staged = SigningKey.objects.get(state=State.ACTIVE).kid
     assert events == [
         ("key.activated", f"key:{first_key.kid}"),

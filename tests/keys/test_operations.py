@@ -63,20 +63,30 @@ def test_list_keys_shows_state_and_dates():
 
 
 @pytest.mark.django_db
-def test_jwks_and_active_pem_are_written_to_files_after_commit(settings, tmp_path, django_capture_on_commit_callbacks):
+def test_jwks_and_active_pem_are_written_to_files_after_commit(
+    settings, tmp_path, django_capture_on_commit_callbacks
+):
     settings.AUTHPORTAL_JWKS_FILE = str(tmp_path / "jwks.json")
     settings.AUTHPORTAL_PUBLIC_KEY_FILE = str(tmp_path / "oauth-public.key")
     with django_capture_on_commit_callbacks(execute=True):
         key = signing_key_active()
     assert [k["kid"] for k in json.loads((tmp_path / "jwks.json").read_text())["keys"]] == [key.kid]
     pem = (tmp_path / "oauth-public.key").read_bytes()
-    assert load_pem_public_key(pem).public_numbers().n == load_pem_public_key(
-        signer_active().jwk.export_to_pem()).public_numbers().n
+    assert (
+        load_pem_public_key(pem).public_numbers().n
+        == load_pem_public_key(signer_active().jwk.export_to_pem()).public_numbers().n
+    )
     with django_capture_on_commit_callbacks(execute=True):
         fresh = key_rotate_now(now=timezone.now())
-    assert {k["kid"] for k in json.loads((tmp_path / "jwks.json").read_text())["keys"]} == {key.kid, fresh.kid}
+    assert {k["kid"] for k in json.loads((tmp_path / "jwks.json").read_text())["keys"]} == {
+        key.kid,
+        fresh.kid,
+    }
     assert (tmp_path / "oauth-public.key").read_bytes() != pem
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["jwks.json", "oauth-public.key"]  # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "jwks.json",
+        "oauth-public.key",
+    ]  # no temp files left
 
 
 @pytest.mark.django_db

@@ -59,9 +59,14 @@ def simulate(client, *, start: datetime, until: datetime, step: timedelta, lifet
     """Beat runs the lifecycle step and ms_admin gets a token every `step`; both verifiers check each
     token when it is new (a key that just started signing) and at the last step before it expires
     (a key that has since retired)."""
-    caller = AuthenticatedClient(pk=0, client_id="ms_admin", name="ms_admin", access_token_lifetime=lifetime, granted=[])
+    caller = AuthenticatedClient(
+        pk=0, client_id="ms_admin", name="ms_admin", access_token_lifetime=lifetime, granted=[]
+    )
     targets = TokenTargets([AUDIENCE], ["doctors:read"])
-    verifiers = [ModelVerifier(client, refetch_on_unknown_kid=False), ModelVerifier(client, refetch_on_unknown_kid=True)]
+    verifiers = [
+        ModelVerifier(client, refetch_on_unknown_kid=False),
+        ModelVerifier(client, refetch_on_unknown_kid=True),
+    ]
     live: list[tuple[str, datetime]] = []
     failures, checks = [], 0
     now = start
@@ -102,14 +107,20 @@ def test_a_year_of_scheduled_rotations_fails_no_token_during_its_lifetime(client
 
     assert failures == []
     assert checks > 200_000
-    assert SigningKey.objects.filter(state="expired").count() >= 11  # ~12 rotations, each key expired a day later
+    assert (
+        SigningKey.objects.filter(state="expired").count() >= 11
+    )  # ~12 rotations, each key expired a day later
     assert SigningKey.objects.filter(state="active").count() == 1
 
 
-def test_the_model_verifier_catches_a_key_that_signs_before_it_was_published(client, simulation_settings, monkeypatch):
+def test_the_model_verifier_catches_a_key_that_signs_before_it_was_published(
+    client, simulation_settings, monkeypatch
+):
     # The same simulation against a lifecycle without pre-publication must fail: the proof above can fail.
     broken = LifecycleTiming(
-        rotation=timedelta(days=30), prepublish=timedelta(0), activation_delay=timedelta(0),
+        rotation=timedelta(days=30),
+        prepublish=timedelta(0),
+        activation_delay=timedelta(0),
         retired_keep=timedelta(days=1),
     )
     monkeypatch.setattr(LifecycleTiming, "from_settings", classmethod(lambda cls: broken))
@@ -118,8 +129,11 @@ def test_the_model_verifier_catches_a_key_that_signs_before_it_was_published(cli
     failures, _ = simulate(
         # Starting 35 minutes before the hour puts the strict verifier's hourly fetch between the
         # step that stages the key and the one that activates it.
-        client, start=start + timedelta(days=29, hours=23, minutes=25), until=start + timedelta(days=30, hours=2),
-        step=timedelta(minutes=10), lifetime=3600,
+        client,
+        start=start + timedelta(days=29, hours=23, minutes=25),
+        until=start + timedelta(days=30, hours=2),
+        step=timedelta(minutes=10),
+        lifetime=3600,
     )
     assert failures and all(refetch is False for _, refetch, _ in failures)
 
@@ -127,14 +141,23 @@ def test_the_model_verifier_catches_a_key_that_signs_before_it_was_published(cli
 def test_a_revoked_keys_tokens_fail_once_the_verifiers_cache_expires(client, simulation_settings):
     start = timezone.now().replace(microsecond=0)
     key_rotate(now=start)
-    caller = AuthenticatedClient(pk=0, client_id="ms_admin", name="ms_admin", access_token_lifetime=3600, granted=[])
+    caller = AuthenticatedClient(
+        pk=0, client_id="ms_admin", name="ms_admin", access_token_lifetime=3600, granted=[]
+    )
     with time_machine.travel(start, tick=False) as clock:
-        token = token_issue(client=caller, targets=TokenTargets([AUDIENCE], ["doctors:read"]), remote_addr=None,
-                            request_id="", now=start).access_token
+        token = token_issue(
+            client=caller,
+            targets=TokenTargets([AUDIENCE], ["doctors:read"]),
+            remote_addr=None,
+            request_id="",
+            now=start,
+        ).access_token
         verifier = ModelVerifier(client, refetch_on_unknown_kid=True)
         assert verifier.verify(token, start) is None
         key_revoke(kid=jwt.get_unverified_header(token)["kid"], now=start + timedelta(minutes=1))
         clock.move_to(start + timedelta(minutes=2))
-        assert verifier.verify(token, start + timedelta(minutes=2)) is None  # still cached: max-age is a promise
+        assert (
+            verifier.verify(token, start + timedelta(minutes=2)) is None
+        )  # still cached: max-age is a promise
         clock.move_to(start + timedelta(minutes=61))
         assert verifier.verify(token, start + timedelta(minutes=61)) is not None

@@ -91,11 +91,21 @@ def test_token_verifies_with_pyjwks_client_against_the_live_jwks(live_issuer, ms
 def test_token_verifies_with_node_jose(live_issuer, ms_admin):
     if not shutil.which("node") or not (INTEROP / "node_modules" / "jose").is_dir():
         pytest.skip("node or the jose package is missing: run `make test` (npm install in tests/interop)")
-    token = token_over_http(live_issuer, ms_admin, resource=["https://doctors.internal", "https://college.internal"])
+    token = token_over_http(
+        live_issuer, ms_admin, resource=["https://doctors.internal", "https://college.internal"]
+    )
     result = subprocess.run(
-        ["node", "verify_jose.mjs", f"{live_issuer}/.well-known/oauth-authorization-server",
-         "https://college.internal", token],
-        cwd=INTEROP, capture_output=True, text=True, timeout=30,
+        [
+            "node",
+            "verify_jose.mjs",
+            f"{live_issuer}/.well-known/oauth-authorization-server",
+            "https://college.internal",
+            token,
+        ],
+        cwd=INTEROP,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     outcome = json.loads(result.stdout)
     assert outcome["ok"], outcome

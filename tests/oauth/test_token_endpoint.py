@@ -22,7 +22,11 @@ def decode(client, token: str, audience: str | list[str]) -> dict:
     header = jwt.get_unverified_header(token)
     key = next(jwt.PyJWK(k) for k in jwks["keys"] if k["kid"] == header["kid"])
     return jwt.decode(
-        token, key=key, algorithms=["RS256"], audience=audience, issuer="http://localhost:8000",
+        token,
+        key=key,
+        algorithms=["RS256"],
+        audience=audience,
+        issuer="http://localhost:8000",
         options={"require": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]},
     )
 
@@ -104,7 +108,9 @@ def test_both_authentication_methods_at_once_is_invalid_request(client, ms_admin
     "case",
     ["wrong secret", "unknown client", "disabled client", "no credentials", "bearer scheme", "garbage basic"],
 )
-def test_failed_client_authentication_is_401_invalid_client_with_basic_challenge(client, request_token, ms_admin, case):
+def test_failed_client_authentication_is_401_invalid_client_with_basic_challenge(
+    client, request_token, ms_admin, case
+):
     headers = {}
     registered = ms_admin
     if case == "wrong secret":
@@ -143,7 +149,9 @@ def test_unknown_grant_type_is_unsupported_grant_type(request_token, ms_admin):
 
 def test_missing_grant_type_is_invalid_request(client, ms_admin):
     response = client.post(
-        "/o/token", data="scope=doctors%3Aread", content_type="application/x-www-form-urlencoded",
+        "/o/token",
+        data="scope=doctors%3Aread",
+        content_type="application/x-www-form-urlencoded",
         HTTP_AUTHORIZATION=basic_auth(ms_admin.client.client_id, ms_admin.client_secret),
     )
     assert_oauth_error(response, 400, "invalid_request")
@@ -194,7 +202,10 @@ def test_a_parameter_given_twice_is_invalid_request(client, ms_admin, name):
     ("content_type", "body"),
     [
         ("application/json", json.dumps({"grant_type": "client_credentials"})),
-        ("multipart/form-data; boundary=xx", "--xx\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n--xx--"),
+        (
+            "multipart/form-data; boundary=xx",
+            '--xx\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n--xx--',
+        ),
         ("text/plain", "grant_type=client_credentials"),
         ("", "grant_type=client_credentials"),
         ("application/x-www-form-urlencoded; charset=latin-1", "grant_type=client_credentials"),
@@ -202,7 +213,9 @@ def test_a_parameter_given_twice_is_invalid_request(client, ms_admin, name):
 )
 def test_bodies_that_are_not_utf8_forms_are_415(client, ms_admin, content_type, body):
     response = client.post(
-        "/o/token", data=body, content_type=content_type,
+        "/o/token",
+        data=body,
+        content_type=content_type,
         HTTP_AUTHORIZATION=basic_auth(ms_admin.client.client_id, ms_admin.client_secret),
     )
     assert_oauth_error(response, 415, "invalid_request")
@@ -211,7 +224,9 @@ def test_bodies_that_are_not_utf8_forms_are_415(client, ms_admin, content_type, 
 def test_a_body_over_the_cap_is_413(client, ms_admin):
     body = "grant_type=client_credentials&padding=" + "a" * 5000
     response = client.post(
-        "/o/token", data=body, content_type="application/x-www-form-urlencoded",
+        "/o/token",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
         HTTP_AUTHORIZATION=basic_auth(ms_admin.client.client_id, ms_admin.client_secret),
     )
     assert_oauth_error(response, 413, "invalid_request")
@@ -219,7 +234,8 @@ def test_a_body_over_the_cap_is_413(client, ms_admin):
 
 def test_parameters_in_the_url_are_refused(client, ms_admin):
     response = client.post(
-        f"/o/token?client_secret={ms_admin.client_secret}", data="grant_type=client_credentials",
+        f"/o/token?client_secret={ms_admin.client_secret}",
+        data="grant_type=client_credentials",
         content_type="application/x-www-form-urlencoded",
     )
     assert_oauth_error(response, 400, "invalid_request")
@@ -233,7 +249,8 @@ def test_get_is_405_with_allow_post(client, db):
 
 def test_trailing_slash_works_without_redirect(client, ms_admin):
     response = client.post(
-        "/o/token/", data="grant_type=client_credentials&resource=https%3A%2F%2Fdoctors.internal",
+        "/o/token/",
+        data="grant_type=client_credentials&resource=https%3A%2F%2Fdoctors.internal",
         content_type="application/x-www-form-urlencoded",
         HTTP_AUTHORIZATION=basic_auth(ms_admin.client.client_id, ms_admin.client_secret),
     )
@@ -284,7 +301,8 @@ def test_issuance_writes_one_audit_row_with_the_tokens_jti(client, request_token
 
 def test_request_id_is_taken_from_the_caller_and_recorded(client, ms_admin):
     response = client.post(
-        "/o/token", data="grant_type=client_credentials&resource=https%3A%2F%2Fdoctors.internal",
+        "/o/token",
+        data="grant_type=client_credentials&resource=https%3A%2F%2Fdoctors.internal",
         content_type="application/x-www-form-urlencoded",
         HTTP_AUTHORIZATION=basic_auth(ms_admin.client.client_id, ms_admin.client_secret),
         HTTP_X_REQUEST_ID="req-42",
@@ -324,8 +342,12 @@ def test_no_token_without_its_audit_row(request_token, ms_admin, monkeypatch):
 
 
 def test_an_unknown_host_still_gets_json(client, db):
-    response = client.post("/o/token", data="grant_type=client_credentials",
-                           content_type="application/x-www-form-urlencoded", HTTP_HOST="evil.example")
+    response = client.post(
+        "/o/token",
+        data="grant_type=client_credentials",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_HOST="evil.example",
+    )
     assert_oauth_error(response, 400, "invalid_request")
 
 

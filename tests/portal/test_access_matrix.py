@@ -72,7 +72,12 @@ def test_every_portal_url_answers_each_role_as_it_should(
     for url, kind in portal_urls(ms_doctor, scope, ms_admin.client, key):
         response = client.get(url) if method == "GET" else client.post(url, {})
         seen.append((url, response.status_code))
-        assert response.status_code in expected_status(role, kind, method), (role, method, url, response.status_code)
+        assert response.status_code in expected_status(role, kind, method), (
+            role,
+            method,
+            url,
+            response.status_code,
+        )
         if role == "anonymous":
             assert response["Location"].startswith(reverse("portal:login"))
 

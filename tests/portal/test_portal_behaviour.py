@@ -26,12 +26,15 @@ def login(client, username, password=PASSWORD, **extra):
 
 def token_status(client, client_id: str, secret: str) -> int:
     return client.post(
-        "/o/token", data="grant_type=client_credentials", content_type="application/x-www-form-urlencoded",
+        "/o/token",
+        data="grant_type=client_credentials",
+        content_type="application/x-www-form-urlencoded",
         HTTP_AUTHORIZATION=basic_auth(client_id, secret),
     ).status_code
 
 
 # --- signing in -------------------------------------------------------------------------------------
+
 
 def test_signing_in_cycles_the_session_and_is_audited(client, admin_user):
     client.get(reverse("portal:login"))
@@ -46,10 +49,14 @@ def test_a_failed_sign_in_is_a_form_error_and_audited(client, admin_user):
     response = login(client, "alice-admin", "wrong")
     assert response.status_code == 200
     assert b"Please enter a correct" in response.content
-    assert AuditEvent.objects.filter(event="portal.login_failed", outcome="failure", actor="alice-admin").exists()
+    assert AuditEvent.objects.filter(
+        event="portal.login_failed", outcome="failure", actor="alice-admin"
+    ).exists()
 
 
-def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(client, admin_user, auditor_user, settings):
+def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(
+    client, admin_user, auditor_user, settings
+):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         login(client, "bob-auditor", "wrong", REMOTE_ADDR="10.0.0.7")
     locked = login(client, "bob-auditor", REMOTE_ADDR="10.0.0.9")  # right password, other address
@@ -88,11 +95,18 @@ def test_pages_carry_csp_frame_denial_and_no_store(admin_client):
 
 # --- services, clients, grants ------------------------------------------------------------------------
 
+
 def test_an_admin_registers_a_service_with_scopes_and_it_is_audited_with_the_actor(admin_client):
-    response = admin_client.post(reverse("portal:service_create"), {
-        "name": "ms_orders", "audience": "https://orders.internal", "scopes": "orders:read, orders:write",
-        "description": "Orders", "owner_contact": "team-orders@example.com",
-    })
+    response = admin_client.post(
+        reverse("portal:service_create"),
+        {
+            "name": "ms_orders",
+            "audience": "https://orders.internal",
+            "scopes": "orders:read, orders:write",
+            "description": "Orders",
+            "owner_contact": "team-orders@example.com",
+        },
+    )
     service = Service.objects.get(name="ms_orders")
     assert response["Location"] == reverse("portal:service_detail", args=[service.pk])
     assert sorted(service.scopes.values_list("name", flat=True)) == ["orders:read", "orders:write"]
@@ -101,18 +115,24 @@ def test_an_admin_registers_a_service_with_scopes_and_it_is_audited_with_the_act
 
 
 def test_bad_service_input_is_a_form_error_and_nothing_is_created(admin_client, ms_doctor):
-    response = admin_client.post(reverse("portal:service_create"), {
-        "name": "ms_orders", "audience": "https://doctors.internal", "scopes": "orders:read"})
+    response = admin_client.post(
+        reverse("portal:service_create"),
+        {"name": "ms_orders", "audience": "https://doctors.internal", "scopes": "orders:read"},
+    )
     assert response.status_code == 200
     assert b"audience" in response.content.lower()
     assert not Service.objects.filter(name="ms_orders").exists()
-    response = admin_client.post(reverse("portal:service_create"), {"name": "x", "audience": "nope", "scopes": "a b"})
+    response = admin_client.post(
+        reverse("portal:service_create"), {"name": "x", "audience": "nope", "scopes": "a b"}
+    )
     assert response.status_code == 200
     assert Service.objects.count() == 1
 
 
 def test_a_new_clients_secret_is_shown_once_and_works(admin_client, ms_doctor):
-    response = admin_client.post(reverse("portal:client_create"), {"name": "ms_billing", "access_token_lifetime": 600})
+    response = admin_client.post(
+        reverse("portal:client_create"), {"name": "ms_billing", "access_token_lifetime": 600}
+    )
     assert response.status_code == 200
     secret = re.search(rb'id="client-secret" class="secret">([^<]+)<', response.content).group(1).decode()
     client = Client.objects.get(name="ms_billing")
@@ -120,18 +140,24 @@ def test_a_new_clients_secret_is_shown_once_and_works(admin_client, ms_doctor):
     detail = admin_client.get(reverse("portal:client_detail", args=[client.pk]))
     assert secret.encode() not in detail.content
     assert secret not in client.client_secret
-    admin_client.post(reverse("portal:grant_toggle"), {
-        "client": client.pk, "scope": ms_doctor.scopes.get(name="doctors:read").pk, "action": "grant"})
+    admin_client.post(
+        reverse("portal:grant_toggle"),
+        {"client": client.pk, "scope": ms_doctor.scopes.get(name="doctors:read").pk, "action": "grant"},
+    )
     assert token_status(admin_client, client.client_id, secret) == 200
 
 
 def test_rotating_a_secret_keeps_the_old_one_until_its_expiry(admin_client, ms_reports):
     client = ms_reports.client
-    response = admin_client.post(reverse("portal:client_rotate_secret", args=[client.pk]), {"old_secret_valid_hours": 24})
+    response = admin_client.post(
+        reverse("portal:client_rotate_secret", args=[client.pk]), {"old_secret_valid_hours": 24}
+    )
     new = re.search(rb'id="client-secret" class="secret">([^<]+)<', response.content).group(1).decode()
     assert token_status(admin_client, client.client_id, new) == 200
     assert token_status(admin_client, client.client_id, ms_reports.client_secret) == 200
-    Client.objects.filter(pk=client.pk).update(previous_secret_expires_at=timezone.now() - timedelta(seconds=1))
+    Client.objects.filter(pk=client.pk).update(
+        previous_secret_expires_at=timezone.now() - timedelta(seconds=1)
+    )
     assert token_status(admin_client, client.client_id, ms_reports.client_secret) == 401
     assert token_status(admin_client, client.client_id, new) == 200
     assert AuditEvent.objects.filter(event="client.secret_rotated", actor="alice-admin").exists()
@@ -141,8 +167,12 @@ def test_rotating_twice_leaves_at_most_two_valid_secrets(admin_client, ms_report
     client = ms_reports.client
     url = reverse("portal:client_rotate_secret", args=[client.pk])
     pattern = rb'id="client-secret" class="secret">([^<]+)<'
-    second = re.search(pattern, admin_client.post(url, {"old_secret_valid_hours": 24}).content).group(1).decode()
-    third = re.search(pattern, admin_client.post(url, {"old_secret_valid_hours": 24}).content).group(1).decode()
+    second = (
+        re.search(pattern, admin_client.post(url, {"old_secret_valid_hours": 24}).content).group(1).decode()
+    )
+    third = (
+        re.search(pattern, admin_client.post(url, {"old_secret_valid_hours": 24}).content).group(1).decode()
+    )
     assert token_status(admin_client, client.client_id, ms_reports.client_secret) == 401
     assert token_status(admin_client, client.client_id, second) == 200
     assert token_status(admin_client, client.client_id, third) == 200
@@ -154,7 +184,11 @@ def test_disabling_a_client_stops_its_tokens_and_enabling_restores_them(admin_cl
     assert token_status(admin_client, client.client_id, ms_reports.client_secret) == 401
     admin_client.post(reverse("portal:client_enable", args=[client.pk]))
     assert token_status(admin_client, client.client_id, ms_reports.client_secret) == 200
-    events = list(AuditEvent.objects.filter(event__in=["client.disabled", "client.enabled"]).values_list("event", flat=True))
+    events = list(
+        AuditEvent.objects.filter(event__in=["client.disabled", "client.enabled"]).values_list(
+            "event", flat=True
+        )
+    )
     assert sorted(events) == ["client.disabled", "client.enabled"]
 
 
@@ -165,10 +199,15 @@ def test_deleting_a_client_needs_its_name_typed(admin_client, ms_reports):
     assert Client.objects.filter(pk=ms_reports.client.pk).exists()
     admin_client.post(url, {"confirmation": "ms_reports"})
     assert not Client.objects.filter(pk=ms_reports.client.pk).exists()
-    assert AuditEvent.objects.get(event="client.deleted").details["grants"] == ["doctors:read", "doctors:write"]
+    assert AuditEvent.objects.get(event="client.deleted").details["grants"] == [
+        "doctors:read",
+        "doctors:write",
+    ]
 
 
-def test_the_grant_matrix_grants_revokes_and_hints_at_unused_scopes(admin_client, request_token, ms_reports, ms_doctor):
+def test_the_grant_matrix_grants_revokes_and_hints_at_unused_scopes(
+    admin_client, request_token, ms_reports, ms_doctor
+):
     request_token(ms_reports, scope="doctors:read")
     token_usage_roll_up(now=timezone.now())
     page = admin_client.get(reverse("portal:grant_matrix"), {"service": ms_doctor.pk})
@@ -176,7 +215,10 @@ def test_the_grant_matrix_grants_revokes_and_hints_at_unused_scopes(admin_client
     assert b'title="Revoke doctors:write from ms_reports (unused for 30 days)"' in page.content
     assert b'title="Revoke doctors:read from ms_reports"' in page.content
     write = ms_doctor.scopes.get(name="doctors:write")
-    admin_client.post(reverse("portal:grant_toggle"), {"client": ms_reports.client.pk, "scope": write.pk, "action": "revoke"})
+    admin_client.post(
+        reverse("portal:grant_toggle"),
+        {"client": ms_reports.client.pk, "scope": write.pk, "action": "revoke"},
+    )
     assert not Grant.objects.filter(client=ms_reports.client, scope=write).exists()
     assert AuditEvent.objects.filter(event="grant.removed", actor="alice-admin").exists()
 
@@ -187,6 +229,7 @@ def test_a_service_page_shows_who_may_call_it(auditor_client, ms_admin, ms_docto
 
 
 # --- keys ---------------------------------------------------------------------------------------------
+
 
 def test_revoking_a_key_needs_its_kid_typed(admin_client, db):
     key = signing_key_active()
@@ -208,12 +251,17 @@ def test_rotate_now_from_the_keys_page(admin_client, db):
 
 # --- the audit log ------------------------------------------------------------------------------------
 
-def test_the_audit_log_filters_and_pages_from_newest_to_oldest(auditor_client, request_token, ms_admin, ms_reports):
+
+def test_the_audit_log_filters_and_pages_from_newest_to_oldest(
+    auditor_client, request_token, ms_admin, ms_reports
+):
     for _ in range(3):
         request_token(ms_admin, resource="https://doctors.internal")
     request_token(ms_reports)
     request_token(None, headers={"HTTP_AUTHORIZATION": basic_auth("nobody", "x")})
-    page = auditor_client.get(reverse("portal:audit_log"), {"event": "token.issued", "client": ms_admin.client.client_id})
+    page = auditor_client.get(
+        reverse("portal:audit_log"), {"event": "token.issued", "client": ms_admin.client.client_id}
+    )
     assert page.content.decode().count('<td class="nowrap"><code>token.issued</code>') == 3
     failures = auditor_client.get(reverse("portal:audit_log"), {"outcome": "failure"}).content.decode()
     assert "token.denied" in failures and "token.issued" not in failures
@@ -221,7 +269,9 @@ def test_the_audit_log_filters_and_pages_from_newest_to_oldest(auditor_client, r
     assert family.count('<td class="nowrap"><code>token.') == 5
 
 
-def test_audit_pages_follow_each_other_without_gaps_or_repeats(auditor_client, request_token, ms_reports, monkeypatch):
+def test_audit_pages_follow_each_other_without_gaps_or_repeats(
+    auditor_client, request_token, ms_reports, monkeypatch
+):
     monkeypatch.setattr("portal.views.audit.PAGE_SIZE", 4)
     for _ in range(9):
         request_token(ms_reports)
@@ -241,6 +291,7 @@ def test_bad_audit_filters_are_form_errors(auditor_client, db):
 
 # --- create_portal_user ---------------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_create_portal_user_takes_the_password_from_the_environment(monkeypatch, client):
     monkeypatch.setenv("AUTHPORTAL_PASSWORD", PASSWORD)
@@ -255,7 +306,9 @@ def test_create_portal_user_takes_the_password_from_the_environment(monkeypatch,
 def test_create_portal_user_refuses_weak_passwords_and_duplicates(monkeypatch, admin_user, password, message):
     monkeypatch.setenv("AUTHPORTAL_PASSWORD", password)
     with pytest.raises(CommandError, match=message):
-        call_command("create_portal_user", "alice-admin" if "already" in message else "dave", "--role", "admin")
+        call_command(
+            "create_portal_user", "alice-admin" if "already" in message else "dave", "--role", "admin"
+        )
 
 
 @pytest.mark.django_db

@@ -14,10 +14,15 @@ from keys.services import key_rotate_now, signing_key_active
 
 def add_registry(start: int, count: int) -> None:
     for i in range(start, start + count):
-        service_register(name=f"ms_svc{i}", audience=f"https://svc{i}.internal",
-                         scopes=[ScopeSpec(f"svc{i}:read"), ScopeSpec(f"svc{i}:write")])
-        client_register(name=f"ms_client{i}", grants=[GrantSpec(f"ms_svc{i}", f"svc{i}:read"),
-                                                      GrantSpec("ms_svc0", "svc0:read")])
+        service_register(
+            name=f"ms_svc{i}",
+            audience=f"https://svc{i}.internal",
+            scopes=[ScopeSpec(f"svc{i}:read"), ScopeSpec(f"svc{i}:write")],
+        )
+        client_register(
+            name=f"ms_client{i}",
+            grants=[GrantSpec(f"ms_svc{i}", f"svc{i}:read"), GrantSpec("ms_svc0", "svc0:read")],
+        )
 
 
 def pages(service_pk: int, client_pk: int) -> list[str]:

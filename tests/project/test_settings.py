@@ -16,7 +16,11 @@ def django_check(tmp_path, *args: str, **env: str) -> subprocess.CompletedProces
     environment = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "AUTHPORTAL_ISSUER")}
     environment.update({"AUTHPORTAL_DATA_DIR": str(tmp_path), **env})
     return subprocess.run(
-        [sys.executable, "manage.py", "check", *args], cwd=ROOT, env=environment, capture_output=True, text=True,
+        [sys.executable, "manage.py", "check", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
 
@@ -54,8 +58,12 @@ def test_secrets_are_generated_once_into_the_data_directory(tmp_path):
 
 def test_check_deploy_is_clean_when_configured_for_production(tmp_path):
     result = django_check(
-        tmp_path, "--deploy", "--fail-level", "WARNING",
-        AUTHPORTAL_ISSUER="https://auth.example.com", ALLOWED_HOSTS="auth.example.com",
+        tmp_path,
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        AUTHPORTAL_ISSUER="https://auth.example.com",
+        ALLOWED_HOSTS="auth.example.com",
         SECRET_KEY="x" * 20 + "production-secret-key-with-enough-entropy-8f3a9c",
     )
     assert result.returncode == 0, result.stderr

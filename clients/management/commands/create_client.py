@@ -15,12 +15,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("name", help="Client name, e.g. ms_admin")
-        parser.add_argument("--grant", action="append", default=[], help="SERVICE:SCOPE it may request; repeat")
+        parser.add_argument(
+            "--grant", action="append", default=[], help="SERVICE:SCOPE it may request; repeat"
+        )
         parser.add_argument("--service", help="The registered service this client represents, if any")
         parser.add_argument("--lifetime", type=int, help="Access-token lifetime in seconds (60–3600)")
-        parser.add_argument("--json", action="store_true", help='End with {"client_id": …, "client_secret": …}')
+        parser.add_argument(
+            "--json", action="store_true", help='End with {"client_id": …, "client_secret": …}'
+        )
 
-    def handle(self, *args, name: str, grant: list[str], service: str | None, lifetime: int | None, **options):
+    def handle(
+        self, *args, name: str, grant: list[str], service: str | None, lifetime: int | None, **options
+    ):
         try:
             represents = None
             if service:
@@ -38,7 +44,9 @@ class Command(BaseCommand):
         client = registered.client
         if options["json"]:
             self.stdout.write(f"Registered client {client.name}.")
-            self.stdout.write(json.dumps({"client_id": client.client_id, "client_secret": registered.client_secret}))
+            self.stdout.write(
+                json.dumps({"client_id": client.client_id, "client_secret": registered.client_secret})
+            )
             return
         self.stdout.write(f"Registered client {client.name}.")
         self.stdout.write(f"client_id:     {client.client_id}")

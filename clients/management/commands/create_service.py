@@ -16,7 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="")
         parser.add_argument("--owner", default="", help="Who to contact about this service")
 
-    def handle(self, *args, name: str, audience: str, scope: list[str], description: str, owner: str, **options):
+    def handle(
+        self, *args, name: str, audience: str, scope: list[str], description: str, owner: str, **options
+    ):
         try:
             service = service_register(
                 name=name,

@@ -22,18 +22,26 @@ class Command(BaseCommand):
                 name="ms_doctor",
                 audience="https://doctors.internal",
                 description="Doctors and their schedules",
-                scopes=[ScopeSpec("doctors:read", "Read doctors"), ScopeSpec("doctors:write", "Change doctors")],
+                scopes=[
+                    ScopeSpec("doctors:read", "Read doctors"),
+                    ScopeSpec("doctors:write", "Change doctors"),
+                ],
             )
             service_register(
                 name="ms_college",
                 audience="https://college.internal",
                 description="Courses and enrolments",
-                scopes=[ScopeSpec("college:read", "Read courses"), ScopeSpec("college:write", "Change courses")],
+                scopes=[
+                    ScopeSpec("college:read", "Read courses"),
+                    ScopeSpec("college:write", "Change courses"),
+                ],
             )
             registered = client_register(name="ms_admin", grants=[GrantSpec("ms_doctor", "doctors:read")])
         client_id, secret = registered.client.client_id, registered.client_secret
         token_url = settings.AUTHPORTAL_ISSUER + "/o/token"
-        self.stdout.write(self.style.SUCCESS("Demo registered: ms_doctor, ms_college, and client ms_admin (doctors:read)."))
+        self.stdout.write(
+            self.style.SUCCESS("Demo registered: ms_doctor, ms_college, and client ms_admin (doctors:read).")
+        )
         self.stdout.write(f"  client_id:     {client_id}")
         self.stdout.write(f"  client_secret: {secret}   (shown only now)")
         self.stdout.write("Get a token:")

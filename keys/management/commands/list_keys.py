@@ -24,7 +24,9 @@ class Command(BaseCommand):
         ]
         widths = [max(len(str(value)) for value in column) for column in zip(columns, *rows, strict=False)]
         for line in (columns, *rows):
-            self.stdout.write("  ".join(str(value).ljust(width) for value, width in zip(line, widths, strict=True)))
+            self.stdout.write(
+                "  ".join(str(value).ljust(width) for value, width in zip(line, widths, strict=True))
+            )
 
 
 def _when(moment) -> str:

@@ -19,4 +19,6 @@ class Command(BaseCommand):
         except (KeyNotFound, KeyStateError) as exc:
             raise CommandError(str(exc)) from None
         signer_cache_clear()
-        self.stdout.write(f"Revoked {key.kid}. Tokens it signed stop verifying as verifiers refresh the JWKS.")
+        self.stdout.write(
+            f"Revoked {key.kid}. Tokens it signed stop verifying as verifiers refresh the JWKS."
+        )

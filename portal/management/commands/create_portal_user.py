@@ -26,7 +26,9 @@ class Command(BaseCommand):
             if password != getpass.getpass("Password (again): "):
                 raise CommandError("The passwords differ.")
         try:
-            portal_user_create(username=username, role=role, password=password, actor="manage.py create_portal_user")
+            portal_user_create(
+                username=username, role=role, password=password, actor="manage.py create_portal_user"
+            )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         self.stdout.write(f"Created {role} {username}.")

@@ -55,27 +55,6 @@ def _lifetime_field() -> forms.IntegerField:
     )
 
 
-class ClientForm(forms.Form):
-    name = forms.CharField(max_length=255, help_text="Usually the calling service's name, e.g. ms_admin")
-    service = forms.ModelChoiceField(
-        Service.objects.all(),
-        required=False,
-        empty_label="— none —",
-        label="Represents service",
-    )
-    access_token_lifetime = _lifetime_field()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["access_token_lifetime"] = _lifetime_field()
-
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        if Client.objects.filter(name=name).exists():
-            raise forms.ValidationError("A client with this name exists already.")
-        return name
-
-
 class ClientEditForm(forms.Form):
     service = forms.ModelChoiceField(
         Service.objects.all(),
@@ -87,7 +66,19 @@ class ClientEditForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Built per form, so a changed AUTHPORTAL_TOKEN_LIFETIME_MAX (tests, reload) is honoured.
         self.fields["access_token_lifetime"] = _lifetime_field()
+
+
+class ClientForm(ClientEditForm):
+    name = forms.CharField(max_length=255, help_text="Usually the calling service's name, e.g. ms_admin")
+    field_order = ["name", "service", "access_token_lifetime"]
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if Client.objects.filter(name=name).exists():
+            raise forms.ValidationError("A client with this name exists already.")
+        return name
 
 
 class SecretRotationForm(forms.Form):

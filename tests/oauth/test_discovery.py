@@ -111,3 +111,48 @@ def test_token_verifies_with_node_jose(live_issuer, ms_admin):
     assert outcome["ok"], outcome
     assert outcome["protectedHeader"]["typ"] == "at+jwt"
     assert outcome["payload"]["aud"] == ["https://doctors.internal", "https://college.internal"]
+
+
+@pytest.mark.interop
+@pytest.mark.django_db(transaction=True)
+def test_token_verifies_in_php_with_the_published_public_key_file(live_issuer, ms_admin, settings, tmp_path):
+    if not shutil.which("php"):
+        pytest.skip("php is not installed: `make test` installs Debian's php-cli when it runs as root")
+    settings.AUTHPORTAL_PUBLIC_KEY_FILE = str(tmp_path / "oauth-public.key")
+    token = token_over_http(live_issuer, ms_admin, resource="https://doctors.internal")
+    result = subprocess.run(
+        [
+            "php",
+            "verify_openssl.php",
+            settings.AUTHPORTAL_PUBLIC_KEY_FILE,
+            token,
+            live_issuer,
+            "https://doctors.internal",
+        ],
+        cwd=INTEROP,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "ok": True,
+        "client_id": ms_admin.client.client_id,
+        "scope": "doctors:read",
+    }
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    rejected = subprocess.run(
+        [
+            "php",
+            "verify_openssl.php",
+            settings.AUTHPORTAL_PUBLIC_KEY_FILE,
+            tampered,
+            live_issuer,
+            "https://doctors.internal",
+        ],
+        cwd=INTEROP,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert rejected.returncode != 0

@@ -168,3 +168,15 @@ def _page(filters: AuditFilter, before: Cursor | None, limit: int) -> list[Audit
 
 def audit_event(*, pk: int) -> AuditEvent | None:
     return AuditEvent.objects.filter(pk=pk).first()
+
+
+def audit_cursor_encode(cursor: Cursor) -> str:
+    """A page cursor for a URL (`?before=…`): the UTC time and the id of the last event shown."""
+    moment, event_id = cursor
+    return f"{moment.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}_{event_id}"
+
+
+def audit_cursor_decode(text: str) -> Cursor:
+    """The inverse of audit_cursor_encode; ValueError on anything else (a tampered or stale link)."""
+    moment, _, event_id = text.partition("_")
+    return datetime.strptime(moment, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC), int(event_id)

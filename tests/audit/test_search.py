@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from audit.selectors import AuditFilter, audit_search
+from audit.selectors import AuditFilter, audit_cursor_decode, audit_cursor_encode, audit_search
 from audit.services import audit_record
 
 from .conftest import T0, write_events
@@ -72,3 +73,11 @@ def test_a_page_costs_one_query_per_event_name_whatever_its_depth(db):
         audit_search(filters=AuditFilter(), before=page.next_before, limit=10)
     assert len(queries) == 1
     assert "OFFSET" not in queries[0]["sql"].upper()
+
+
+def test_a_page_cursor_survives_a_url_and_rejects_garbage(db):
+    write_events(3)
+    cursor = audit_search(filters=AuditFilter(), limit=1).next_before
+    assert audit_cursor_decode(audit_cursor_encode(cursor)) == cursor
+    with pytest.raises(ValueError):
+        audit_cursor_decode("not-a-cursor")

@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from audit.catalogue import event_names_expand
 from audit.models import AuditEvent
+from clients.models import Service
 
 MAX_PAGE = 500
 
@@ -23,7 +25,8 @@ class AuditFilter:
 
     since/until: occurred_at in [since, until). events: exact names or `prefix.*`. client: a client id,
     matching events about that client (subject `client:ID`: its tokens, denials, changes and grants).
-    actor, subject: exact. outcome: "success" or "failure".
+    actor, subject: exact. outcome: "success" or "failure". service: a service name, matching events
+    about it (its registration and scopes, grants of its scopes, and on PostgreSQL tokens for its audience).
     """
 
     since: datetime | None = None
@@ -33,6 +36,7 @@ class AuditFilter:
     actor: str = ""
     subject: str = ""
     outcome: str = ""
+    service: str = ""
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):
@@ -65,11 +69,12 @@ class AuditFilter:
             actor=str(params.get("actor") or "").strip(),
             subject=str(params.get("subject") or "").strip(),
             outcome=str(params.get("outcome") or "").strip(),
+            service=str(params.get("service") or "").strip(),
         )
 
     def is_complete_range(self) -> bool:
         """True when only a time range is set: then an export holds every event of that range."""
-        return not (self.events or self.client or self.actor or self.subject or self.outcome)
+        return not (self.events or self.client or self.actor or self.subject or self.outcome or self.service)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready, for the export header and the `audit.exported` event."""
@@ -98,7 +103,16 @@ class AuditFilter:
             events = events.filter(subject=self.subject)
         if self.outcome:
             events = events.filter(outcome=self.outcome)
+        if self.service:
+            events = events.filter(self._about_service())
         return events
+
+    def _about_service(self) -> Q:
+        about = Q(subject=f"service:{self.service}") | Q(details__service=self.service)
+        audience = Service.objects.filter(name=self.service).values_list("audience", flat=True).first()
+        if audience and connection.vendor == "postgresql":  # JSON containment is PostgreSQL's
+            about |= Q(details__audiences__contains=[audience])
+        return about
 
 
 def _moment(value: object, name: str) -> datetime | None:

@@ -61,6 +61,12 @@ AUTHPORTAL_KEK_PREVIOUS = read_list("AUTHPORTAL_KEK_PREVIOUS", [])
 AUTHPORTAL_JWKS_FILE = os.environ.get("AUTHPORTAL_JWKS_FILE", "").strip() or None
 AUTHPORTAL_PUBLIC_KEY_FILE = os.environ.get("AUTHPORTAL_PUBLIC_KEY_FILE", "").strip() or None
 AUTHPORTAL_JWKS_CACHE_SECONDS = read_int("AUTHPORTAL_JWKS_CACHE_SECONDS", 5, minimum=0, maximum=300)
+# Audit log (audit/): retention, checkpoint size, and how long an in-flight event may still be sealed.
+AUTHPORTAL_AUDIT_RETENTION_DAYS = read_int("AUTHPORTAL_AUDIT_RETENTION_DAYS", 400, minimum=1, maximum=36500)
+AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS = read_int(
+    "AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS", 100_000, minimum=1000, maximum=1_000_000
+)
+AUTHPORTAL_AUDIT_GAP_SECONDS = read_int("AUTHPORTAL_AUDIT_GAP_SECONDS", 3600, minimum=60)
 AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES = read_int(
     "AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES", 4096, minimum=256, maximum=65536
 )

@@ -113,9 +113,9 @@ class TypedConfirmationForm(forms.Form):
 class AuditFilterForm(forms.Form):
     since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    event = forms.CharField(required=False, max_length=64)
+    event = forms.CharField(required=False, max_length=64, help_text="a name, or a family: token.*")
     client = forms.CharField(required=False, max_length=255, label="Client id")
-    service = forms.CharField(required=False, max_length=63)
+    service = forms.CharField(required=False, max_length=63, help_text="a service name")
     actor = forms.CharField(required=False, max_length=255)
     outcome = forms.ChoiceField(
         required=False, choices=[("", "any"), ("success", "success"), ("failure", "failure")]

@@ -28,6 +28,7 @@ urlpatterns = [
     path("keys/rotate/", keys.key_rotate_view, name="key_rotate"),
     path("keys/<str:kid>/revoke/", keys.key_revoke_view, name="key_revoke"),
     path("audit/", audit.audit_log, name="audit_log"),
+    path("audit/export/", audit.audit_export, name="audit_export"),
     path("security/lockouts/", security.lockout_list, name="lockout_list"),
     path("security/lockouts/clear/", security.lockout_clear, name="lockout_clear"),
 ]

@@ -1,49 +1,97 @@
 from __future__ import annotations
 
-from datetime import datetime
-
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from portal.audit_search import AuditFilters, audit_page
+from audit.exports import EXPORT_CONTENT_TYPES, FORMATS, audit_export_stream, export_filename
+from audit.selectors import AuditFilter, audit_cursor_decode, audit_cursor_encode, audit_search
 from portal.forms import AuditFilterForm
 from portal.roles import reader_required
 
 PAGE_SIZE = 50
 
 
+def _filters(form: AuditFilterForm) -> AuditFilter | None:
+    """The auditor's filter, or None with the reason on the form."""
+    if not form.is_bound:
+        return AuditFilter()
+    if not form.is_valid():
+        return None
+    data = form.cleaned_data
+    try:
+        return AuditFilter(
+            since=data["since"],
+            until=data["until"],
+            events=(data["event"],) if data["event"] else (),
+            client=data["client"],
+            actor=data["actor"],
+            outcome=data["outcome"],
+            service=data["service"],
+        )
+    except ValueError as exc:
+        form.add_error(None, str(exc))
+        return None
+
+
 @reader_required
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
-    form = AuditFilterForm(request.GET or None)
-    filters = AuditFilters.from_form(form) if form.is_bound and form.is_valid() else AuditFilters()
-    before = _cursor(request.GET.get("before", ""))
-    page = audit_page(filters=filters, before=before, limit=PAGE_SIZE)
-    next_url = None
-    if page.next_cursor:
-        params = {k: v for k, v in request.GET.items() if k != "before"}
-        params["before"] = f"{page.next_cursor[0].isoformat()}|{page.next_cursor[1]}"
-        next_url = reverse("portal:audit_log") + "?" + urlencode(params)
+    query = {k: v for k, v in request.GET.items() if k != "before" and v}
+    form = AuditFilterForm(query or None)
+    filters = _filters(form)
+    try:
+        before = audit_cursor_decode(request.GET["before"]) if request.GET.get("before") else None
+    except ValueError:
+        before = None
+    page = audit_search(filters=filters, before=before, limit=PAGE_SIZE) if filters is not None else None
+    base = reverse("portal:audit_log") + "?" + urlencode(query)
     return render(
         request,
         "portal/audit/list.html",
         {
             "form": form,
-            "events": page.events,
-            "next_url": next_url,
-            "first_url": reverse("portal:audit_log")
-            + "?"
-            + urlencode({k: v for k, v in request.GET.items() if k != "before"}),
+            "events": page.events if page else [],
+            "next_url": f"{base}&before={audit_cursor_encode(page.next_before)}"
+            if page and page.next_before
+            else None,
+            "first_url": base,
+            "export_query": urlencode(query),
+            "formats": FORMATS,
         },
     )
 
 
-def _cursor(raw: str) -> tuple[datetime, int] | None:
-    moment, _, pk = raw.partition("|")
-    try:
-        return datetime.fromisoformat(moment), int(pk)
-    except ValueError:
-        return None
+@reader_required
+@require_GET
+def audit_export(request: HttpRequest) -> HttpResponse:
+    """The filtered log as a file, streamed; the export itself is an `audit.exported` event."""
+    fmt = request.GET.get("format", "csv")
+    form = AuditFilterForm({k: v for k, v in request.GET.items() if k != "format" and v} or None)
+    filters = _filters(form)
+    if fmt not in FORMATS or filters is None:
+        return render(
+            request,
+            "portal/audit/list.html",
+            {
+                "form": form,
+                "events": [],
+                "formats": FORMATS,
+                "export_error": f"Cannot export: choose one of {', '.join(FORMATS)} and valid filters.",
+            },
+            status=400,
+        )
+    response = StreamingHttpResponse(
+        audit_export_stream(
+            filters=filters,
+            fmt=fmt,
+            actor=request.user,
+            remote_addr=request.META.get("REMOTE_ADDR"),
+            request_id=getattr(request, "request_id", ""),
+        ),
+        content_type=EXPORT_CONTENT_TYPES[fmt],
+    )
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(fmt=fmt)}"'
+    return response

@@ -23,6 +23,7 @@ def portal_urls(service, scope, client, key) -> list[tuple[str, str]]:
         (reverse("portal:grant_matrix"), READ),
         (reverse("portal:key_list"), READ),
         (reverse("portal:audit_log"), READ),
+        (reverse("portal:audit_export"), READ),
         (reverse("portal:service_create"), CHANGE),
         (reverse("portal:service_edit", args=[service.pk]), CHANGE),
         (reverse("portal:client_create"), CHANGE),

@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def django_check(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "AUTHPORTAL_ISSUER")}
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DEBUG", "AUTHPORTAL_ISSUER", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
     environment.update({"AUTHPORTAL_DATA_DIR": str(tmp_path), **env})
     return subprocess.run(
         [sys.executable, "manage.py", "check", *args],

@@ -106,7 +106,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "portal.middleware.PortalCSPMiddleware",
     "portal.middleware.no_store_for_signed_in_pages",
     # Last, as django-axes asks: it turns a locked-out login into our lockout page.
     "axes.middleware.AxesMiddleware",
@@ -200,7 +200,6 @@ AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS = ["password"]
 
 CONTENT_SECURITY_POLICY = {
-    "EXCLUDE_URL_PREFIXES": ["/o/", "/.well-known/"],
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],

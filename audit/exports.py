@@ -30,7 +30,7 @@ from django.utils import timezone
 from audit import chain
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.selectors import AuditFilter
-from audit.services import actor_name, audit_record
+from audit.services import EVENT_COLUMNS, actor_name, audit_record
 
 FORMATS = ("csv", "jsonl", "json")
 EXPORT_CONTENT_TYPES = {
@@ -40,17 +40,7 @@ EXPORT_CONTENT_TYPES = {
 }
 EXPORT_FORMAT_NAME = "authportal-audit-export"
 EXPORT_VERSION = 1
-CSV_COLUMNS = (
-    "id",
-    "occurred_at",
-    "event",
-    "outcome",
-    "actor",
-    "subject",
-    "remote_addr",
-    "request_id",
-    "details",
-)
+CSV_COLUMNS = EVENT_COLUMNS  # the same columns, in the same order as the hash chain reads them
 
 # chain.time_canonical's format, in PostgreSQL.
 _PG_TIME = """to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""

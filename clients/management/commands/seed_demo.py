@@ -49,3 +49,5 @@ class Command(BaseCommand):
             f"  curl -s -u {shlex.quote(client_id + ':' + secret)} -d grant_type=client_credentials "
             f"-d resource=https://doctors.internal {token_url}"
         )
+        self.stdout.write("Sign in to the portal after creating your account:")
+        self.stdout.write("  .venv/bin/python manage.py create_portal_user YOUR_NAME --role admin")

@@ -6,7 +6,7 @@
 1. sets up a throw-away portal (SQLite in a temporary directory, issuer http://127.0.0.1:<port>),
 2. registers ms_doctor (audience https://doctors.internal, scopes doctors:read and doctors:write)
    and the client ms_admin granted doctors:read, with the operator commands,
-3. serves the portal with gunicorn and starts ms_doctor,
+3. serves the portal with granian (as `make run` does) and starts ms_doctor,
 4. runs ms_admin, which gets a token and calls ms_doctor: allowed, refused by scope, refused by
    caller, refused without or with a tampered token,
 and stops everything. Exits 0 when every answer was the expected one.
@@ -122,16 +122,25 @@ def main() -> int:
 
         portal_log = open(data_dir / "portal.log", "w")  # noqa: SIM115 (closed with the directory)
         portal = subprocess.Popen(  # noqa: S603 (our own commands)
-            [PY, "-m", "gunicorn", "-c", "authportal/gunicorn_conf.py", "authportal.wsgi"],
+            [
+                str(Path(PY).parent / "granian"),
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(portal_port),
+                "--workers",
+                "1",
+                "--blocking-threads",
+                "4",
+                "--no-ws",
+                "authportal.wsgi:application",
+            ],
             cwd=ROOT,
             stdout=portal_log,
             stderr=subprocess.STDOUT,
-            env={
-                **env,
-                "GUNICORN_BIND": f"127.0.0.1:{portal_port}",
-                "GUNICORN_WORKERS": "1",
-                "GUNICORN_THREADS": "4",
-            },
+            env=env,
         )
         processes.append(portal)
         wait_until_up(f"{issuer}/.well-known/oauth-authorization-server", portal)

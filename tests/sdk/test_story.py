@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the story uses gunicorn")
+@pytest.mark.skipif(sys.platform == "win32", reason="the story runs POSIX processes")
 def test_the_story_runs_with_every_answer_as_expected():
     env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
     result = subprocess.run(

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from clients.hashers import client_secret_matches
@@ -102,6 +101,3 @@ def _client_with_grants_sql() -> str:
 def scope_names_all() -> list[str]:
     return list(Scope.objects.order_by("name").values_list("name", flat=True))
 
-
-def service_list() -> QuerySet[Service]:
-    return Service.objects.prefetch_related("scopes")

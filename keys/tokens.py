@@ -63,7 +63,7 @@ def signer_active() -> Signer:
                     raise SigningUnavailable(str(exc)) from exc
                 signer = Signer(kid=key.kid, algorithm=key.algorithm, jwk=jwk)
                 _loaded[key.kid] = signer
-    _forget_unpublished(keep=key.kid)
+    _forget_all_but(key.kid)
     _active = (time.monotonic() + settings.AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS, signer)
     return signer
 
@@ -76,8 +76,8 @@ def signer_cache_clear() -> None:
         _active = None
 
 
-def _forget_unpublished(*, keep: str) -> None:
-    # Private keys of keys that no longer sign should not linger in memory.
+def _forget_all_but(keep: str) -> None:
+    # Private keys that no longer sign should not linger in this process's memory.
     for kid in list(_loaded):
         if kid != keep:
             _loaded.pop(kid, None)

@@ -100,4 +100,3 @@ def _client_with_grants_sql() -> str:
 
 def scope_names_all() -> list[str]:
     return list(Scope.objects.order_by("name").values_list("name", flat=True))
-

@@ -7,6 +7,9 @@ import re
 
 from django.http import HttpResponse
 
+# Paths that speak the protocol: they answer JSON, never HTML, and carry no portal machinery.
+PROTOCOL_PATH_PREFIXES = ("/o/", "/.well-known/")
+
 # RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
 _NOT_ALLOWED_IN_DESCRIPTION = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 

@@ -14,7 +14,7 @@ from django.views.defaults import server_error as html_server_error
 
 from clients.selectors import scope_names_all
 from keys.tokens import SigningUnavailable
-from oauth.errors import OAuthError, json_no_store, oauth_error_response
+from oauth.errors import PROTOCOL_PATH_PREFIXES, OAuthError, json_no_store, oauth_error_response
 from oauth.requests import token_request_parse
 from oauth.services import client_credentials_grant, token_denial_record
 
@@ -79,7 +79,7 @@ def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Protocol paths answer JSON even when nothing is there."""
-    if request.path.startswith(("/o/", "/.well-known/")):
+    if request.path.startswith(PROTOCOL_PATH_PREFIXES):
         return json_no_store(
             {"error": "invalid_request", "error_description": "No such endpoint."}, status=404
         )
@@ -88,12 +88,12 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """A request Django refuses before any view (an unknown Host, say) still gets RFC 6749 JSON here."""
-    if request.path.startswith(("/o/", "/.well-known/")):
+    if request.path.startswith(PROTOCOL_PATH_PREFIXES):
         return json_no_store({"error": "invalid_request", "error_description": "Bad request."}, status=400)
     return html_bad_request(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    if request.path.startswith(("/o/", "/.well-known/")):
+    if request.path.startswith(PROTOCOL_PATH_PREFIXES):
         return json_no_store({"error": "server_error", "error_description": "Internal error."}, status=500)
     return html_server_error(request)

@@ -378,3 +378,10 @@ def test_the_audit_log_filters_by_service(admin_client, ms_doctor, ms_college, m
     page = admin_client.get(reverse("portal:audit_log"), {"service": "ms_doctor"}).content.decode()
     assert "service.updated" in page and "grant.added" in page
     assert "ms_college" not in page
+
+
+def test_protocol_responses_carry_no_portal_csp(client, request_token, ms_reports):
+    # The portal's CSP middleware skips the token endpoint and the well-known documents.
+    assert "Content-Security-Policy" not in request_token(ms_reports)
+    assert "Content-Security-Policy" not in client.get("/.well-known/jwks.json")
+    assert "Content-Security-Policy" in client.get(reverse("portal:login"))

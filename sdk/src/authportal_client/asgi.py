@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from authportal_client.bearer import Denial, authenticate, bearer_token
+from authportal_client.bearer import BearerGate, Denial, bearer_token
 from authportal_client.verifier import Verifier
 
 SCOPE_KEY = "authportal.claims"
@@ -23,7 +23,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class BearerTokenMiddleware:
+class BearerTokenMiddleware(BearerGate):
     def __init__(
         self,
         app: AsgiApp,
@@ -33,11 +33,8 @@ class BearerTokenMiddleware:
         exempt_paths: Iterable[str] = (),
         realm: str = "api",
     ):
+        super().__init__(verifier, required_scopes=required_scopes, exempt_paths=exempt_paths, realm=realm)
         self.app = app
-        self.verifier = verifier
-        self.required_scopes = tuple(required_scopes)
-        self.exempt_paths = frozenset(exempt_paths)
-        self.realm = realm
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope.get("path") in self.exempt_paths:
@@ -46,20 +43,15 @@ class BearerTokenMiddleware:
         authorization = _header(scope, b"authorization")
         token = bearer_token(authorization)
         if token is None or self.verifier.can_verify_without_io(token):
-            outcome = self._authenticate(authorization)
+            outcome = self.check(authorization)
         else:
-            outcome = await asyncio.to_thread(self._authenticate, authorization)
+            outcome = await asyncio.to_thread(self.check, authorization)
         if isinstance(outcome, Denial):
             await _deny(scope, send, outcome)
             return
         scope[SCOPE_KEY] = outcome
         scope.setdefault("state", {})["claims"] = outcome
         await self.app(scope, receive, send)
-
-    def _authenticate(self, authorization: str | None) -> Any:
-        return authenticate(
-            self.verifier, authorization, required_scopes=self.required_scopes, realm=self.realm
-        )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -81,3 +81,26 @@ def check_scopes(claims: Claims, required_scopes: Iterable[str], *, realm: str =
     if required and not claims.has_scopes(*required):
         return insufficient_scope(realm, required)
     return claims
+
+
+class BearerGate:
+    """What every integration's middleware holds: the verifier, the scopes it demands, the paths it
+    leaves alone, and the realm of its challenges."""
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        required_scopes: Iterable[str] = (),
+        exempt_paths: Iterable[str] = (),
+        realm: str = "api",
+    ):
+        self.verifier = verifier
+        self.required_scopes = tuple(required_scopes)
+        self.exempt_paths = frozenset(exempt_paths)
+        self.realm = realm
+
+    def check(self, authorization: str | None) -> Claims | Denial:
+        return authenticate(
+            self.verifier, authorization, required_scopes=self.required_scopes, realm=self.realm
+        )

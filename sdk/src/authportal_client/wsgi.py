@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from authportal_client.bearer import Denial, authenticate, insufficient_scope
+from authportal_client.bearer import BearerGate, Denial, insufficient_scope
 from authportal_client.verifier import Verifier
 
 ENVIRON_KEY = "authportal.claims"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class BearerTokenMiddleware:
+class BearerTokenMiddleware(BearerGate):
     def __init__(
         self,
         app: WsgiApp,
@@ -29,21 +29,13 @@ class BearerTokenMiddleware:
         exempt_paths: Iterable[str] = (),
         realm: str = "api",
     ):
+        super().__init__(verifier, required_scopes=required_scopes, exempt_paths=exempt_paths, realm=realm)
         self.app = app
-        self.verifier = verifier
-        self.required_scopes = tuple(required_scopes)
-        self.exempt_paths = frozenset(exempt_paths)
-        self.realm = realm
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") in self.exempt_paths:
             return self.app(environ, start_response)
-        outcome = authenticate(
-            self.verifier,
-            environ.get("HTTP_AUTHORIZATION"),
-            required_scopes=self.required_scopes,
-            realm=self.realm,
-        )
+        outcome = self.check(environ.get("HTTP_AUTHORIZATION"))
         if isinstance(outcome, Denial):
             return deny(start_response, outcome)
         environ[ENVIRON_KEY] = outcome

@@ -13,6 +13,7 @@ from django.db.models import Field, Q
 from django.utils import timezone
 
 from audit import chain
+from audit.inflight import AuditRow, AuditRowCommitted, AuditRowInFlight
 from audit.models import AuditCheckpoint, AuditEvent
 
 # Keys that must never reach the audit table, whatever a caller passes in `details`.
@@ -48,27 +49,73 @@ def audit_record(
     """Write one audit event. Call it inside the transaction of the change it records.
 
     One INSERT and nothing else: no lock, no read, no chaining. Sealing (`audit_seal`) runs behind.
+    Outside a transaction the event is committed when this returns.
+    """
+    audit_record_start(
+        event=event,
+        outcome=outcome,
+        actor=actor,
+        subject=subject,
+        remote_addr=remote_addr,
+        request_id=request_id,
+        details=details,
+        occurred_at=occurred_at,
+    ).wait(audit_write_timeout())
+
+
+def audit_record_start(
+    *,
+    event: str,
+    outcome: str = AuditEvent.Outcome.SUCCESS,
+    actor: str = "",
+    subject: str = "",
+    remote_addr: str | None = None,
+    request_id: str = "",
+    details: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> AuditRowCommitted | AuditRowInFlight:
+    """Start writing one audit event; what it records may happen only once `.wait()` has returned.
+
+    Inside a transaction the row is written on the caller's connection before this returns, to
+    commit or roll back with the change. Outside one on PostgreSQL (the token endpoint), the INSERT
+    is sent and committed while the caller goes on (signing the token) until it waits, using the
+    connection for nothing else meanwhile: see audit/inflight.py.
     """
     details = details or {}
     leaked = _FORBIDDEN_DETAIL_KEYS.intersection(details)
     if leaked:
         raise ValueError(f"audit details must not carry secrets: {sorted(leaked)}")
-    row = AuditEvent(
-        occurred_at=occurred_at or timezone.now(),
-        event=event,
-        outcome=outcome,
-        actor=actor[:255],
-        subject=subject[:255],
-        remote_addr=remote_addr or None,
-        request_id=request_id[:128],
-        details=details,
+    row: AuditRow = (
+        occurred_at or timezone.now(),
+        event,
+        outcome,
+        actor[:255],
+        subject[:255],
+        remote_addr or None,
+        request_id[:128],
+        details,
     )
+    if _in_flight_applies():
+        return AuditRowInFlight(connection, row)
     # Every token request writes one of these: a prepared INSERT skips the ORM's per-call query
     # compilation while the fields still prepare their own values.
-    fields = _insert_fields()
-    values = [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
+    values = [
+        field.get_db_prep_save(value, connection) for field, value in zip(_insert_fields(), row, strict=True)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(), values)
+    return AuditRowCommitted()
+
+
+def audit_write_timeout() -> float:
+    return float(getattr(settings, "AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS", 10))
+
+
+def _in_flight_applies() -> bool:
+    """A row that is its own transaction, on PostgreSQL: it may commit while the caller goes on."""
+    return (
+        connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit()
+    )
 
 
 @functools.cache

@@ -67,6 +67,10 @@ AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS = read_int(
     "AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS", 100_000, minimum=1000, maximum=1_000_000
 )
 AUTHPORTAL_AUDIT_GAP_SECONDS = read_int("AUTHPORTAL_AUDIT_GAP_SECONDS", 3600, minimum=60)
+# A token request whose audit row is not committed within this many seconds gets 503 and no token.
+AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS = read_int(
+    "AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS", 10, minimum=1, maximum=300
+)
 AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES = read_int(
     "AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES", 4096, minimum=256, maximum=65536
 )

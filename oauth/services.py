@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_start, audit_write_timeout
 from clients.selectors import (
     AuthenticatedClient,
     ClientAuthFailure,
@@ -98,20 +98,11 @@ def token_issue(
     jti = secrets.token_urlsafe(18)
     scope = " ".join(targets.scopes)
     audience: str | list[str] = targets.audiences[0] if len(targets.audiences) == 1 else targets.audiences
-    access_token = signer.sign(
-        {
-            "iss": settings.AUTHPORTAL_ISSUER,
-            "sub": client.client_id,
-            "aud": audience,
-            "exp": expires_at,
-            "iat": issued_at,
-            "jti": jti,
-            "client_id": client.client_id,
-            "scope": scope,
-        }
-    )
-    # Autocommit: this single INSERT is committed when it returns, so no token leaves without it.
-    audit_record(
+    # Every field of the row is known before signing, so the database commits it while the token is
+    # signed (audit/inflight.py). The token leaves only once the row is committed: wait() raises
+    # otherwise. Signing with a key already in memory does not fail in practice; if it did, the row
+    # would stand for a token nobody received, which the append-only log cannot take back.
+    audit_row = audit_record_start(
         event="token.issued",
         actor=client.client_id,
         subject=f"client:{client.client_id}",
@@ -127,6 +118,22 @@ def token_issue(
             "exp": expires_at,
         },
     )
+    try:
+        access_token = signer.sign(
+            {
+                "iss": settings.AUTHPORTAL_ISSUER,
+                "sub": client.client_id,
+                "aud": audience,
+                "exp": expires_at,
+                "iat": issued_at,
+                "jti": jti,
+                "client_id": client.client_id,
+                "scope": scope,
+            }
+        )
+    finally:
+        # Also when signing fails: the connection is not free until the INSERT's result is read.
+        audit_row.wait(audit_write_timeout())
     return IssuedToken(
         access_token=access_token, expires_in=client.access_token_lifetime, scope=scope, jti=jti
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import jwt
 import pytest
 from django.db import connection, connections
@@ -42,17 +44,119 @@ def test_every_token_response_has_exactly_one_committed_issued_event_with_its_jt
     assert AuditEvent.objects.filter(event="token.denied").count() == 1
 
 
+@contextmanager
+def audit_inserts_fail(statement: str = "RAISE EXCEPTION 'disk full'"):
+    """A trigger in the database refuses every new audit row: the failure happens where it would."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION audit_insert_fails() RETURNS trigger LANGUAGE plpgsql AS "
+                f"$$ BEGIN {statement}; RETURN NEW; END $$"
+            )
+            cursor.execute(
+                "CREATE TRIGGER audit_insert_fails BEFORE INSERT ON audit_auditevent "
+                "FOR EACH ROW EXECUTE FUNCTION audit_insert_fails()"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER audit_insert_fails BEFORE INSERT ON audit_auditevent "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DROP TRIGGER audit_insert_fails"
+                + (" ON audit_auditevent" if connection.vendor == "postgresql" else "")
+            )
+            if connection.vendor == "postgresql":
+                cursor.execute("DROP FUNCTION audit_insert_fails()")
+
+
 @pytest.mark.django_db(transaction=True)
-def test_no_token_is_sent_when_the_audit_insert_fails_in_the_database(request_token, ms_admin, monkeypatch):
+def test_no_token_is_sent_when_the_audit_insert_fails_in_the_database(request_token, ms_admin):
     request_token(ms_admin, resource=DOCTORS)  # warm: the key exists, the insert works
-    # The real INSERT reaches the database and fails there (a table that does not exist).
-    monkeypatch.setattr(
-        "audit.services._insert_sql", lambda: "INSERT INTO audit_missing_table (x) VALUES (1)"
-    )
-    response = request_token(ms_admin, resource=DOCTORS)
-    assert response.status_code == 503
-    assert "access_token" not in response.json()
-    monkeypatch.undo()
+    with audit_inserts_fail():
+        response = request_token(ms_admin, resource=DOCTORS)
+        assert response.status_code == 503
+        assert response.json()["error"] == "temporarily_unavailable"
+        assert "access_token" not in response.json()
     assert len(committed_issued_jtis()) == 1
     if connection.vendor == "postgresql":
         assert not connection.in_atomic_block  # the failed statement left no broken transaction behind
+    assert request_token(ms_admin, resource=DOCTORS).status_code == 200  # and the connection still works
+    assert len(committed_issued_jtis()) == 2
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the in-flight INSERT is PostgreSQL's (libpq); SQLite writes inline",
+)
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_the_audit_insert_is_in_flight_while_the_token_is_signed(request_token, ms_admin, monkeypatch):
+    from psycopg import pq
+
+    from keys.tokens import Signer
+
+    seen = []
+    sign = Signer.sign
+
+    def spying_sign(self, claims):
+        seen.append((claims["jti"], connection.connection.pgconn.transaction_status))
+        return sign(self, claims)
+
+    monkeypatch.setattr(Signer, "sign", spying_sign)
+    response = request_token(ms_admin, resource=DOCTORS)
+    assert response.status_code == 200
+    jti = jwt.decode(response.json()["access_token"], options={"verify_signature": False})["jti"]
+    assert seen == [(jti, pq.TransactionStatus.ACTIVE)]  # the INSERT was sent, its result not yet read
+    assert committed_issued_jtis() == [jti]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_slower_than_the_timeout_answers_503_and_the_next_request_reconnects(
+    request_token, ms_admin, settings
+):
+    request_token(ms_admin, resource=DOCTORS)
+    settings.AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS = 0.2
+    with audit_inserts_fail("PERFORM pg_sleep(1)"):
+        response = request_token(ms_admin, resource=DOCTORS)
+        assert response.status_code == 503
+        assert "access_token" not in response.json()
+    assert request_token(ms_admin, resource=DOCTORS).status_code == 200
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_when_signing_fails_the_connection_is_still_usable(ms_admin, monkeypatch):
+    from clients.selectors import client_authenticate
+    from keys.tokens import Signer
+    from oauth.services import token_issue, token_targets_resolve
+
+    client = client_authenticate(client_id=ms_admin.client.client_id, client_secret=ms_admin.client_secret)
+    targets = token_targets_resolve(granted=client.granted, scopes=None, resources=[DOCTORS])
+
+    def broken_sign(self, claims):
+        raise RuntimeError("signing failed")
+
+    monkeypatch.setattr(Signer, "sign", broken_sign)
+    with pytest.raises(RuntimeError):
+        token_issue(client=client, targets=targets, remote_addr=None, request_id="r")
+    # The INSERT's result was read on the way out: the connection takes the next query.
+    assert AuditEvent.objects.filter(event="token.issued").count() == 1
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_an_event_with_a_nul_character_is_refused_not_truncated():
+    from audit.inflight import AuditWriteFailed
+    from audit.services import audit_record
+
+    with pytest.raises(AuditWriteFailed, match="NUL"):
+        audit_record(event="token.denied", actor="client\x00-a")
+    assert not AuditEvent.objects.exists()

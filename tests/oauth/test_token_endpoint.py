@@ -328,19 +328,6 @@ def test_no_secret_or_token_ever_lands_in_the_audit_log(request_token, ms_admin)
     assert token.split(".")[2] not in dump
 
 
-def test_no_token_without_its_audit_row(request_token, ms_admin, monkeypatch):
-    from django.db import DatabaseError
-
-    def failing_insert(**kwargs):
-        raise DatabaseError("disk full")
-
-    monkeypatch.setattr("oauth.services.audit_record", failing_insert)
-    response = request_token(ms_admin, resource=DOCTORS)
-    body = assert_oauth_error(response, 503, "temporarily_unavailable")
-    assert "access_token" not in body
-    assert not AuditEvent.objects.filter(event="token.issued").exists()
-
-
 def test_an_unknown_host_still_gets_json(client, db):
     response = client.post(
         "/o/token",

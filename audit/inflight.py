@@ -1,0 +1,109 @@
+"""An audit event committed while the request goes on: the token endpoint's `token.issued` row.
+
+A token must not leave before its row is committed, and the commit waits for PostgreSQL to flush its
+WAL to disk, which takes about as long as signing the token. So on PostgreSQL, outside a
+transaction, the INSERT is sent with libpq's asynchronous calls (psycopg.pq) before the token is
+signed and its result is read after: the database inserts and flushes while Python signs, and one
+caller's request grows by the send and the read rather than by the commit.
+
+Between `AuditRowInFlight(...)` and its `wait()` nothing else may use the connection; the token
+endpoint only signs meanwhile, and waits in a `finally`, so the connection is always free again.
+
+Tried and dropped: a group commit (rows of a process's request threads queued behind an INSERT in
+flight, then sent together). On this 2-core machine its batches averaged under two rows and neither
+tokens/s nor CPU per token moved (bench/audit_cost), so it was not worth its thread coordination.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import time
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from django.db import DatabaseError
+from django.db.backends.base.base import BaseDatabaseWrapper
+from psycopg import pq
+
+# A row in the order of AuditEvent's columns after its id.
+AuditRow = tuple[datetime, str, str, str, str, str | None, str, dict[str, Any]]
+
+# Text parameters, typed here so that the server parses each value as its column's type.
+INSERT_SQL = (
+    b"INSERT INTO audit_auditevent"
+    b" (occurred_at, event, outcome, actor, subject, remote_addr, request_id, details)"
+    b" VALUES ($1::timestamptz, $2::text, $3::text, $4::text, $5::text, $6::inet, $7::text, $8::jsonb)"
+)
+
+
+class AuditWriteFailed(DatabaseError):
+    """The event was not committed, so what it records must not happen (no token is handed out)."""
+
+
+class AuditRowCommitted:
+    """A row already written on the caller's connection, inside its transaction."""
+
+    def wait(self, timeout: float) -> None:
+        return None
+
+
+class AuditRowInFlight:
+    """One INSERT sent in autocommit, so the server commits it on its own; `wait()` reads the outcome."""
+
+    def __init__(self, wrapper: BaseDatabaseWrapper, row: AuditRow) -> None:
+        self._wrapper = wrapper
+        params = _text_params(row)
+        try:
+            wrapper.ensure_connection()
+            self._pgconn: Any = wrapper.connection.pgconn
+            self._pgconn.send_query_params(INSERT_SQL, params)
+        except psycopg.Error as exc:
+            self._fail(exc)
+
+    def wait(self, timeout: float) -> None:
+        """Return once the row is committed; raise AuditWriteFailed if it is not."""
+        pgconn = self._pgconn
+        deadline = time.monotonic() + timeout
+        error = None
+        try:
+            pgconn.consume_input()
+            while pgconn.is_busy():
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([pgconn.socket], [], [], left)[0]:
+                    # The INSERT is still outstanding: this connection cannot be used again.
+                    self._wrapper.close()
+                    raise AuditWriteFailed(f"the audit event was not committed within {timeout:g} s")
+                pgconn.consume_input()
+            while (result := pgconn.get_result()) is not None:
+                if result.status != pq.ExecStatus.COMMAND_OK and error is None:
+                    error = (result.error_message or b"").decode(errors="replace").strip()
+        except psycopg.Error as exc:
+            self._fail(exc)
+        if error is not None:
+            raise AuditWriteFailed(f"the audit event was not committed: {error}")
+
+    def _fail(self, exc: psycopg.Error) -> None:
+        # Django closes a connection that had errors at the end of the request, if it is unusable.
+        self._wrapper.errors_occurred = True
+        raise AuditWriteFailed(f"the audit event was not committed: {exc}") from exc
+
+
+def _text_params(row: AuditRow) -> list[bytes | None]:
+    occurred_at, event, outcome, actor, subject, remote_addr, request_id, details = row
+    params = [
+        occurred_at.isoformat().encode(),
+        event.encode(),
+        outcome.encode(),
+        actor.encode(),
+        subject.encode(),
+        remote_addr.encode() if remote_addr else None,
+        request_id.encode(),
+        json.dumps(details).encode(),
+    ]
+    # libpq passes text parameters as C strings, and PostgreSQL's text and jsonb cannot hold NUL
+    # either: refused with a clear error rather than truncated.
+    if any(b"\x00" in param for param in params if param is not None) or b"\\u0000" in params[-1]:
+        raise AuditWriteFailed("an audit event cannot hold a NUL character")
+    return params

@@ -9,7 +9,10 @@
 JSON Lines and JSON carry, after the events, the checkpoints that seal them and the public keys that
 signed those, so that `verify_audit --file` checks the file with no database. CSV is for spreadsheets:
 the same rows, every text cell that a spreadsheet would run as a formula (starting with = + - @, tab
-or CR) prefixed with a single quote; it carries no seal.
+or CR) prefixed with a single quote (and a cell that starts with a quote gets one more, so the escape
+can be undone). Its seal is a file of its own (format "seal", `<name>.csv.seal.jsonl`): the header,
+checkpoints and keys of the JSON Lines export, for the checkpoints of the filter's time range, so that
+the spreadsheet stays clean and `verify_audit --file x.csv` still checks it offline.
 """
 
 from __future__ import annotations
@@ -33,10 +36,12 @@ from audit.selectors import AuditFilter
 from audit.services import EVENT_COLUMNS, actor_name, audit_record
 
 FORMATS = ("csv", "jsonl", "json")
+SEAL = "seal"  # what verifies a CSV export: not a format of events, so not in FORMATS
 EXPORT_CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/jsonl; charset=utf-8",
     "json": "application/json",
+    SEAL: "application/jsonl; charset=utf-8",
 }
 EXPORT_FORMAT_NAME = "authportal-audit-export"
 EXPORT_VERSION = 1
@@ -44,7 +49,7 @@ CSV_COLUMNS = EVENT_COLUMNS  # the same columns, in the same order as the hash c
 
 # chain.time_canonical's format, in PostgreSQL.
 _PG_TIME = """to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 _CHUNK_ROWS = 2000
 _FLUSH_BYTES = 1 << 16
 _string = json.encoder.encode_basestring  # type: ignore[attr-defined]  (the C encoder, ensure_ascii off)
@@ -57,8 +62,16 @@ def csv_cell(value: str) -> str:
     return value
 
 
+def csv_cell_value(cell: str) -> str:
+    """The value `csv_cell` escaped."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
 def export_filename(*, fmt: str, now: datetime | None = None) -> str:
-    return f"audit-{(now or timezone.now()):%Y%m%dT%H%M%SZ}.{fmt}"
+    moment = now or timezone.now()
+    if fmt == SEAL:
+        return f"audit-{moment:%Y%m%dT%H%M%SZ}.csv.seal.jsonl"
+    return f"audit-{moment:%Y%m%dT%H%M%SZ}.{fmt}"
 
 
 def audit_export_count(*, filters: AuditFilter) -> int:
@@ -80,8 +93,8 @@ def audit_export_stream(
     `audit.exported` event (who, format, filters, rows, completed) is written when the stream is
     exhausted, or when it is closed early (a client that disconnects), then with completed false.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    if fmt not in (*FORMATS, SEAL):
+        raise ValueError(f"format must be one of {', '.join(FORMATS)} or {SEAL}")
     exporter = _Exporter(filters=filters, fmt=fmt, actor=actor_name(actor), progress=progress)
     completed = False
     try:
@@ -130,6 +143,8 @@ class _Exporter:
     def chunks(self) -> Iterator[bytes]:
         if self.fmt == "csv":
             yield from self._buffered(self._csv())
+        elif self.fmt == SEAL:
+            yield from self._buffered(self._seal_of_csv())
         elif self.fmt == "jsonl":
             yield from self._buffered(self._jsonl())
         else:
@@ -198,9 +213,9 @@ class _Exporter:
             self._counted(len(chunk))
             yield lines
 
-    def _seal_records(self) -> Iterator[dict[str, Any]]:
+    def _seal_records(self, checkpoints: Iterator[AuditCheckpoint] | None = None) -> Iterator[dict[str, Any]]:
         keys: dict[str, dict[str, Any]] = {}
-        for checkpoint in self.seals.touched_checkpoints():
+        for checkpoint in self.seals.touched_checkpoints() if checkpoints is None else checkpoints:
             keys.setdefault(checkpoint.kid, checkpoint.public_jwk)
             yield {
                 "type": "checkpoint",
@@ -222,6 +237,22 @@ class _Exporter:
         for record in self._seal_records():
             yield json.dumps(record, separators=(",", ":")) + "\n"
         yield json.dumps(self._footer(), separators=(",", ":")) + "\n"
+
+    def _seal_of_csv(self) -> Iterator[str]:
+        # Every checkpoint whose events' times meet the filter's range: an event lies within its
+        # checkpoint's min and max occurred_at, so this covers every event a CSV of the filter holds.
+        checkpoints = AuditCheckpoint.objects.all()
+        if self.filters.since is not None:
+            checkpoints = checkpoints.filter(max_occurred_at__gte=self.filters.since)
+        if self.filters.until is not None:
+            checkpoints = checkpoints.filter(min_occurred_at__lt=self.filters.until)
+        seqs = list(checkpoints.order_by("seq").values_list("seq", flat=True))
+        yield json.dumps({"type": "header", **self.header(), "seal_for": "csv"}, separators=(",", ":")) + "\n"
+        # One at a time: a checkpoint carries up to AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS leaves (3.2 MB).
+        records = self._seal_records(AuditCheckpoint.objects.get(seq=seq) for seq in seqs)
+        for record in records:
+            yield json.dumps(record, separators=(",", ":")) + "\n"
+        yield json.dumps({"type": "footer", "checkpoints": len(seqs)}, separators=(",", ":")) + "\n"
 
     def _json(self) -> Iterator[str]:
         # The records of the JSON Lines export as one document: {"header", "events", "seals", "footer"}.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import bisect
+import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit import chain
-from audit.exports import EXPORT_FORMAT_NAME
+from audit.exports import CSV_COLUMNS, EXPORT_FORMAT_NAME, csv_cell_value
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.services import EVENT_COLUMNS, event_leaf, seal_gap_seconds
 
@@ -240,30 +242,31 @@ class _FileSeal:
     seen: bytearray
 
 
-def audit_export_verify(*, path: Path, allow_unsealed: bool = False, limit: int = 20) -> VerifyReport:
-    """Verify a JSON Lines or JSON export with nothing but the file: signatures, chain, every event.
+def audit_export_verify(
+    *, path: Path, seal: Path | None = None, allow_unsealed: bool = False, limit: int = 20
+) -> VerifyReport:
+    """Verify an export with nothing but the file (and, for CSV, its seal file): signatures, chain, events.
 
     Pass one reads the header, checkpoints and keys; pass two checks each event against the leaf its
     checkpoint sealed. In an export of a whole time range (no other filter), an event a checkpoint
-    inside that range sealed but the file lacks is reported deleted.
+    inside that range sealed but the file lacks is reported deleted. A CSV's seal defaults to
+    `<path>.seal.jsonl`, as export_audit writes it.
     """
     report = VerifyReport(limit=limit)
-    header: dict[str, Any] = {}
-    keys: dict[str, dict[str, Any]] = {}
-    raw_seals: list[dict[str, Any]] = []
-    for record in _records(path, events=False):
-        if record.get("type") == "header":
-            header = record
-        elif record.get("type") == "key":
-            keys[record["kid"]] = record["jwk"]
-        elif record.get("type") == "checkpoint":
-            raw_seals.append(record)
-    if header.get("format") != EXPORT_FORMAT_NAME:
-        report.add("checkpoint", "not an AuditPortal audit export (JSON Lines or JSON; CSV carries no seal)")
+    csv_file = _is_csv(path)
+    if csv_file:
+        seal = seal or path.with_name(path.name + ".seal.jsonl")
+        if not seal.is_file():
+            report.add("checkpoint", f"a CSV export verifies against its seal file, and {seal} is missing")
+            return report
+    header, keys, raw_seals = _seal_part(seal if csv_file and seal else path)
+    if header.get("format") != EXPORT_FORMAT_NAME or csv_file != (header.get("seal_for") == "csv"):
+        report.add("checkpoint", "not an AuthPortal audit export (JSON Lines, JSON, or CSV with its seal)")
         return report
     seals = _file_seals(raw_seals, keys, complete=bool(header.get("complete_range")), report=report)
     sealed_through = int(header.get("sealed_through") or 0)
-    for record in _records(path, events=True):
+    seal_of = _SealIndex(seals) if csv_file else None
+    for record in _csv_records(path, seal_of) if seal_of else _records(path, events=True):
         report.events += 1
         _file_event(
             record, seals, sealed_through=sealed_through, allow_unsealed=allow_unsealed, report=report
@@ -271,8 +274,86 @@ def audit_export_verify(*, path: Path, allow_unsealed: bool = False, limit: int 
         if report.full:
             return report
     if header.get("complete_range"):
+        if seal_of is not None:
+            # A CSV's seal covers the filter's whole time range, also checkpoints sealed after the CSV
+            # was made: only those between the first and the last the file touches are judged.
+            touched = [seq for seq, s in seals.items() if any(s.seen)]
+            seals = {seq: s for seq, s in seals.items() if touched and min(touched) <= seq <= max(touched)}
         _file_deletions(seals, header.get("filters") or {}, report)
     return report
+
+
+def _seal_part(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    header: dict[str, Any] = {}
+    keys: dict[str, dict[str, Any]] = {}
+    raw_seals: list[dict[str, Any]] = []
+    try:
+        for record in _records(path, events=False):
+            if record.get("type") == "header":
+                header = record
+            elif record.get("type") == "key":
+                keys[record["kid"]] = record["jwk"]
+            elif record.get("type") == "checkpoint":
+                raw_seals.append(record)
+    except (ValueError, KeyError, UnicodeDecodeError):
+        return {}, {}, []
+    return header, keys, raw_seals
+
+
+def _is_csv(path: Path) -> bool:
+    with path.open(encoding="utf-8", errors="replace", newline="") as lines:
+        return lines.readline().rstrip("\r\n") == ",".join(CSV_COLUMNS)
+
+
+class _SealIndex:
+    """Which of the file's checkpoints seals an event id, for a CSV, whose rows do not say."""
+
+    def __init__(self, seals: dict[int, _FileSeal]) -> None:
+        self._ranges = sorted((s.payload["first_id"], s.payload["last_id"], seq) for seq, s in seals.items())
+        self._firsts = [first for first, _, _ in self._ranges]
+        self._late = {i: seq for seq, s in seals.items() for i in s.payload["late_ids"]}
+        self._seals = seals
+
+    def __call__(self, event_id: int) -> int | None:
+        if event_id in self._late:
+            return self._late[event_id]
+        index = bisect.bisect_right(self._firsts, event_id) - 1
+        if index < 0:
+            return None
+        first, last, seq = self._ranges[index]
+        gaps = self._seals[seq].payload["gaps"]
+        if event_id > last or (gaps and chain.in_ranges(event_id, gaps)):
+            return None
+        return seq
+
+
+def _csv_records(path: Path, seal_of: _SealIndex) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8", newline="") as lines:
+        rows = csv.reader(lines)
+        next(rows)
+        for row in rows:
+            if len(row) != len(CSV_COLUMNS):
+                yield {"id": None, "row": ",".join(row)[:80]}
+                continue
+            event_id, occurred_at, event, outcome, actor, subject, remote_addr, request_id, details = row
+            try:
+                number: int | None = int(event_id)
+                parsed = json.loads(csv_cell_value(details))
+            except ValueError:
+                yield {"id": None, "row": ",".join(row)[:80]}
+                continue
+            yield {
+                "id": number,
+                "occurred_at": occurred_at,
+                "event": csv_cell_value(event),
+                "outcome": csv_cell_value(outcome),
+                "actor": csv_cell_value(actor),
+                "subject": csv_cell_value(subject),
+                "remote_addr": remote_addr or None,
+                "request_id": csv_cell_value(request_id),
+                "details": parsed,
+                "checkpoint": seal_of(number),
+            }
 
 
 def _file_seals(

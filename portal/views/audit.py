@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from audit.exports import EXPORT_CONTENT_TYPES, FORMATS, audit_export_stream, export_filename
+from audit.exports import EXPORT_CONTENT_TYPES, FORMATS, SEAL, audit_export_stream, export_filename
 from audit.selectors import AuditFilter, audit_cursor_decode, audit_cursor_encode, audit_search
 from portal.forms import AuditFilterForm
 from portal.roles import reader_required
@@ -71,7 +71,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     fmt = request.GET.get("format", "csv")
     form = AuditFilterForm({k: v for k, v in request.GET.items() if k != "format" and v} or None)
     filters = _filters(form)
-    if fmt not in FORMATS or filters is None:
+    if fmt not in (*FORMATS, SEAL) or filters is None:
         return render(
             request,
             "portal/audit/list.html",

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from audit.exports import audit_export_stream, csv_cell
+from audit.exports import audit_export_stream, csv_cell, csv_cell_value
 from audit.models import AuditEvent
 from audit.selectors import AuditFilter
 from audit.services import audit_record, audit_seal
@@ -113,6 +113,63 @@ def test_csv_cell_leaves_ordinary_text_alone():
     assert csv_cell("ms_admin") == "ms_admin" and csv_cell("") == "" and csv_cell("-x") == "'-x"
 
 
+@pytest.mark.parametrize("value", ["ms_admin", "=1+1", "'=1+1", "'", "''x", "-", ""])
+def test_csv_escaping_can_be_undone_exactly(value):
+    assert csv_cell_value(csv_cell(value)) == value
+
+
+def export_csv_with_seal(tmp_path, **params):
+    body, path = export(tmp_path, fmt="csv", **params)
+    seal_body, _ = export(tmp_path, fmt="seal", **params)
+    seal = tmp_path / "export.csv.seal.jsonl"
+    seal.write_bytes(seal_body)
+    return path, seal
+
+
+def test_a_csv_export_verifies_offline_against_its_seal_file(three_days, tmp_path, django_db_blocker):
+    # A cell the export escapes: verification must undo the escape to match the seal.
+    formula = "=cmd|' /C calc'!A0"
+    audit_record(event="client.updated", actor=formula, subject="client:x", occurred_at=T0 + 3 * DAY)
+    audit_seal(now=T0 + 3 * DAY + timedelta(hours=1))
+    path, _ = export_csv_with_seal(tmp_path, since="2026-03-01", until="2026-03-05")
+    assert "'" + formula in path.read_text()
+    with django_db_blocker.block():
+        report = audit_export_verify(path=path)
+    assert report.ok, report.problems
+    assert report.events == 23 and report.checkpoints == 4 and report.unsealed == 0
+
+
+def test_offline_verification_of_a_csv_catches_an_edited_cell_and_a_removed_row(three_days, tmp_path):
+    path, _ = export_csv_with_seal(tmp_path, since="2026-03-01", until="2026-03-03")
+    rows = list(csv.reader(io.StringIO(path.read_text(), newline="")))
+    original = path.read_text()
+
+    edited = [row[:] for row in rows]
+    edited[3][4] = "someone-else"  # the actor of the third event
+    write_csv(path, edited)
+    assert [(p.kind, p.event_id) for p in audit_export_verify(path=path).problems] == [
+        ("altered", int(rows[3][0]))
+    ]
+    write_csv(path, rows[:5] + rows[6:])
+    assert [(p.kind, p.event_id) for p in audit_export_verify(path=path).problems] == [
+        ("deleted", int(rows[5][0]))
+    ]
+    path.write_text(original)
+    assert audit_export_verify(path=path).ok
+
+
+def test_a_csv_without_its_seal_file_does_not_verify(three_days, tmp_path):
+    _, path = export(tmp_path, fmt="csv")
+    problems = audit_export_verify(path=path).problems
+    assert [p.kind for p in problems] == ["checkpoint"] and "seal" in problems[0].message
+
+
+def write_csv(path, rows) -> None:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    path.write_text(out.getvalue(), newline="")
+
+
 @pytest.mark.parametrize("fmt", ["jsonl", "json"])
 def test_an_export_verifies_offline_with_nothing_but_the_file(three_days, tmp_path, fmt, django_db_blocker):
     _, path = export(tmp_path, fmt=fmt, since="2026-03-01", until="2026-03-03")
@@ -163,5 +220,11 @@ def test_export_audit_command_writes_the_file_and_verify_audit_checks_it(three_d
     assert len(event_lines(target.read_bytes())) == 21
     call_command("verify_audit", "--file", str(target))
     assert "OK" in capsys.readouterr().out
+    spreadsheet = tmp_path / "march.csv"
+    call_command("export_audit", "--format", "csv", "--since", "2026-03-01", "--output", str(spreadsheet))
+    assert (tmp_path / "march.csv.seal.jsonl").is_file()
+    call_command("verify_audit", "--file", str(spreadsheet), "--allow-unsealed")
+    out = capsys.readouterr().out
+    assert "OK" in out and "1 not yet sealed" in out  # the first export's own audit.exported event
     with pytest.raises(CommandError, match="since must be before until"):
         call_command("export_audit", "--since", "2026-03-02", "--until", "2026-03-01")

@@ -365,6 +365,28 @@ def test_an_auditor_exports_the_filtered_log_and_the_export_is_audited(
     assert exported.actor == "bob-auditor"
 
 
+def test_an_auditor_downloads_a_csv_and_its_seal_and_verifies_them_offline(
+    auditor_client, request_token, ms_reports, tmp_path
+):
+    from audit.services import audit_seal
+    from audit.verify import audit_export_verify
+
+    for _ in range(2):
+        request_token(ms_reports)
+    audit_seal()
+    files = {}
+    for fmt in ("csv", "seal"):
+        response = auditor_client.get(reverse("portal:audit_export"), {"format": fmt, "event": "token.issued"})
+        assert response.status_code == 200
+        files[fmt] = b"".join(response.streaming_content)
+    assert response["Content-Disposition"].endswith('.csv.seal.jsonl"')
+    (tmp_path / "audit.csv").write_bytes(files["csv"])
+    (tmp_path / "audit.csv.seal.jsonl").write_bytes(files["seal"])
+    report = audit_export_verify(path=tmp_path / "audit.csv")
+    assert report.ok, report.problems
+    assert report.events == 2
+
+
 def test_a_bad_export_request_is_a_clear_error(auditor_client, db):
     response = auditor_client.get(reverse("portal:audit_export"), {"format": "xlsx"})
     assert response.status_code == 400

@@ -8,18 +8,19 @@ from typing import BinaryIO
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.exports import FORMATS, audit_export_count, audit_export_stream
+from audit.exports import FORMATS, SEAL, audit_export_count, audit_export_stream
 from audit.selectors import AuditFilter
 
 
 class Command(BaseCommand):
     help = (
         "Export audit events, oldest first, streamed in constant memory. JSON Lines and JSON carry the "
-        "checkpoints and public keys that let `verify_audit --file` check the export offline."
+        "checkpoints and public keys that let `verify_audit --file` check the export offline; a CSV "
+        "written with --output gets them in FILE.seal.jsonl beside it (--format seal writes that alone)."
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--format", choices=FORMATS, default="jsonl")
+        parser.add_argument("--format", choices=(*FORMATS, SEAL), default="jsonl")
         parser.add_argument(
             "--since", help="ISO 8601 date or date-time (UTC unless a zone is given), inclusive"
         )
@@ -53,6 +54,20 @@ class Command(BaseCommand):
         progress.done()
         if output is not None:
             self.stderr.write(f"Exported {progress.rows} events to {output}.")
+        if options["format"] == "csv" and output is not None:
+            seal = output.with_name(output.name + ".seal.jsonl")
+            with seal.open("wb") as sink:
+                _write(
+                    audit_export_stream(
+                        filters=filters, fmt=SEAL, actor=f"manage.py export_audit ({_os_user()})"
+                    ),
+                    sink,
+                )
+            self.stderr.write(f"Its seal, for `verify_audit --file {output}`: {seal}.")
+        elif options["format"] == "csv":
+            self.stderr.write(
+                "A CSV on standard output has no seal beside it: export --format seal with the same filters."
+            )
 
 
 def _write(stream, sink: BinaryIO) -> None:

@@ -10,11 +10,13 @@ from audit.verify import VerifyReport, audit_export_verify, audit_verify
 class Command(BaseCommand):
     help = (
         "Re-walk the audit seal and report the first altered, inserted or deleted event (exit 1). "
-        "With --file, verify an export (JSON Lines or JSON) offline, without the database."
+        "With --file, verify an export offline, without the database: JSON Lines, JSON, or CSV with its "
+        "seal file (FILE.seal.jsonl beside it, or --seal)."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--file", type=Path, help="An export made by export_audit or the portal")
+        parser.add_argument("--seal", type=Path, help="With a CSV --file: its seal (default FILE.seal.jsonl)")
         parser.add_argument(
             "--allow-unsealed",
             action="store_true",
@@ -22,11 +24,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--max-problems", type=int, default=20, help="Stop after this many (default 20)")
 
-    def handle(self, *args, file: Path | None, allow_unsealed: bool, max_problems: int, **options) -> None:
+    def handle(
+        self, *args, file: Path | None, seal: Path | None, allow_unsealed: bool, max_problems: int, **options
+    ) -> None:
         if file is not None:
-            if not file.is_file():
-                raise CommandError(f"{file}: no such file")
-            report = audit_export_verify(path=file, allow_unsealed=allow_unsealed, limit=max_problems)
+            for given in (file, seal):
+                if given is not None and not given.is_file():
+                    raise CommandError(f"{given}: no such file")
+            report = audit_export_verify(
+                path=file, seal=seal, allow_unsealed=allow_unsealed, limit=max_problems
+            )
         else:
             report = audit_verify(limit=max_problems)
         self._print(report, source=str(file) if file else "database")

@@ -30,12 +30,15 @@ from psycopg import pq
 # A row in the order of AuditEvent's columns after its id.
 AuditRow = tuple[datetime, str, str, str, str, str | None, str, dict[str, Any]]
 
-# Text parameters, typed here so that the server parses each value as its column's type.
-INSERT_SQL = (
+# Text parameters, typed here so that the server parses each value as its column's type. The row is
+# written only while the registry version ($9) holds: see clients.selectors.client_authenticate_cached.
+INSERT_IF_REGISTRY_UNCHANGED_SQL = (
     b"INSERT INTO audit_auditevent"
     b" (occurred_at, event, outcome, actor, subject, remote_addr, request_id, details)"
-    b" VALUES ($1::timestamptz, $2::text, $3::text, $4::text, $5::text, $6::inet, $7::text, $8::jsonb)"
+    b" SELECT $1::timestamptz, $2::text, $3::text, $4::text, $5::text, $6::inet, $7::text, $8::jsonb"
+    b" WHERE COALESCE((SELECT version FROM clients_registryversion WHERE id = 1), 0) = $9::bigint"
 )
+INSERT_SQL = INSERT_IF_REGISTRY_UNCHANGED_SQL.split(b" WHERE ")[0]
 
 
 class AuditWriteFailed(DatabaseError):
@@ -43,30 +46,43 @@ class AuditWriteFailed(DatabaseError):
 
 
 class AuditRowCommitted:
-    """A row already written on the caller's connection, inside its transaction."""
+    """A row already written on the caller's connection (or found not to be written), in its transaction."""
 
-    def wait(self, timeout: float) -> None:
-        return None
+    def __init__(self, written: bool = True) -> None:
+        self.written = written
+
+    def wait(self, timeout: float) -> bool:
+        return self.written
 
 
 class AuditRowInFlight:
     """One INSERT sent in autocommit, so the server commits it on its own; `wait()` reads the outcome."""
 
-    def __init__(self, wrapper: BaseDatabaseWrapper, row: AuditRow) -> None:
+    def __init__(
+        self, wrapper: BaseDatabaseWrapper, row: AuditRow, registry_version: int | None = None
+    ) -> None:
         self._wrapper = wrapper
         params = _text_params(row)
+        sql = INSERT_SQL
+        if registry_version is not None:
+            sql = INSERT_IF_REGISTRY_UNCHANGED_SQL
+            params.append(str(registry_version).encode())
         try:
             wrapper.ensure_connection()
             self._pgconn: Any = wrapper.connection.pgconn
-            self._pgconn.send_query_params(INSERT_SQL, params)
+            self._pgconn.send_query_params(sql, params)
         except psycopg.Error as exc:
             self._fail(exc)
 
-    def wait(self, timeout: float) -> None:
-        """Return once the row is committed; raise AuditWriteFailed if it is not."""
+    def wait(self, timeout: float) -> bool:
+        """True once the row is committed; False if its registry-version condition kept it out.
+
+        Raises AuditWriteFailed if the INSERT failed or did not finish in time.
+        """
         pgconn = self._pgconn
         deadline = time.monotonic() + timeout
         error = None
+        written = 0
         try:
             pgconn.consume_input()
             while pgconn.is_busy():
@@ -79,10 +95,12 @@ class AuditRowInFlight:
             while (result := pgconn.get_result()) is not None:
                 if result.status != pq.ExecStatus.COMMAND_OK and error is None:
                     error = (result.error_message or b"").decode(errors="replace").strip()
+                written += result.command_tuples or 0
         except psycopg.Error as exc:
             self._fail(exc)
         if error is not None:
             raise AuditWriteFailed(f"the audit event was not committed: {error}")
+        return written == 1
 
     def _fail(self, exc: psycopg.Error) -> None:
         # Django closes a connection that had errors at the end of the request, if it is unusable.

@@ -15,6 +15,7 @@ from django.utils import timezone
 from audit import chain
 from audit.inflight import AuditRow, AuditRowCommitted, AuditRowInFlight
 from audit.models import AuditCheckpoint, AuditEvent
+from clients.models import RegistryVersion
 
 # Keys that must never reach the audit table, whatever a caller passes in `details`.
 _FORBIDDEN_DETAIL_KEYS = frozenset(
@@ -73,6 +74,7 @@ def audit_record_start(
     request_id: str = "",
     details: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
+    only_if_registry_version: int | None = None,
 ) -> AuditRowCommitted | AuditRowInFlight:
     """Start writing one audit event; what it records may happen only once `.wait()` has returned.
 
@@ -80,6 +82,10 @@ def audit_record_start(
     commit or roll back with the change. Outside one on PostgreSQL (the token endpoint), the INSERT
     is sent and committed while the caller goes on (signing the token) until it waits, using the
     connection for nothing else meanwhile: see audit/inflight.py.
+
+    With `only_if_registry_version`, the row is written only if the registry (services, scopes,
+    clients, grants) has not changed since that version was read, and `.wait()` says whether it was:
+    the token endpoint decides from cached credentials and must not issue on stale ones.
     """
     details = details or {}
     leaked = _FORBIDDEN_DETAIL_KEYS.intersection(details)
@@ -96,15 +102,18 @@ def audit_record_start(
         details,
     )
     if _in_flight_applies():
-        return AuditRowInFlight(connection, row)
-    # Every token request writes one of these: a prepared INSERT skips the ORM's per-call query
-    # compilation while the fields still prepare their own values.
+        return AuditRowInFlight(connection, row, only_if_registry_version)
+    # A hand-built INSERT skips the ORM's per-call query compilation while the fields still prepare
+    # their own values.
     values = [
         field.get_db_prep_save(value, connection) for field, value in zip(_insert_fields(), row, strict=True)
     ]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(), values)
-    return AuditRowCommitted()
+        if only_if_registry_version is None:
+            cursor.execute(_insert_sql(), values)
+            return AuditRowCommitted()
+        cursor.execute(_insert_if_registry_unchanged_sql(), [*values, only_if_registry_version])
+        return AuditRowCommitted(written=cursor.rowcount == 1)
 
 
 def audit_write_timeout() -> float:
@@ -121,6 +130,20 @@ def _in_flight_applies() -> bool:
 @functools.cache
 def _insert_fields() -> list[Field]:
     return [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+
+
+@functools.cache
+def _insert_if_registry_unchanged_sql() -> str:
+    q = connection.ops.quote_name
+    columns = ", ".join(q(field.column) for field in _insert_fields())
+    # INSERT … SELECT resolves untyped parameters as text: on PostgreSQL each is cast to its column.
+    cast = connection.vendor == "postgresql"
+    values = ", ".join(f"%s::{field.db_type(connection)}" if cast else "%s" for field in _insert_fields())
+    version = RegistryVersion._meta
+    return (
+        f"INSERT INTO {q(AuditEvent._meta.db_table)} ({columns}) SELECT {values} "  # noqa: S608
+        f"WHERE COALESCE((SELECT {q('version')} FROM {q(version.db_table)} WHERE {q('id')} = 1), 0) = %s"
+    )
 
 
 @functools.cache

@@ -109,3 +109,18 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client} → {self.scope}"
+
+
+class RegistryVersion(models.Model):
+    """One counter that every change to services, scopes, clients or grants moves, by trigger.
+
+    Token requests decide from credentials and grants cached in the process, and their audit INSERT
+    commits only if this counter still holds the value the cache was read at (see
+    `clients.selectors.client_authenticate_cached`): a change of any kind, from the portal, a
+    command or plain SQL, takes effect for the very next token. The triggers live in migration 0003.
+    """
+
+    version = models.BigIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"registry version {self.version}"

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from clients.hashers import client_secret_matches
-from clients.models import Client, Grant, Scope, Service
+from clients.models import Client, Grant, RegistryVersion, Scope, Service
 
 # Client ids are ours to issue; anything longer or with control characters is not one of them
 # and never reaches the database.
@@ -30,6 +30,9 @@ class AuthenticatedClient:
     name: str
     access_token_lifetime: int
     granted: list[GrantedScope]
+    # The registry version this was read at: what the token's audit INSERT is conditional on
+    # (None: not read from the registry, so nothing to be conditional on).
+    registry_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,9 @@ def client_authenticate(
 ) -> AuthenticatedClient | ClientAuthFailure:
     """Check a client's credentials in constant time: an unknown id costs what a wrong secret costs.
 
-    One query brings the client and its grants, since the token endpoint needs both on every request.
-    During a secret rotation the previous secret also works until its expiry.
+    One query brings the client, its grants and the registry version they were read at. During a
+    secret rotation the previous secret also works until its expiry. A client that passes is kept
+    in this process's credentials cache (see `client_authenticate_cached`).
     """
     rows = []
     if 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH and client_id.isprintable():
@@ -53,19 +57,81 @@ def client_authenticate(
     if not rows:
         client_secret_matches(client_secret, None)
         return ClientAuthFailure("unknown client")
-    pk, name, encoded, enabled, lifetime, previous, previous_expires_at, _, _ = rows[0]
-    matches = client_secret_matches(client_secret, encoded) or (
-        bool(previous)
-        and _still_valid(previous_expires_at, now)
-        and client_secret_matches(client_secret, previous)
-    )
-    if not matches:
+    pk, name, encoded, enabled, lifetime, previous, previous_expires_at, _, _, version = rows[0]
+    _credentials.pop(client_id, None)
+    if not _secret_matches(client_secret, encoded, previous, previous_expires_at, now):
         return ClientAuthFailure("wrong client secret")
     if not enabled:
         return ClientAuthFailure("client disabled")
     granted = [GrantedScope(name=row[7], audience=row[8]) for row in rows if row[7] is not None]
-    return AuthenticatedClient(
-        pk=pk, client_id=client_id, name=name, access_token_lifetime=lifetime, granted=granted
+    client = AuthenticatedClient(
+        pk=pk,
+        client_id=client_id,
+        name=name,
+        access_token_lifetime=lifetime,
+        granted=granted,
+        registry_version=version,
+    )
+    if len(_credentials) >= CREDENTIALS_CACHE_MAX:
+        _credentials.clear()
+    _credentials[client_id] = _Credentials(client, encoded, previous, previous_expires_at)
+    return client
+
+
+# --- the credentials cache -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Credentials:
+    client: AuthenticatedClient
+    secret: str
+    previous: str
+    previous_expires_at: datetime | str | None
+
+
+CREDENTIALS_CACHE_MAX = 10_000
+_credentials: dict[str, _Credentials] = {}
+
+
+def client_authenticate_cached(
+    *, client_id: str, client_secret: str, now: datetime | None = None
+) -> AuthenticatedClient | None:
+    """The client as `client_authenticate` last found it in this process, without a query; or None.
+
+    None when it is not cached or the secret does not match what was cached: ask the database then.
+    Whatever is decided from it must commit only if the registry has not changed since it was read:
+    the token endpoint makes its audit INSERT conditional on `registry_version` (a counter every
+    change to services, scopes, clients and grants moves, by trigger) and starts again from
+    `client_authenticate` when it has moved. A refusal is never decided from the cache.
+    """
+    entry = _credentials.get(client_id)
+    if entry is None or not _secret_matches(
+        client_secret, entry.secret, entry.previous, entry.previous_expires_at, now
+    ):
+        return None
+    return entry.client
+
+
+def client_credentials_forget(client_id: str | None = None) -> None:
+    """Drop one client's cached credentials, or all of them."""
+    if client_id is None:
+        _credentials.clear()
+    else:
+        _credentials.pop(client_id, None)
+
+
+def _secret_matches(
+    presented: str,
+    encoded: str,
+    previous: str,
+    previous_expires_at: datetime | str | None,
+    now: datetime | None,
+) -> bool:
+    # During a secret rotation the previous secret also works until its expiry.
+    return client_secret_matches(presented, encoded) or (
+        bool(previous)
+        and _still_valid(previous_expires_at, now)
+        and client_secret_matches(presented, previous)
     )
 
 
@@ -84,12 +150,15 @@ def _client_with_grants_sql() -> str:
     # Hand-written because the ORM spends longer compiling this query than the database spends
     # answering it, on the request the whole product is measured by. Names come from the models.
     q = connection.ops.quote_name
-    client, grant, scope, service = (m._meta for m in (Client, Grant, Scope, Service))
+    client, grant, scope, service, version = (
+        m._meta for m in (Client, Grant, Scope, Service, RegistryVersion)
+    )
     # Identifiers come from the models, quoted; the only value is a query parameter.
     return (
         f"SELECT c.{q('id')}, c.{q('name')}, c.{q('client_secret')}, c.{q('enabled')}, "  # noqa: S608
         f"c.{q('access_token_lifetime')}, c.{q('previous_client_secret')}, c.{q('previous_secret_expires_at')}, "
-        f"s.{q('name')}, v.{q('audience')} "
+        f"s.{q('name')}, v.{q('audience')}, "
+        f"COALESCE((SELECT {q('version')} FROM {q(version.db_table)} WHERE {q('id')} = 1), 0) "
         f"FROM {q(client.db_table)} c "
         f"LEFT JOIN {q(grant.db_table)} g ON g.{q('client_id')} = c.{q('id')} "
         f"LEFT JOIN {q(scope.db_table)} s ON s.{q('id')} = g.{q('scope_id')} "

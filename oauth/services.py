@@ -10,6 +10,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from audit.inflight import AuditWriteFailed
 from audit.models import AuditEvent
 from audit.services import audit_record, audit_record_start, audit_write_timeout
 from clients.selectors import (
@@ -17,6 +18,7 @@ from clients.selectors import (
     ClientAuthFailure,
     GrantedScope,
     client_authenticate,
+    client_authenticate_cached,
 )
 from keys.tokens import signer_active
 from oauth.errors import OAuthError, invalid_client, invalid_scope, invalid_target
@@ -89,8 +91,12 @@ def token_issue(
     remote_addr: str | None,
     request_id: str,
     now: datetime | None = None,
-) -> IssuedToken:
-    """Sign an RFC 9068 access token and commit its `token.issued` row before it is handed out."""
+) -> IssuedToken | None:
+    """Sign an RFC 9068 access token and commit its `token.issued` row before it is handed out.
+
+    None, and no row, when the registry changed since `client` was read (its `registry_version`):
+    the token was decided on what no longer holds, and is thrown away.
+    """
     now = now or timezone.now()
     signer = signer_active()
     issued_at = int(now.timestamp())
@@ -109,6 +115,7 @@ def token_issue(
         remote_addr=remote_addr,
         request_id=request_id,
         occurred_at=now,
+        only_if_registry_version=client.registry_version,
         details={
             "client": client.name,
             "audiences": targets.audiences,
@@ -133,7 +140,9 @@ def token_issue(
         )
     finally:
         # Also when signing fails: the connection is not free until the INSERT's result is read.
-        audit_row.wait(audit_write_timeout())
+        written = audit_row.wait(audit_write_timeout())
+    if not written:
+        return None
     return IssuedToken(
         access_token=access_token, expires_in=client.access_token_lifetime, scope=scope, jti=jti
     )
@@ -154,15 +163,46 @@ def token_denial_record(
     )
 
 
+# How many times a request is decided anew when the registry keeps changing under it.
+_REGISTRY_RACE_ATTEMPTS = 3
+
+
 def client_credentials_grant(
     *, request: TokenRequest, remote_addr: str | None, request_id: str
 ) -> IssuedToken:
-    """The whole client_credentials exchange (RFC 6749 §4.4) after the request has been read."""
-    client = client_authenticate(client_id=request.client_id, client_secret=request.client_secret)
-    if isinstance(client, ClientAuthFailure):
-        raise invalid_client(client.reason)
+    """The whole client_credentials exchange (RFC 6749 §4.4) after the request has been read.
+
+    A client this process has seen is decided from its cached credentials and grants, with no query
+    before the audit INSERT, which commits only if the registry has not changed since (see
+    `clients.selectors.client_authenticate_cached`). Otherwise, or when the registry has changed, or
+    when the cache would refuse, the decision is made on a fresh read.
+    """
     if request.grant_type != "client_credentials":
+        client = client_authenticate(client_id=request.client_id, client_secret=request.client_secret)
+        if isinstance(client, ClientAuthFailure):
+            raise invalid_client(client.reason)
         raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
+    cached = client_authenticate_cached(client_id=request.client_id, client_secret=request.client_secret)
+    if cached is not None:
+        try:
+            issued = _issue(cached, request, remote_addr=remote_addr, request_id=request_id)
+        except OAuthError:
+            issued = None  # a refusal is decided on fresh data, never on the cache
+        if issued is not None:
+            return issued
+    for _ in range(_REGISTRY_RACE_ATTEMPTS):
+        client = client_authenticate(client_id=request.client_id, client_secret=request.client_secret)
+        if isinstance(client, ClientAuthFailure):
+            raise invalid_client(client.reason)
+        issued = _issue(client, request, remote_addr=remote_addr, request_id=request_id)
+        if issued is not None:
+            return issued
+    raise AuditWriteFailed("the registry kept changing while the token was being issued")
+
+
+def _issue(
+    client: AuthenticatedClient, request: TokenRequest, *, remote_addr: str | None, request_id: str
+) -> IssuedToken | None:
     targets = token_targets_resolve(
         granted=client.granted, scopes=request.scopes, resources=request.resources
     )

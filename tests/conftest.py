@@ -8,6 +8,7 @@ from urllib.parse import quote_plus, urlencode
 import pytest
 from django.core.cache import cache
 
+from clients.selectors import client_credentials_forget
 from clients.services import GrantSpec, RegisteredClient, ScopeSpec, client_register, service_register
 from keys.tokens import signer_cache_clear
 
@@ -32,11 +33,14 @@ def fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    # Each test's database starts without keys; a key or JWKS cached by an earlier test must not leak.
+    # Each test's database starts without keys or clients; a key, JWKS or client's credentials cached
+    # by an earlier test must not leak.
     signer_cache_clear()
+    client_credentials_forget()
     cache.clear()
     yield
     signer_cache_clear()
+    client_credentials_forget()
     cache.clear()
 
 

@@ -376,7 +376,9 @@ def test_an_auditor_downloads_a_csv_and_its_seal_and_verifies_them_offline(
     audit_seal()
     files = {}
     for fmt in ("csv", "seal"):
-        response = auditor_client.get(reverse("portal:audit_export"), {"format": fmt, "event": "token.issued"})
+        response = auditor_client.get(
+            reverse("portal:audit_export"), {"format": fmt, "event": "token.issued"}
+        )
         assert response.status_code == 200
         files[fmt] = b"".join(response.streaming_content)
     assert response["Content-Disposition"].endswith('.csv.seal.jsonl"')

@@ -50,6 +50,7 @@ def client_authenticate(
     in this process's credentials cache (see `client_authenticate_cached`).
     """
     rows = []
+    _credentials.pop(client_id, None)  # whatever this read finds replaces it
     if 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH and client_id.isprintable():
         with connection.cursor() as cursor:
             cursor.execute(_client_with_grants_sql(), [client_id])
@@ -58,7 +59,6 @@ def client_authenticate(
         client_secret_matches(client_secret, None)
         return ClientAuthFailure("unknown client")
     pk, name, encoded, enabled, lifetime, previous, previous_expires_at, _, _, version = rows[0]
-    _credentials.pop(client_id, None)
     if not _secret_matches(client_secret, encoded, previous, previous_expires_at, now):
         return ClientAuthFailure("wrong client secret")
     if not enabled:

@@ -148,3 +148,16 @@ def test_the_in_flight_audit_row_is_conditional_on_the_registry_version_too(
     test_a_change_between_the_decision_and_the_audit_row_discards_the_token(
         request_token, ms_admin, monkeypatch
     )
+
+
+def test_a_deleted_client_is_refused_and_forgotten(request_token, ms_admin):
+    from clients.selectors import client_authenticate_cached
+    from clients.services import client_delete
+
+    assert request_token(ms_admin, resource=DOCTORS).status_code == 200
+    client_delete(client=Client.objects.get(pk=ms_admin.client.pk))
+    assert request_token(ms_admin, resource=DOCTORS).json()["error"] == "invalid_client"
+    assert (
+        client_authenticate_cached(client_id=ms_admin.client.client_id, client_secret=ms_admin.client_secret)
+        is None
+    )

@@ -67,6 +67,9 @@ AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS = read_int(
     "AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS", 100_000, minimum=1000, maximum=1_000_000
 )
 AUTHPORTAL_AUDIT_GAP_SECONDS = read_int("AUTHPORTAL_AUDIT_GAP_SECONDS", 3600, minimum=60)
+# The token's audit INSERT is a server-side prepared statement (audit/inflight.py). Turn it off behind
+# a transaction-pooling PgBouncer older than 1.21, which cannot carry prepared statements.
+AUTHPORTAL_AUDIT_PREPARED_INSERT = read_bool("AUTHPORTAL_AUDIT_PREPARED_INSERT", True)
 # A token request whose audit row is not committed within this many seconds gets 503 and no token.
 AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS = read_int(
     "AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS", 10, minimum=1, maximum=300

@@ -160,3 +160,25 @@ def test_an_event_with_a_nul_character_is_refused_not_truncated():
     with pytest.raises(AuditWriteFailed, match="NUL"):
         audit_record(event="token.denied", actor="client\x00-a")
     assert not AuditEvent.objects.exists()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "prepared", [True, False], ids=["prepared", "unprepared, for old transaction poolers"]
+)
+def test_the_audit_insert_is_prepared_once_per_connection_unless_told_not_to(
+    request_token, ms_admin, settings, prepared
+):
+    settings.AUTHPORTAL_AUDIT_PREPARED_INSERT = prepared
+    connection.close()  # a connection of its own, with no statement prepared by an earlier test
+    jtis = []
+    for _ in range(3):
+        response = request_token(ms_admin, resource=DOCTORS)
+        assert response.status_code == 200
+        jtis.append(jwt.decode(response.json()["access_token"], options={"verify_signature": False})["jti"])
+    assert sorted(committed_issued_jtis()) == sorted(jtis)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'authportal_audit_%%'")
+        names = [name for (name,) in cursor.fetchall()]
+    assert names == (["authportal_audit_insert_if_registry_unchanged"] if prepared else [])

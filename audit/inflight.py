@@ -98,7 +98,7 @@ class AuditRowInFlight:
                     raise AuditWriteFailed(f"the audit event was not committed within {timeout:g} s")
                 pgconn.consume_input()
             while (result := pgconn.get_result()) is not None:
-                if result.status != pq.ExecStatus.COMMAND_OK and error is None:
+                if result.status not in _SUCCEEDED and error is None:
                     error = (result.error_message or b"").decode(errors="replace").strip()
                 written += result.command_tuples or 0
         except psycopg.Error as exc:
@@ -113,6 +113,7 @@ class AuditRowInFlight:
         raise AuditWriteFailed(f"the audit event was not committed: {exc}") from exc
 
 
+_SUCCEEDED = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _PLAIN = (b"authportal_audit_insert", INSERT_SQL)
 _IF_REGISTRY_UNCHANGED = (b"authportal_audit_insert_if_registry_unchanged", INSERT_IF_REGISTRY_UNCHANGED_SQL)
 

@@ -161,3 +161,22 @@ def test_a_deleted_client_is_refused_and_forgotten(request_token, ms_admin):
         client_authenticate_cached(client_id=ms_admin.client.client_id, client_secret=ms_admin.client_secret)
         is None
     )
+
+
+def test_a_registry_that_keeps_changing_under_a_request_gets_503_not_a_token(
+    request_token, ms_admin, monkeypatch
+):
+    import oauth.services
+
+    assert request_token(ms_admin, resource=DOCTORS).status_code == 200
+    resolve = oauth.services.token_targets_resolve
+
+    def resolve_while_an_admin_keeps_editing(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE clients_service SET description = description || '.'")
+        return resolve(**kwargs)
+
+    monkeypatch.setattr(oauth.services, "token_targets_resolve", resolve_while_an_admin_keeps_editing)
+    response = request_token(ms_admin, resource=DOCTORS)
+    assert response.status_code == 503 and response.json()["error"] == "temporarily_unavailable"
+    assert issued_count() == 1

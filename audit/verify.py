@@ -328,7 +328,7 @@ class _SealIndex:
 
 
 def _csv_records(path: Path, seal_of: _SealIndex) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8", newline="") as lines:
+    with path.open(encoding="utf-8", errors="replace", newline="") as lines:
         rows = csv.reader(lines)
         next(rows)
         for row in rows:
@@ -470,9 +470,10 @@ def _utc(text: str) -> datetime:
 def _records(path: Path, *, events: bool) -> Iterator[dict[str, Any]]:
     """Records of a JSON Lines export, or of a JSON export as written (one record per line).
 
-    Pass one skips event lines without parsing them.
+    Pass one skips event lines without parsing them. A line that is not JSON (cut short, edited by
+    hand, not UTF-8) comes out of pass two as an event without an id, which verification reports.
     """
-    with path.open(encoding="utf-8") as lines:
+    with path.open(encoding="utf-8", errors="replace") as lines:
         first = lines.readline()
         if first.startswith('{"header":'):
             if not events:
@@ -483,6 +484,11 @@ def _records(path: Path, *, events: bool) -> Iterator[dict[str, Any]]:
             line = line.strip().rstrip(",")
             if not line.startswith("{") or (not events and line.startswith('{"type":"event"')):
                 continue
-            record = json.loads(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                if events:
+                    yield {"type": "event", "id": None, "line": line[:80]}
+                continue
             if isinstance(record, dict) and (record.get("type") == "event") == events:
                 yield record

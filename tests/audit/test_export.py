@@ -228,3 +228,16 @@ def test_export_audit_command_writes_the_file_and_verify_audit_checks_it(three_d
     assert "OK" in out and "1 not yet sealed" in out  # the first export's own audit.exported event
     with pytest.raises(CommandError, match="since must be before until"):
         call_command("export_audit", "--since", "2026-03-02", "--until", "2026-03-01")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_line_cut_short_is_reported_not_a_crash(three_days, tmp_path, fmt):
+    if fmt == "csv":
+        path, _ = export_csv_with_seal(tmp_path)
+    else:
+        _, path = export(tmp_path)
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3][:40]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CommandError, match="does NOT verify"):
+        call_command("verify_audit", "--file", str(path))

@@ -28,18 +28,19 @@ from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import pq
 
+from clients.selectors import REGISTRY_VERSION_SQL
+
 # A row in the order of AuditEvent's columns after its id.
 AuditRow = tuple[datetime, str, str, str, str, str | None, str, dict[str, Any]]
 
 # Text parameters, typed here so that the server parses each value as its column's type. The row is
 # written only while the registry version ($9) holds: see clients.selectors.client_authenticate_cached.
-INSERT_IF_REGISTRY_UNCHANGED_SQL = (
+INSERT_SQL = (
     b"INSERT INTO audit_auditevent"
     b" (occurred_at, event, outcome, actor, subject, remote_addr, request_id, details)"
     b" SELECT $1::timestamptz, $2::text, $3::text, $4::text, $5::text, $6::inet, $7::text, $8::jsonb"
-    b" WHERE COALESCE((SELECT version FROM clients_registryversion WHERE id = 1), 0) = $9::bigint"
 )
-INSERT_SQL = INSERT_IF_REGISTRY_UNCHANGED_SQL.split(b" WHERE ")[0]
+INSERT_IF_REGISTRY_UNCHANGED_SQL = INSERT_SQL + f" WHERE {REGISTRY_VERSION_SQL} = $9::bigint".encode()
 
 
 class AuditWriteFailed(DatabaseError):

@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit import chain
 from audit.inflight import AuditRow, AuditRowCommitted, AuditRowInFlight
 from audit.models import AuditCheckpoint, AuditEvent
-from clients.models import RegistryVersion
+from clients.selectors import REGISTRY_VERSION_SQL
 
 # Keys that must never reach the audit table, whatever a caller passes in `details`.
 _FORBIDDEN_DETAIL_KEYS = frozenset(
@@ -139,10 +139,9 @@ def _insert_if_registry_unchanged_sql() -> str:
     # INSERT … SELECT resolves untyped parameters as text: on PostgreSQL each is cast to its column.
     cast = connection.vendor == "postgresql"
     values = ", ".join(f"%s::{field.db_type(connection)}" if cast else "%s" for field in _insert_fields())
-    version = RegistryVersion._meta
     return (
         f"INSERT INTO {q(AuditEvent._meta.db_table)} ({columns}) SELECT {values} "  # noqa: S608
-        f"WHERE COALESCE((SELECT {q('version')} FROM {q(version.db_table)} WHERE {q('id')} = 1), 0) = %s"
+        f"WHERE {REGISTRY_VERSION_SQL} = %s"
     )
 
 

@@ -9,15 +9,17 @@ difference between the two servers is the row alone: the INSERT and its durable 
 
 from authportal.wsgi import application
 
-REGISTRY_CHECK = (
-    b"authportal_bench_registry_check",
-    b"SELECT 1 WHERE COALESCE((SELECT version FROM clients_registryversion WHERE id = 1), 0) = $1::bigint",
-)
-
 
 def _without_the_audit_row() -> None:
     # Imported after Django is set up by authportal.wsgi.
     from django.db import connection
+
+    from clients.selectors import REGISTRY_VERSION_SQL
+
+    registry_check = (
+        b"authportal_bench_registry_check",
+        f"SELECT 1 WHERE {REGISTRY_VERSION_SQL} = $1::bigint".encode(),
+    )
 
     import oauth.services
     from audit import inflight
@@ -27,8 +29,8 @@ def _without_the_audit_row() -> None:
             self._wrapper = connection
             connection.ensure_connection()
             self._pgconn = connection.connection.pgconn
-            inflight._prepare_once(connection, self._pgconn, REGISTRY_CHECK)
-            self._pgconn.send_query_prepared(REGISTRY_CHECK[0], [str(registry_version).encode()])
+            inflight._prepare_once(connection, self._pgconn, registry_check)
+            self._pgconn.send_query_prepared(registry_check[0], [str(registry_version).encode()])
 
     def registry_check_only(*, only_if_registry_version: int | None = None, **fields):
         if only_if_registry_version is None:

@@ -142,7 +142,12 @@ def _prepare_once(wrapper: BaseDatabaseWrapper, pgconn: Any, statement: tuple[by
 
 def _text_params(row: AuditRow) -> list[bytes | None]:
     occurred_at, event, outcome, actor, subject, remote_addr, request_id, details = row
-    params = [
+    details_json = json.dumps(details)
+    # libpq passes text parameters as C strings, and PostgreSQL's text and jsonb cannot hold NUL
+    # either: refused with a clear error rather than truncated. (json.dumps writes NUL as \u0000.)
+    if "\x00" in f"{event}{outcome}{actor}{subject}{remote_addr}{request_id}" or "\\u0000" in details_json:
+        raise AuditWriteFailed("an audit event cannot hold a NUL character")
+    return [
         occurred_at.isoformat().encode(),
         event.encode(),
         outcome.encode(),
@@ -150,10 +155,5 @@ def _text_params(row: AuditRow) -> list[bytes | None]:
         subject.encode(),
         remote_addr.encode() if remote_addr else None,
         request_id.encode(),
-        json.dumps(details).encode(),
+        details_json.encode(),
     ]
-    # libpq passes text parameters as C strings, and PostgreSQL's text and jsonb cannot hold NUL
-    # either: refused with a clear error rather than truncated.
-    if any(b"\x00" in param for param in params if param is not None) or b"\\u0000" in params[-1]:
-        raise AuditWriteFailed("an audit event cannot hold a NUL character")
-    return params

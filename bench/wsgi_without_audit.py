@@ -12,7 +12,7 @@ from authportal.wsgi import application
 
 def _without_the_audit_row() -> None:
     # Imported after Django is set up by authportal.wsgi.
-    from django.db import connection
+    from django.db import DEFAULT_DB_ALIAS, connections
 
     from clients.selectors import REGISTRY_VERSION_SQL
 
@@ -26,10 +26,12 @@ def _without_the_audit_row() -> None:
 
     class RegistryCheckInFlight(inflight.AuditRowInFlight):
         def __init__(self, registry_version: int) -> None:
-            self._wrapper = connection
-            connection.ensure_connection()
-            self._pgconn = connection.connection.pgconn
-            inflight._prepare_once(connection, self._pgconn, registry_check)
+            # The connection itself, as the product's audit_record_start takes it.
+            database = connections[DEFAULT_DB_ALIAS]
+            self._wrapper = database
+            database.ensure_connection()
+            self._pgconn = database.connection.pgconn
+            inflight._prepare_once(database, self._pgconn, registry_check)
             self._pgconn.send_query_prepared(registry_check[0], [str(registry_version).encode()])
 
     def registry_check_only(*, only_if_registry_version: int | None = None, **fields):

@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
-from audit.exports import audit_export_stream, csv_cell, csv_cell_value
+from audit.exports import CSV_COLUMNS, _Exporter, audit_export_stream, csv_cell, csv_cell_value
 from audit.models import AuditEvent
 from audit.selectors import AuditFilter
 from audit.services import audit_record, audit_seal
@@ -81,12 +82,16 @@ def test_every_export_is_itself_an_audit_event_saying_who_what_and_how_many(thre
     }
 
 
-def test_an_export_abandoned_half_way_is_recorded_as_incomplete(three_days):
-    stream = audit_export_stream(filters=AuditFilter(), fmt="jsonl", actor="auditor")
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_export_abandoned_half_way_is_recorded_as_incomplete(three_days, fmt):
+    write_events(2000, start=T0 + 4 * DAY, details={"padding": "x" * 100})  # more than one chunk
+    before = AuditEvent.objects.count()
+    stream = audit_export_stream(filters=AuditFilter(), fmt=fmt, actor="auditor")
     next(stream)
     stream.close()  # what StreamingHttpResponse does when the browser goes away
     row = AuditEvent.objects.get(event="audit.exported")
     assert row.outcome == "failure" and row.details["completed"] is False
+    assert AuditEvent.objects.count() == before + 1  # and the connection still works
 
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
@@ -241,3 +246,55 @@ def test_a_line_cut_short_is_reported_not_a_crash(three_days, tmp_path, fmt):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(CommandError, match="does NOT verify"):
         call_command("verify_audit", "--file", str(path))
+
+
+AWKWARD = [
+    'a "quoted", comma-separated value',
+    "two\nlines\r\nand a CR",
+    "'starts with a quote",
+    "=SUM(A1:A9)",
+    "-1",
+    "ünïcødé ✓ 漢字",
+    "",
+]
+
+
+def test_a_csv_export_of_awkward_values_reads_back_exactly_and_verifies(db, signing_key, tmp_path):
+    for index, value in enumerate(AWKWARD):
+        audit_record(
+            event="client.updated",
+            actor=value,
+            subject=f"client:{value}",
+            request_id=value,
+            remote_addr=("2001:db8::1", "10.0.0.1", None)[index % 3],
+            occurred_at=T0 + index * timedelta(minutes=1),
+            details={"note": value},
+        )
+    audit_seal(now=T0 + DAY)
+    path, _ = export_csv_with_seal(tmp_path)
+    header, *rows = csv.reader(io.StringIO(path.read_bytes().decode(), newline=""))
+    assert header == list(CSV_COLUMNS)
+    stored = AuditEvent.objects.exclude(event="audit.exported").order_by("occurred_at", "id")
+    assert len(rows) == stored.count() == len(AWKWARD) + 1  # and the signing key's activation
+    for row, event in zip(rows, stored, strict=True):
+        cells = dict(zip(header, row, strict=True))
+        assert csv_cell_value(cells["actor"]) == event.actor
+        assert csv_cell_value(cells["request_id"]) == event.request_id
+        assert cells["remote_addr"] == (event.remote_addr or "")
+        assert json.loads(csv_cell_value(cells["details"])) == event.details
+    assert audit_export_verify(path=path).ok
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL writes the CSV with COPY")
+def test_postgresql_writes_the_same_csv_bytes_as_the_csv_module(db, signing_key):
+    for index, value in enumerate(AWKWARD):
+        audit_record(event="client.updated", actor=value, subject=value, occurred_at=T0 + index * DAY)
+    audit_record(event="token.issued", actor="ms_admin", remote_addr="10.0.0.1", occurred_at=T0)
+
+    def written_by(chunks_of) -> bytes:
+        exporter = _Exporter(filters=AuditFilter(), fmt="csv", actor="auditor", progress=None)
+        return b"".join(chunks_of(exporter))
+
+    copied = written_by(lambda exporter: exporter._csv_copied())
+    assert copied == written_by(lambda exporter: exporter._buffered(exporter._csv()))
+    assert copied.count(b"\r\n") > len(AWKWARD)  # RFC 4180 line ends

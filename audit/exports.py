@@ -21,12 +21,14 @@ import base64
 import csv
 import io
 import json
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Func, TextField
+from django.db.models import Func, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -125,7 +127,7 @@ class _Exporter:
         self.progress = progress
         self.rows = 0
         self.unsealed = 0
-        self.seals = _CheckpointIndex()
+        self.seals: _CheckpointIndex | None = None  # what the JSON formats need, read when they start
         self.started_at = timezone.now()
 
     def header(self) -> dict[str, Any]:
@@ -177,7 +179,14 @@ class _Exporter:
             )
             time_column = "occurred_text"
         columns = ("id", time_column, "event", "outcome", "actor", "subject", "remote_addr", "request_id")
-        rows = events.values_list(*columns, "details_text").iterator(chunk_size=_CHUNK_ROWS)
+        query = events.values_list(*columns, "details_text")
+        if connection.vendor == "postgresql":
+            # As text through COPY: PostgreSQL formats the next rows while Python writes these. (The
+            # server-side cursor of iterator() computes the whole result first: 117,488 rows/s against
+            # 131,539 through COPY for JSON Lines in bench/audit_export.)
+            rows: Iterator[Any] = csv.reader(bytes(data).decode() for data in _copy_out(query))
+        else:
+            rows = query.iterator(chunk_size=_CHUNK_ROWS)
         chunk: list[tuple] = []
         for row in rows:
             chunk.append(row)
@@ -233,33 +242,27 @@ class _Exporter:
                 "csv_details",
             )
         )
-        sql, params = events.query.sql_with_params()
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(
-                f"COPY ({connection.ops.compose_sql(sql, params)}) TO STDOUT (FORMAT csv)"
-            ) as copy,
-        ):
-            lines = [",".join(CSV_COLUMNS).encode()]  # each without its line end
-            rows = size = 0
-            for data in copy:
-                lines.append(bytes(data[:-1]))
-                rows += 1
-                size += len(data)
-                if size >= _FLUSH_BYTES:
-                    self._counted(rows)
-                    yield b"\r\n".join(lines) + b"\r\n"
-                    lines, rows, size = [], 0, 0
-            self._counted(rows)
-            if lines:
+        lines = [",".join(CSV_COLUMNS).encode()]  # each without its line end
+        rows = size = 0
+        for data in _copy_out(events):
+            lines.append(bytes(data[:-1]))
+            rows += 1
+            size += len(data)
+            if size >= _FLUSH_BYTES:
+                self._counted(rows)
                 yield b"\r\n".join(lines) + b"\r\n"
+                lines, rows, size = [], 0, 0
+        self._counted(rows)
+        if lines:
+            yield b"\r\n".join(lines) + b"\r\n"
 
     def _event_lines(self) -> Iterator[list[str]]:
+        self.seals = _CheckpointIndex(self.filters)
         seal = self.seals.seq_of
         for chunk in self._events():
             lines = []
             for row in chunk:
-                seq = seal(row[0])
+                seq = seal(int(row[0]))
                 if seq is None:
                     self.unsealed += 1
                 lines.append(_json_line(row, seq))
@@ -268,7 +271,10 @@ class _Exporter:
 
     def _seal_records(self, checkpoints: Iterator[AuditCheckpoint] | None = None) -> Iterator[dict[str, Any]]:
         keys: dict[str, dict[str, Any]] = {}
-        for checkpoint in self.seals.touched_checkpoints() if checkpoints is None else checkpoints:
+        if checkpoints is None:
+            assert self.seals is not None, "the events are written before their seals"
+            checkpoints = self.seals.touched_checkpoints()
+        for checkpoint in checkpoints:
             keys.setdefault(checkpoint.kid, checkpoint.public_jwk)
             yield {
                 "type": "checkpoint",
@@ -294,12 +300,7 @@ class _Exporter:
     def _seal_of_csv(self) -> Iterator[str]:
         # Every checkpoint whose events' times meet the filter's range: an event lies within its
         # checkpoint's min and max occurred_at, so this covers every event a CSV of the filter holds.
-        checkpoints = AuditCheckpoint.objects.all()
-        if self.filters.since is not None:
-            checkpoints = checkpoints.filter(max_occurred_at__gte=self.filters.since)
-        if self.filters.until is not None:
-            checkpoints = checkpoints.filter(min_occurred_at__lt=self.filters.until)
-        seqs = list(checkpoints.order_by("seq").values_list("seq", flat=True))
+        seqs = list(_checkpoints_meeting(self.filters).order_by("seq").values_list("seq", flat=True))
         yield json.dumps({"type": "header", **self.header(), "seal_for": "csv"}, separators=(",", ":")) + "\n"
         # One at a time: a checkpoint carries up to AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS leaves (3.2 MB).
         records = self._seal_records(AuditCheckpoint.objects.get(seq=seq) for seq in seqs)
@@ -320,6 +321,26 @@ class _Exporter:
             yield separator + json.dumps(record, separators=(",", ":"))
             separator = ",\n"
         yield '\n],\n"footer":' + json.dumps(self._footer(), separators=(",", ":")) + "}\n"
+
+
+def _copy_out(query: QuerySet) -> Iterator[memoryview]:
+    """The rows of `query` as PostgreSQL's COPY … (FORMAT csv) writes them, one row (and line) each.
+
+    Text all through, a NULL as an empty cell. The COPY holds the connection until its last row is
+    read, so nothing else may query meanwhile. An iteration closed early (a browser that goes away)
+    reads the rest and drops it rather than cancel the COPY: a cancel request can arrive after the
+    COPY has ended and cancel the next statement on the connection instead, which is the
+    `audit.exported` row. (A server-side cursor, as Django's iterator() uses in autocommit, is WITH
+    HOLD: PostgreSQL computes its whole result before the first row, so this costs no more.)
+    """
+    sql, params = query.query.sql_with_params()
+    statement = f"COPY ({connection.ops.compose_sql(sql, params)}) TO STDOUT (FORMAT csv)"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        try:
+            yield from copy
+        finally:
+            for _ in copy:
+                pass
 
 
 class _CsvCell(Func):
@@ -371,43 +392,42 @@ def _json_line(row: tuple, seq: int | None) -> str:
 
 
 class _CheckpointIndex:
-    """Which checkpoint seals an event id, read lazily: exports walk ids almost in order."""
+    """Which checkpoint seals an event id.
 
-    def __init__(self) -> None:
-        self._recent: list[tuple[int, int, int, list[list[int]]]] = []  # (first_id, last_id, seq, gaps)
-        self._late: dict[int, int] | None = None
+    Read before the events, since the COPY that streams them holds the connection: the checkpoints
+    whose events' times meet the filter's range (every event of the export lies in one of them, as a
+    checkpoint's min and max occurred_at cover its late ids too), as arrays ordered by last_id.
+    """
+
+    def __init__(self, filters: AuditFilter) -> None:
         self._touched: set[int] = set()
         self._sealed_through = (
             AuditCheckpoint.objects.order_by("-seq").values_list("last_id", flat=True).first() or 0
         )
+        self._first_ids = array("q")
+        self._last_ids = array("q")
+        self._seqs = array("q")
+        self._gaps: dict[int, list[list[int]]] = {}
+        self._late: dict[int, int] = {}  # late ids are rare: a transaction that committed after a seal
+        checkpoints = _checkpoints_meeting(filters).order_by("last_id")
+        columns = ("first_id", "last_id", "seq", "gaps", "late_ids")
+        for first_id, last_id, seq, gaps, late_ids in checkpoints.values_list(*columns).iterator(10_000):
+            self._first_ids.append(first_id)
+            self._last_ids.append(last_id)
+            self._seqs.append(seq)
+            if gaps:
+                self._gaps[seq] = gaps
+            self._late.update(dict.fromkeys(late_ids, seq))
 
     def seq_of(self, event_id: int) -> int | None:
         if event_id > self._sealed_through:
             return None  # written after the last seal (this export's own snapshot of it)
-        for first_id, last_id, seq, gaps in self._recent:
-            if first_id <= event_id <= last_id and not (gaps and chain.in_ranges(event_id, gaps)):
-                self._touched.add(seq)
-                return seq
-        found = (
-            AuditCheckpoint.objects.filter(last_id__gte=event_id)
-            .order_by("last_id")
-            .values_list("first_id", "last_id", "seq", "gaps")
-            .first()
-        )
-        if found is None or found[0] > event_id:
-            return self._late_seq(event_id)
-        self._recent = [found, *self._recent[:7]]
-        if found[3] and chain.in_ranges(event_id, found[3]):
-            return self._late_seq(event_id)
-        self._touched.add(found[2])
-        return found[2]
-
-    def _late_seq(self, event_id: int) -> int | None:
-        if self._late is None:
-            # Late ids are rare (a transaction that committed after a seal): all of them fit in memory.
-            self._late = {}
-            for seq, late_ids in AuditCheckpoint.objects.exclude(late_ids=[]).values_list("seq", "late_ids"):
-                self._late.update(dict.fromkeys(late_ids, seq))
+        at = bisect_left(self._last_ids, event_id)
+        if at < len(self._last_ids) and self._first_ids[at] <= event_id:
+            gaps = self._gaps.get(self._seqs[at])
+            if not (gaps and chain.in_ranges(event_id, gaps)):
+                self._touched.add(self._seqs[at])
+                return self._seqs[at]
         seq = self._late.get(event_id)
         if seq is not None:
             self._touched.add(seq)
@@ -417,3 +437,13 @@ class _CheckpointIndex:
         # One at a time: a checkpoint carries up to AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS leaves (3.2 MB).
         for seq in sorted(self._touched):
             yield AuditCheckpoint.objects.get(seq=seq)
+
+
+def _checkpoints_meeting(filters: AuditFilter) -> QuerySet[AuditCheckpoint]:
+    """Every checkpoint whose events' times meet the filter's time range."""
+    checkpoints = AuditCheckpoint.objects.all()
+    if filters.since is not None:
+        checkpoints = checkpoints.filter(max_occurred_at__gte=filters.since)
+    if filters.until is not None:
+        checkpoints = checkpoints.filter(min_occurred_at__lt=filters.until)
+    return checkpoints

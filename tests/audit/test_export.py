@@ -259,7 +259,9 @@ AWKWARD = [
 ]
 
 
-def test_a_csv_export_of_awkward_values_reads_back_exactly_and_verifies(db, signing_key, tmp_path):
+@pytest.fixture
+def awkward_events(db, signing_key):
+    """Events whose text a CSV writer must quote, a spreadsheet escape, and JSON escape; sealed."""
     for index, value in enumerate(AWKWARD):
         audit_record(
             event="client.updated",
@@ -271,17 +273,38 @@ def test_a_csv_export_of_awkward_values_reads_back_exactly_and_verifies(db, sign
             details={"note": value},
         )
     audit_seal(now=T0 + DAY)
+    events = AuditEvent.objects.order_by("occurred_at", "id")
+    assert events.count() == len(AWKWARD) + 1  # and the signing key's activation
+    return list(events)
+
+
+def test_a_csv_export_of_awkward_values_reads_back_exactly_and_verifies(awkward_events, tmp_path):
     path, _ = export_csv_with_seal(tmp_path)
     header, *rows = csv.reader(io.StringIO(path.read_bytes().decode(), newline=""))
     assert header == list(CSV_COLUMNS)
-    stored = AuditEvent.objects.exclude(event="audit.exported").order_by("occurred_at", "id")
-    assert len(rows) == stored.count() == len(AWKWARD) + 1  # and the signing key's activation
-    for row, event in zip(rows, stored, strict=True):
+    assert len(rows) == len(awkward_events)
+    for row, event in zip(rows, awkward_events, strict=True):
         cells = dict(zip(header, row, strict=True))
         assert csv_cell_value(cells["actor"]) == event.actor
         assert csv_cell_value(cells["request_id"]) == event.request_id
         assert cells["remote_addr"] == (event.remote_addr or "")
         assert json.loads(csv_cell_value(cells["details"])) == event.details
+    assert audit_export_verify(path=path).ok
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_a_json_export_of_awkward_values_reads_back_exactly_and_verifies(awkward_events, tmp_path, fmt):
+    body, path = export(tmp_path, fmt=fmt)
+    events = json.loads(body)["events"] if fmt == "json" else event_lines(body)
+    assert len(events) == len(awkward_events)
+    for line, event in zip(events, awkward_events, strict=True):
+        assert line["id"] == event.id and line["checkpoint"] == 1
+        assert (line["actor"], line["subject"], line["request_id"]) == (
+            event.actor,
+            event.subject,
+            event.request_id,
+        )
+        assert line["remote_addr"] == event.remote_addr and line["details"] == event.details
     assert audit_export_verify(path=path).ok
 
 
@@ -298,3 +321,27 @@ def test_postgresql_writes_the_same_csv_bytes_as_the_csv_module(db, signing_key)
     copied = written_by(lambda exporter: exporter._csv_copied())
     assert copied == written_by(lambda exporter: exporter._buffered(exporter._csv()))
     assert copied.count(b"\r\n") > len(AWKWARD)  # RFC 4180 line ends
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_event_sealed_late_is_exported_with_the_checkpoint_that_sealed_it(
+    signing_key, tmp_path, fmt, django_db_blocker
+):
+    write_events(5)
+    base = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    AuditEvent.objects.create(id=base + 100, occurred_at=T0, event="token.issued", outcome="success")
+    first = audit_seal(now=T0)[-1]  # the ids between base and base + 100 are a gap
+    # A slow transaction commits an id of the gap after that seal: the next checkpoint seals it late.
+    AuditEvent.objects.create(id=base + 7, occurred_at=T0, event="client.created", outcome="success")
+    (late,) = audit_seal(now=T0 + timedelta(seconds=60))
+    assert late.late_ids == [base + 7] and late.seq == first.seq + 1
+    if fmt == "csv":
+        path, _ = export_csv_with_seal(tmp_path, since="2026-03-01")
+    else:
+        body, path = export(tmp_path, since="2026-03-01")
+        checkpoints = {line["id"]: line["checkpoint"] for line in event_lines(body)}
+        assert checkpoints[base + 7] == late.seq and checkpoints[base + 100] == first.seq
+    with django_db_blocker.block():
+        report = audit_export_verify(path=path)
+    assert report.ok, report.problems
+    assert report.unsealed == 0

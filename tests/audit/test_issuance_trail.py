@@ -153,12 +153,17 @@ def test_when_signing_fails_the_connection_is_still_usable(ms_admin, monkeypatch
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_an_event_with_a_nul_character_is_refused_not_truncated():
+@pytest.mark.parametrize(
+    "fields",
+    [{"actor": "client\x00-a"}, {"request_id": "\x00"}, {"details": {"reason": "cut\x00here"}}],
+    ids=["actor", "request_id", "details"],
+)
+def test_an_event_with_a_nul_character_is_refused_not_truncated(fields):
     from audit.inflight import AuditWriteFailed
     from audit.services import audit_record
 
     with pytest.raises(AuditWriteFailed, match="NUL"):
-        audit_record(event="token.denied", actor="client\x00-a")
+        audit_record(event="token.denied", **fields)
     assert not AuditEvent.objects.exists()
 
 

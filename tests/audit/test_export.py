@@ -94,6 +94,25 @@ def test_an_export_abandoned_half_way_is_recorded_as_incomplete(three_days, fmt)
     assert AuditEvent.objects.count() == before + 1  # and the connection still works
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="exports stream through COPY on PostgreSQL")
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_abandoned_export_sends_no_cancel_request_that_could_hit_the_next_statement(
+    three_days, fmt, monkeypatch
+):
+    # A cancel request travels on a connection of its own and can land after the COPY has ended, on
+    # the audit.exported INSERT. The export reads the rest of its COPY instead.
+    import psycopg
+
+    cancels = []
+    monkeypatch.setattr(psycopg.Connection, "_try_cancel", lambda self, **_: cancels.append(self))
+    write_events(5000, start=T0 + 4 * DAY, details={"padding": "x" * 200})  # far beyond one chunk
+    stream = audit_export_stream(filters=AuditFilter(), fmt=fmt, actor="auditor")
+    next(stream)
+    stream.close()
+    assert cancels == []
+    assert AuditEvent.objects.get(event="audit.exported").details["completed"] is False
+
+
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_csv_cells_that_a_spreadsheet_would_evaluate_are_escaped(db, start, tmp_path):
     payload = f'{start}HYPERLINK("http://evil","x")'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -56,10 +56,21 @@ def read_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def _url_split(name: str, value: str) -> SplitResult:
+    # urlsplit raises ValueError on an unbalanced or non-IP bracketed host and on a host that
+    # NFKC-normalizes into a delimiter; `.port` on a port that is no number below 65536.
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not a URL ({exc}): {value!r}") from None
+    return parts
+
+
 def read_issuer(name: str, default: str) -> str:
     """The issuer URL exactly as it will appear in `iss` and in the metadata (RFC 8414 §2)."""
     value = os.environ.get(name, default).strip()
-    parts = urlsplit(value)
+    parts = _url_split(name, value)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ImproperlyConfigured(f"{name} must be an absolute http(s) URL, got {value!r}")
     if parts.query or parts.fragment or "?" in value or "#" in value:
@@ -73,14 +84,14 @@ def read_url(name: str, default: str | None, *, schemes: tuple[str, ...]) -> str
     value = os.environ.get(name, default or "").strip()
     if not value:
         return None
-    if urlsplit(value).scheme not in schemes:
+    if _url_split(name, value).scheme not in schemes:
         raise ImproperlyConfigured(f"{name} must be a URL with scheme {' or '.join(schemes)}, got {value!r}")
     return value
 
 
 def read_database(name: str, default: str) -> dict:
     value = os.environ.get(name, default).strip()
-    scheme = urlsplit(value).scheme
+    scheme = _url_split(name, value).scheme
     if scheme not in environ.Env.DB_SCHEMES:
         raise ImproperlyConfigured(
             f"{name} must be a database URL such as postgres://user@host:5432/name or sqlite:////path/db.sqlite3; "

@@ -28,10 +28,21 @@ def validate_scope_name(value: str) -> None:
 
 
 def is_absolute_uri_without_fragment(value: str) -> bool:
-    """RFC 8707 §2: a resource is an absolute URI and must not have a fragment."""
+    """RFC 8707 §2: a resource is an absolute URI and must not have a fragment.
+
+    Whatever the text, the answer is True or False: `/o/token`, the portal and the commands all ask
+    this of input nobody vetted.
+    """
     if not value or any(ch.isspace() for ch in value) or "#" in value:
         return False
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        # urlsplit raises ValueError for an unbalanced or non-IP bracketed host ("https://[::1") and
+        # for a host that NFKC-normalizes into a delimiter ("https://a\uff03b"); `.port` for a port
+        # that is not a number below 65536.
+        parts.port  # noqa: B018
+    except ValueError:
+        return False
     if not parts.scheme or not _URI_SCHEME_RE.match(parts.scheme):
         return False
     if parts.scheme in ("http", "https"):

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
 from clients.models import Client, Grant, Scope, Service
+from tests.oauth.test_token_endpoint import HOSTILE_URIS
 
 
 def run(*args: str) -> str:
@@ -97,6 +98,15 @@ def test_create_service_with_bad_input_fails_and_creates_nothing(ms_doctor, args
     with pytest.raises(CommandError, match=message):
         run("create_service", *args)
     assert (Service.objects.count(), Scope.objects.count()) == (services, scopes)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("audience", HOSTILE_URIS)
+def test_create_service_with_an_audience_that_is_no_uri_fails_with_one_line(audience):
+    with pytest.raises(CommandError, match="is not an audience") as raised:
+        run("create_service", "ms_orders", "--audience", audience)
+    assert "\n" not in str(raised.value)
+    assert not Service.objects.exists()
 
 
 @pytest.mark.django_db

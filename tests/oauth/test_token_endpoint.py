@@ -169,6 +169,23 @@ def test_resource_with_fragment_is_invalid_target(request_token, ms_admin):
     assert_oauth_error(request_token(ms_admin, resource="https://doctors.internal#x"), 400, "invalid_target")
 
 
+HOSTILE_URIS = [
+    "https://[::1",
+    "https://[zz]/",
+    "http://]x",
+    "https://a\uff03b.internal",  # FULLWIDTH NUMBER SIGN: a '#' once NFKC-normalized
+    "https://a\u2100b",  # ACCOUNT OF: 'a/c' once NFKC-normalized
+    "https://doctors.internal:port",
+    "https://doctors.internal:99999",
+]
+
+
+@pytest.mark.parametrize("resource", HOSTILE_URIS)
+def test_a_resource_that_is_no_uri_at_all_is_invalid_target_and_audited(request_token, ms_admin, resource):
+    assert_oauth_error(request_token(ms_admin, resource=resource), 400, "invalid_target")
+    assert AuditEvent.objects.get(event="token.denied").details["error"] == "invalid_target"
+
+
 def test_grants_on_several_services_and_no_resource_asks_for_one(request_token, ms_admin):
     body = assert_oauth_error(request_token(ms_admin), 400, "invalid_target")
     assert "resource" in body["error_description"]

@@ -18,6 +18,7 @@ from keys.models import SigningKey
 from keys.services import signing_key_active
 from portal.usage import token_usage_roll_up
 from tests.conftest import PASSWORD, basic_auth
+from tests.oauth.test_token_endpoint import HOSTILE_URIS
 
 
 def login(client, username, password=PASSWORD, **extra):
@@ -127,6 +128,16 @@ def test_bad_service_input_is_a_form_error_and_nothing_is_created(admin_client, 
     )
     assert response.status_code == 200
     assert Service.objects.count() == 1
+
+
+@pytest.mark.parametrize("audience", HOSTILE_URIS)
+def test_an_audience_that_is_no_uri_is_a_form_error_on_the_audience(admin_client, audience):
+    response = admin_client.post(
+        reverse("portal:service_create"), {"name": "ms_orders", "audience": audience, "scopes": ""}
+    )
+    assert response.status_code == 200
+    assert "is not an audience" in " ".join(response.context["form"].errors["audience"])
+    assert not Service.objects.exists()
 
 
 def test_a_new_clients_secret_is_shown_once_and_works(admin_client, ms_doctor):

@@ -51,6 +51,21 @@ def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, name, value):
     assert "Traceback" not in result.stderr.splitlines()[-1]
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AUTHPORTAL_ISSUER", "https://[::1"),
+        ("AUTHPORTAL_ISSUER", "https://a\uff03b.example"),
+        ("DATABASE_URL", "postgres://[::1"),
+        ("REDIS_URL", "redis://]x"),
+    ],
+)
+def test_a_url_that_cannot_be_parsed_stops_start_up_naming_the_variable(tmp_path, name, value):
+    result = django_check(tmp_path, **{name: value})
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1].startswith("django.core.exceptions.ImproperlyConfigured: " + name)
+
+
 def test_secrets_are_generated_once_into_the_data_directory(tmp_path):
     assert django_check(tmp_path).returncode == 0
     secret, kek = (tmp_path / "secret_key").read_text(), (tmp_path / "kek").read_text()

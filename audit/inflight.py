@@ -16,7 +16,6 @@ tokens/s nor CPU per token moved (bench/audit_cost), so it was not worth its thr
 
 from __future__ import annotations
 
-import json
 import select
 import time
 from datetime import datetime
@@ -28,6 +27,7 @@ from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import pq
 
+from audit.escape import details_json
 from clients.selectors import REGISTRY_VERSION_SQL
 
 # A row in the order of AuditEvent's columns after its id.
@@ -142,11 +142,8 @@ def _prepare_once(wrapper: BaseDatabaseWrapper, pgconn: Any, statement: tuple[by
 
 def _text_params(row: AuditRow) -> list[bytes | None]:
     occurred_at, event, outcome, actor, subject, remote_addr, request_id, details = row
-    details_json = json.dumps(details)
-    # libpq passes text parameters as C strings, and PostgreSQL's text and jsonb cannot hold NUL
-    # either: refused with a clear error rather than truncated. (json.dumps writes NUL as \u0000.)
-    if "\x00" in f"{event}{outcome}{actor}{subject}{remote_addr}{request_id}" or "\\u0000" in details_json:
-        raise AuditWriteFailed("an audit event cannot hold a NUL character")
+    # PostgreSQL's text and jsonb cannot hold a NUL: audit_record_start has escaped the text columns,
+    # and the details are escaped as they are serialized (audit/escape.py).
     return [
         occurred_at.isoformat().encode(),
         event.encode(),
@@ -155,5 +152,5 @@ def _text_params(row: AuditRow) -> list[bytes | None]:
         subject.encode(),
         remote_addr.encode() if remote_addr else None,
         request_id.encode(),
-        details_json.encode(),
+        details_json(details).encode(),
     ]

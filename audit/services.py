@@ -14,6 +14,7 @@ from django.db.models import Field, Q
 from django.utils import timezone
 
 from audit import chain
+from audit.escape import NUL, details_nul_escaped, text_nul_escaped
 from audit.inflight import AuditRow, AuditRowCommitted, AuditRowInFlight
 from audit.models import AuditCheckpoint, AuditEvent
 from clients.selectors import REGISTRY_VERSION_SQL
@@ -92,6 +93,12 @@ def audit_record_start(
     leaked = _FORBIDDEN_DETAIL_KEYS.intersection(details)
     if leaked:
         raise ValueError(f"audit details must not carry secrets: {sorted(leaked)}")
+    # Hostile text is stored escaped, never refused (audit/escape.py); details are escaped where they
+    # are serialized, below and in audit/inflight.py.
+    if NUL in f"{event}{outcome}{actor}{subject}{request_id}":
+        event, outcome, actor, subject, request_id = (
+            text_nul_escaped(text) for text in (event, outcome, actor, subject, request_id)
+        )
     row: AuditRow = (
         occurred_at or timezone.now(),
         event,
@@ -109,6 +116,7 @@ def audit_record_start(
         return AuditRowInFlight(database, row, only_if_registry_version)
     # A hand-built INSERT skips the ORM's per-call query compilation while the fields still prepare
     # their own values.
+    row = (*row[:-1], details_nul_escaped(details))
     values = [
         field.get_db_prep_save(value, connection) for field, value in zip(_insert_fields(), row, strict=True)
     ]

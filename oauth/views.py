@@ -37,18 +37,14 @@ def token(request: HttpRequest) -> HttpResponse:
                 error=error, client_id=client_id, remote_addr=remote_addr, request_id=request.request_id
             )
         except DatabaseError:
+            # Every answer has its row: a refusal that cannot be recorded is not given either.
             logger.exception("token.denied could not be recorded")
+            return _temporarily_unavailable()
         return oauth_error_response(error)
     except (DatabaseError, SigningUnavailable):
         # No audit row, no token: the client may retry.
         logger.exception("token request failed: the database or the signing key is unavailable")
-        return oauth_error_response(
-            OAuthError(
-                "temporarily_unavailable",
-                "The server cannot issue tokens right now; retry shortly.",
-                status=503,
-            )
-        )
+        return _temporarily_unavailable()
     return json_no_store(
         {
             "access_token": issued.access_token,
@@ -56,6 +52,14 @@ def token(request: HttpRequest) -> HttpResponse:
             "expires_in": issued.expires_in,
             "scope": issued.scope,
         }
+    )
+
+
+def _temporarily_unavailable() -> HttpResponse:
+    return oauth_error_response(
+        OAuthError(
+            "temporarily_unavailable", "The server cannot issue tokens right now; retry shortly.", status=503
+        )
     )
 
 

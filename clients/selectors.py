@@ -83,6 +83,15 @@ def client_authenticate(
     return client
 
 
+def client_id_registered(*, client_id: str) -> bool:
+    """Whether `client_id` is a registered client's id: one lookup on the unique index at most."""
+    if not (0 < len(client_id) <= CLIENT_ID_MAX_LENGTH and client_id.isprintable()):
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(_client_id_registered_sql(), [client_id])
+        return cursor.fetchone() is not None
+
+
 # --- the credentials cache -------------------------------------------------------------------------
 
 
@@ -168,6 +177,12 @@ def _client_with_grants_sql() -> str:
         f"LEFT JOIN {q(service.db_table)} v ON v.{q('id')} = s.{q('service_id')} "
         f"WHERE c.{q('client_id')} = %s"
     )
+
+
+@functools.cache
+def _client_id_registered_sql() -> str:
+    q = connection.ops.quote_name
+    return f"SELECT 1 FROM {q(Client._meta.db_table)} WHERE {q('client_id')} = %s"  # noqa: S608
 
 
 def scope_names_all() -> list[str]:

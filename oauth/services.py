@@ -9,6 +9,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from audit.inflight import AuditWriteFailed
 from audit.models import AuditEvent
@@ -19,6 +20,7 @@ from clients.selectors import (
     GrantedScope,
     client_authenticate,
     client_authenticate_cached,
+    client_id_registered,
 )
 from keys.tokens import signer_active
 from oauth.errors import OAuthError, invalid_client, invalid_scope, invalid_target
@@ -151,7 +153,7 @@ def token_issue(
 def token_denial_record(
     *, error: OAuthError, client_id: str, remote_addr: str | None, request_id: str, extra: dict | None = None
 ) -> None:
-    presented = "".join(ch if ch.isprintable() else "?" for ch in client_id[:100])
+    presented = client_id_audited(client_id=client_id)
     audit_record(
         event="token.denied",
         outcome=AuditEvent.Outcome.FAILURE,
@@ -161,6 +163,23 @@ def token_denial_record(
         request_id=request_id,
         details={"error": error.error, "reason": error.reason, **(extra or {})},
     )
+
+
+UNREGISTERED_CLIENT_PREFIX = "unregistered:"
+
+
+def client_id_audited(*, client_id: str) -> str:
+    """How a presented client id appears in the audit log: as is only when it is a registered id.
+
+    Anything else may be a secret sent in the id's place (a client that swapped them), so it is
+    stored as `unregistered:` and 16 hex digits of an HMAC keyed with SECRET_KEY: the same text
+    always gives the same fingerprint, so repeated attempts group, but a guess cannot be checked
+    against the log without the key.
+    """
+    if not client_id or client_id_registered(client_id=client_id):
+        return client_id
+    digest = salted_hmac("authportal.audit.unregistered_client_id", client_id, algorithm="sha256")
+    return UNREGISTERED_CLIENT_PREFIX + digest.hexdigest()[:16]
 
 
 # How many times a request is decided anew when the registry keeps changing under it.

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+from io import StringIO
+from urllib.parse import urlencode
 
 import jwt
 import pytest
+from django.core.management import call_command
 
 from audit.models import AuditEvent
 from clients.hashers import ClientSecretHasher
@@ -343,6 +347,58 @@ def test_no_secret_or_token_ever_lands_in_the_audit_log(request_token, ms_admin)
     assert ms_admin.client_secret not in dump
     assert token not in dump
     assert token.split(".")[2] not in dump
+
+
+@pytest.mark.parametrize("auth", ["basic", "post"])
+def test_a_client_that_swaps_its_id_and_secret_never_gets_its_secret_into_the_audit_log(
+    client, ms_admin, auth, tmp_path
+):
+    secret, client_id = ms_admin.client_secret, ms_admin.client.client_id
+    for _ in range(2):
+        if auth == "basic":
+            response = client.post(
+                "/o/token",
+                data="grant_type=client_credentials",
+                content_type="application/x-www-form-urlencoded",
+                HTTP_AUTHORIZATION=basic_auth(secret, client_id),
+            )
+        else:
+            response = client.post(
+                "/o/token",
+                data=urlencode(
+                    {"grant_type": "client_credentials", "client_id": secret, "client_secret": client_id}
+                ),
+                content_type="application/x-www-form-urlencoded",
+            )
+        assert_oauth_error(response, 401, "invalid_client")
+    first, second = AuditEvent.objects.filter(event="token.denied").order_by("id")
+    # A keyed fingerprint of what was presented: repeated attempts group, the secret cannot be checked offline.
+    assert re.fullmatch(r"unregistered:[0-9a-f]{16}", first.actor)
+    assert first.subject == f"client:{first.actor}"
+    assert (second.actor, second.subject) == (first.actor, first.subject)
+    assert first.actor[len("unregistered:") :] not in secret
+    dump = json.dumps(list(AuditEvent.objects.values()), default=str)
+    assert secret not in dump
+    for fmt in ("csv", "jsonl", "json"):
+        target = tmp_path / f"audit.{fmt}"
+        call_command("export_audit", "--format", fmt, "--output", str(target), stderr=StringIO())
+        assert secret not in target.read_text()
+
+
+def test_an_unregistered_client_id_is_stored_as_a_fingerprint_and_a_registered_one_as_is(
+    request_token, ms_admin
+):
+    request_token(None, headers={"HTTP_AUTHORIZATION": basic_auth("nobody", "x")})
+    request_token(None, headers={"HTTP_AUTHORIZATION": basic_auth("somebody-else", "x")})
+    request_token(None, headers={"HTTP_AUTHORIZATION": basic_auth(ms_admin.client.client_id, "x")})
+    nobody, somebody, registered = AuditEvent.objects.filter(event="token.denied").order_by("id")
+    assert nobody.actor.startswith("unregistered:") and somebody.actor.startswith("unregistered:")
+    assert nobody.actor != somebody.actor
+    assert "nobody" not in nobody.actor + nobody.subject
+    assert (registered.actor, registered.subject) == (
+        ms_admin.client.client_id,
+        f"client:{ms_admin.client.client_id}",
+    )
 
 
 def test_an_unknown_host_still_gets_json(client, db):

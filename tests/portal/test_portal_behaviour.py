@@ -55,6 +55,28 @@ def test_a_failed_sign_in_is_a_form_error_and_audited(client, admin_user):
     ).exists()
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("username", "password", "stored_as"),
+    [
+        ("alice\x00-admin", PASSWORD, "alice\u2400-admin"),
+        ("alice-admin", "correct horse\x00battery", "alice-admin"),
+        ("\x00", "\x00", "\u2400"),
+    ],
+    ids=["NUL in the username", "NUL in the password", "NUL in both"],
+)
+def test_a_nul_in_the_sign_in_form_is_a_form_error_and_audited_escaped(
+    client, admin_user, username, password, stored_as
+):
+    response = login(client, username, password)
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert "_auth_user_id" not in client.session
+    row = AuditEvent.objects.get(event="portal.login_failed")
+    assert (row.outcome, row.actor, row.subject) == ("failure", stored_as, f"user:{stored_as}")
+    assert login(client, "alice-admin").status_code == 302  # the portal goes on
+
+
 def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(
     client, admin_user, auditor_user, settings
 ):

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.crypto import salted_hmac
 from oauth2_provider.models import AbstractApplication
 
 from clients.validators import validate_audience, validate_scope_name, validate_service_name
@@ -92,6 +93,11 @@ class Client(AbstractApplication):
         self.authorization_grant_type = self.GRANT_CLIENT_CREDENTIALS
         self.hash_client_secret = True
         super().save(*args, **kwargs)
+
+    def secret_version(self) -> str:
+        """Names the current secret without revealing it. The rotate form carries it, so a form
+        submitted twice (a reload, a double click) rotates once: the second finds another secret."""
+        return salted_hmac("clients.Client.secret_version", self.client_secret).hexdigest()[:20]
 
     def __str__(self) -> str:
         return self.name

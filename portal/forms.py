@@ -5,7 +5,8 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
-from django.utils import timezone
+from django.urls import reverse
+from django.utils.html import format_html
 
 from clients.models import Client, Service
 from clients.validators import validate_scope_name
@@ -76,8 +77,12 @@ class ClientForm(ClientEditForm):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
-        if Client.objects.filter(name=name).exists():
-            raise forms.ValidationError("A client with this name exists already.")
+        if existing := Client.objects.filter(name=name).first():
+            # Also what re-submitting this form says (a reload of the page that showed the secret).
+            url = reverse("portal:client_detail", args=[existing.pk])
+            raise forms.ValidationError(
+                format_html('The client <a href="{}">{}</a> now exists; choose another name.', url, name)
+            )
         return name
 
 
@@ -89,9 +94,11 @@ class SecretRotationForm(forms.Form):
         label="Old secret keeps working for (hours)",
         help_text="0 stops it at once; at most 30 days",
     )
+    # The secret this form was shown for: submitting the form again rotates nothing.
+    secret_version = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
-    def valid_until(self):
-        return timezone.now() + timedelta(hours=self.cleaned_data["old_secret_valid_hours"])
+    def overlap(self) -> timedelta:
+        return timedelta(hours=self.cleaned_data["old_secret_valid_hours"])
 
 
 class TypedConfirmationForm(forms.Form):

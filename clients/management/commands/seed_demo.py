@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import shlex
-
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from clients.curl import token_request_curl
 from clients.models import Service
 from clients.services import GrantSpec, ScopeSpec, client_register, service_register
 
@@ -38,16 +37,18 @@ class Command(BaseCommand):
             )
             registered = client_register(name="ms_admin", grants=[GrantSpec("ms_doctor", "doctors:read")])
         client_id, secret = registered.client.client_id, registered.client_secret
-        token_url = settings.AUTHPORTAL_ISSUER + "/o/token"
         self.stdout.write(
             self.style.SUCCESS("Demo registered: ms_doctor, ms_college, and client ms_admin (doctors:read).")
         )
         self.stdout.write(f"  client_id:     {client_id}")
         self.stdout.write(f"  client_secret: {secret}   (shown only now)")
         self.stdout.write("Get a token:")
-        self.stdout.write(
-            f"  curl -s -u {shlex.quote(client_id + ':' + secret)} -d grant_type=client_credentials "
-            f"-d resource=https://doctors.internal {token_url}"
+        curl = token_request_curl(
+            issuer=settings.AUTHPORTAL_ISSUER,
+            client_id=client_id,
+            client_secret=secret,
+            resource="https://doctors.internal",
         )
+        self.stdout.write(f"  {curl}")
         self.stdout.write("Sign in to the portal after creating your account:")
         self.stdout.write("  .venv/bin/python manage.py create_portal_user YOUR_NAME --role admin")

@@ -7,7 +7,12 @@ from django.db import models
 from django.utils.crypto import salted_hmac
 from oauth2_provider.models import AbstractApplication
 
-from clients.validators import validate_audience, validate_scope_name, validate_service_name
+from clients.validators import (
+    validate_audience,
+    validate_client_name,
+    validate_scope_name,
+    validate_service_name,
+)
 
 
 class Service(models.Model):
@@ -57,7 +62,8 @@ class Client(AbstractApplication):
     Swapped in for django-oauth-toolkit's Application (OAUTH2_PROVIDER_APPLICATION_MODEL).
     """
 
-    name = models.CharField(max_length=255, unique=True)
+    # 255 in the database: names stored before the rules came still load; new ones are at most 63.
+    name = models.CharField(max_length=255, unique=True, validators=[validate_client_name])
     service = models.ForeignKey(
         Service,
         on_delete=models.SET_NULL,

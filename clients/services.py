@@ -198,7 +198,8 @@ def client_update(
     if not changed:
         return client
     client.service, client.access_token_lifetime = service, access_token_lifetime
-    client.full_clean(exclude=["client_secret"])
+    # The name does not change here, and one given before the naming rules stays valid.
+    client.full_clean(exclude=["client_secret", "name"])
     client.save(update_fields=["service", "access_token_lifetime", "updated"])
     audit_record(
         event="client.updated",

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from clients.models import Client, Service
-from clients.validators import validate_scope_name
+from clients.validators import NAME_RULES, validate_client_name, validate_scope_name
 
 
 class LoginForm(AuthenticationForm):
@@ -19,7 +19,7 @@ class LoginForm(AuthenticationForm):
 
 
 class ServiceForm(forms.Form):
-    name = forms.CharField(max_length=63, help_text="e.g. ms_doctor; fixed once created")
+    name = forms.CharField(max_length=63, help_text=f"e.g. ms_doctor: {NAME_RULES}; fixed once created")
     audience = forms.CharField(
         max_length=255, help_text="Absolute URI, e.g. https://doctors.internal; fixed once created"
     )
@@ -72,7 +72,11 @@ class ClientEditForm(forms.Form):
 
 
 class ClientForm(ClientEditForm):
-    name = forms.CharField(max_length=255, help_text="Usually the calling service's name, e.g. ms_admin")
+    name = forms.CharField(
+        max_length=63,
+        validators=[validate_client_name],
+        help_text=f"Usually the calling service's name, e.g. ms_admin: {NAME_RULES}; fixed once created",
+    )
     field_order = ["name", "service", "access_token_lifetime"]
 
     def clean_name(self) -> str:

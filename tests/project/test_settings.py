@@ -42,6 +42,7 @@ def django_check(tmp_path, *args: str, **env: str) -> subprocess.CompletedProces
         ("AUTHPORTAL_JWKS_MAX_AGE", "soon"),
         ("AUTHPORTAL_TOKEN_LIFETIME_MAX", "7200"),
         ("SECRET_KEY_FILE", "/nonexistent/secret"),
+        ("AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT", "3"),  # below the per-address limit, 5
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, name, value):

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from authportal.config import (
+    default_issuer,
     read_bool,
     read_choice,
     read_database,
@@ -30,7 +31,8 @@ SECRET_KEY = read_secret(
 )
 
 # --- the authorization server -------------------------------------------------------------------
-AUTHPORTAL_ISSUER = read_issuer("AUTHPORTAL_ISSUER", "http://localhost:8000")
+# Unset, it follows HOST and PORT, where `make run` serves: http://localhost:8000 by default.
+AUTHPORTAL_ISSUER = read_issuer("AUTHPORTAL_ISSUER", default_issuer())
 AUTHPORTAL_KEK = read_secret(
     "AUTHPORTAL_KEK",
     data_dir=DATA_DIR,
@@ -280,6 +282,8 @@ else:
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Where the exchanges' bindings live; kombu's default is ./control, in whatever folder we run.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from audit.services import ACTOR_HELP, operator_name
 from clients.curl import token_request_curl
 from clients.models import Service
 from clients.services import GrantSpec, ScopeSpec, client_register, service_register
@@ -12,7 +13,11 @@ from clients.services import GrantSpec, ScopeSpec, client_register, service_regi
 class Command(BaseCommand):
     help = "On an empty registry, register the demo: ms_doctor, ms_college and the client ms_admin."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--actor", help=ACTOR_HELP)
+
     def handle(self, *args, **options) -> None:
+        actor = operator_name(options["actor"])
         if Service.objects.exists():
             self.stdout.write("The registry is not empty; no demo data added.")
             return
@@ -25,6 +30,7 @@ class Command(BaseCommand):
                     ScopeSpec("doctors:read", "Read doctors"),
                     ScopeSpec("doctors:write", "Change doctors"),
                 ],
+                actor=actor,
             )
             service_register(
                 name="ms_college",
@@ -34,8 +40,11 @@ class Command(BaseCommand):
                     ScopeSpec("college:read", "Read courses"),
                     ScopeSpec("college:write", "Change courses"),
                 ],
+                actor=actor,
             )
-            registered = client_register(name="ms_admin", grants=[GrantSpec("ms_doctor", "doctors:read")])
+            registered = client_register(
+                name="ms_admin", grants=[GrantSpec("ms_doctor", "doctors:read")], actor=actor
+            )
         client_id, secret = registered.client.client_id, registered.client_secret
         self.stdout.write(
             self.style.SUCCESS("Demo registered: ms_doctor, ms_college, and client ms_admin (doctors:read).")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import functools
+import getpass
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -161,6 +163,19 @@ def _insert_sql() -> str:
     columns = ", ".join(q(field.column) for field in _insert_fields())
     placeholders = ", ".join(["%s"] * len(_insert_fields()))
     return f"INSERT INTO {q(AuditEvent._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+
+
+def operator_name(explicit: str | None = None) -> str:
+    """Who runs a management command: `--actor NAME` when given, else the OS user ("os:alice")."""
+    if explicit:
+        return explicit
+    try:
+        return f"os:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return f"os:uid-{os.getuid()}"
+
+
+ACTOR_HELP = "who to record in the audit log as acting (default: os:USER, the user running this command)"
 
 
 def actor_name(user: Any) -> str:

@@ -80,6 +80,16 @@ def read_issuer(name: str, default: str) -> str:
     return value
 
 
+def default_issuer() -> str:
+    """Where `make run` serves (granian on HOST:PORT), for a laptop that sets no AUTHPORTAL_ISSUER."""
+    host = os.environ.get("HOST", "").strip()
+    if host in ("", "0.0.0.0", "::", "[::]"):  # noqa: S104 (every interface: this machine is localhost)
+        host = "localhost"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{read_int('PORT', 8000, minimum=1, maximum=65535)}"
+
+
 def read_url(name: str, default: str | None, *, schemes: tuple[str, ...]) -> str | None:
     value = os.environ.get(name, default or "").strip()
     if not value:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from authportal.config import (
+    default_issuer,
     read_bool,
     read_choice,
     read_database,
@@ -30,7 +31,8 @@ SECRET_KEY = read_secret(
 )
 
 # --- the authorization server -------------------------------------------------------------------
-AUTHPORTAL_ISSUER = read_issuer("AUTHPORTAL_ISSUER", "http://localhost:8000")
+# Unset, it follows HOST and PORT, where `make run` serves: http://localhost:8000 by default.
+AUTHPORTAL_ISSUER = read_issuer("AUTHPORTAL_ISSUER", default_issuer())
 AUTHPORTAL_KEK = read_secret(
     "AUTHPORTAL_KEK",
     data_dir=DATA_DIR,
@@ -197,10 +199,23 @@ LOGIN_REDIRECT_URL = "portal:dashboard"
 SESSION_COOKIE_AGE = read_int("AUTHPORTAL_SESSION_IDLE_MINUTES", 30, minimum=1, maximum=1440) * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-# django-axes: locked after this many failures, per username and per address, for the cool-off.
+# django-axes, with the rules of portal/lockouts.py: a username is locked at one address after
+# AUTHPORTAL_LOGIN_FAILURE_LIMIT failures there (never anybody else at that address), and at every
+# address after AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT failures in all; for the cool-off after the
+# last failure. A refused sign-in neither counts as a failure nor extends the lock.
 AXES_FAILURE_LIMIT = read_int("AUTHPORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT = read_int(
+    "AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT", 20, minimum=1, maximum=1000
+)
+if AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
+    raise ImproperlyConfigured(
+        "AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT must be at least AUTHPORTAL_LOGIN_FAILURE_LIMIT "
+        f"({AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT} < {AXES_FAILURE_LIMIT})"
+    )
 AXES_COOLOFF_TIME = read_int("AUTHPORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_HANDLER = "portal.lockouts.LockoutHandler"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "portal.views.auth.locked_out"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
@@ -267,6 +282,8 @@ else:
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Where the exchanges' bindings live; kombu's default is ./control, in whatever folder we run.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True

@@ -4,9 +4,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.crypto import salted_hmac
 from oauth2_provider.models import AbstractApplication
 
-from clients.validators import validate_audience, validate_scope_name, validate_service_name
+from clients.validators import (
+    validate_audience,
+    validate_client_name,
+    validate_scope_name,
+    validate_service_name,
+)
 
 
 class Service(models.Model):
@@ -56,7 +62,8 @@ class Client(AbstractApplication):
     Swapped in for django-oauth-toolkit's Application (OAUTH2_PROVIDER_APPLICATION_MODEL).
     """
 
-    name = models.CharField(max_length=255, unique=True)
+    # 255 in the database: names stored before the rules came still load; new ones are at most 63.
+    name = models.CharField(max_length=255, unique=True, validators=[validate_client_name])
     service = models.ForeignKey(
         Service,
         on_delete=models.SET_NULL,
@@ -92,6 +99,11 @@ class Client(AbstractApplication):
         self.authorization_grant_type = self.GRANT_CLIENT_CREDENTIALS
         self.hash_client_secret = True
         super().save(*args, **kwargs)
+
+    def secret_version(self) -> str:
+        """Names the current secret without revealing it. The rotate form carries it, so a form
+        submitted twice (a reload, a double click) rotates once: the second finds another secret."""
+        return salted_hmac("clients.Client.secret_version", self.client_secret).hexdigest()[:20]
 
     def __str__(self) -> str:
         return self.name

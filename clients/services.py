@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -198,7 +198,8 @@ def client_update(
     if not changed:
         return client
     client.service, client.access_token_lifetime = service, access_token_lifetime
-    client.full_clean(exclude=["client_secret"])
+    # The name does not change here, and one given before the naming rules stays valid.
+    client.full_clean(exclude=["client_secret", "name"])
     client.save(update_fields=["service", "access_token_lifetime", "updated"])
     audit_record(
         event="client.updated",
@@ -236,21 +237,43 @@ def client_delete(*, client: Client, actor: Any = None) -> None:
     client.delete()
 
 
-@transaction.atomic
-def client_secret_rotate(*, client: Client, old_secret_valid_until: datetime, actor: Any = None) -> str:
-    """A new secret, shown once; the current one keeps working until `old_secret_valid_until`.
+class SecretChanged(Exception):
+    """The secret is no longer the one the caller saw: someone (or the same form, again) rotated it."""
 
-    At most two secrets are ever valid: rotating again replaces the previous one.
+
+MAX_SECRET_OVERLAP = timedelta(days=30)
+
+
+@transaction.atomic
+def client_secret_rotate(
+    *,
+    client: Client,
+    old_secret_valid_for: timedelta,
+    expected_version: str | None = None,
+    actor: Any = None,
+) -> str:
+    """A new secret, shown once; the current one keeps working for `old_secret_valid_for` (zero:
+    it stops at once).
+
+    At most two secrets are ever valid: rotating again replaces the previous one. With
+    `expected_version` (`Client.secret_version()` when the caller decided), the rotation happens only
+    if the secret is still that one, and otherwise raises SecretChanged and changes nothing.
     """
-    now = timezone.now()
-    if old_secret_valid_until < now:
-        raise ValidationError("The old secret's expiry must not be in the past.")
-    if old_secret_valid_until > now + timedelta(days=30):
+    if old_secret_valid_for < timedelta(0):
+        raise ValidationError("The old secret's overlap must not be negative.")
+    if old_secret_valid_for > MAX_SECRET_OVERLAP:
         raise ValidationError("The old secret may stay valid for at most 30 days.")
     client = Client.objects.select_for_update().get(pk=client.pk)
+    if expected_version is not None and client.secret_version() != expected_version:
+        raise SecretChanged(client.name)
+    now = timezone.now()
+    old_secret_valid_until = now + old_secret_valid_for
     secret = generate_client_secret()
-    client.previous_client_secret = client.client_secret  # already hashed
-    client.previous_secret_expires_at = old_secret_valid_until
+    if old_secret_valid_for:
+        client.previous_client_secret = client.client_secret  # already hashed
+        client.previous_secret_expires_at = old_secret_valid_until
+    else:
+        client.previous_client_secret, client.previous_secret_expires_at = "", None
     client.client_secret = secret  # hashed on save by DOT's ClientSecretField
     client.save(
         update_fields=["client_secret", "previous_client_secret", "previous_secret_expires_at", "updated"]

@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 
 SERVICE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{1,62}$")
+# Services and clients alike: a name reads well in a log, a URL and a table, and needs no escaping.
+NAME_RULES = "2–63 lowercase letters, digits, _ or -, starting with a letter"
 # RFC 6749 §3.3 allows more; we keep to characters that read well in a log and need no escaping.
 SCOPE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")
 _URI_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
@@ -14,8 +16,15 @@ _URI_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
 def validate_service_name(value: str) -> None:
     if not SERVICE_NAME_RE.match(value):
         raise ValidationError(
-            "%(value)r is not a service name: use 2–63 lowercase letters, digits, '_' or '-', starting with a letter.",
-            params={"value": value},
+            "%(value)r is not a service name: use %(rules)s.", params={"value": value, "rules": NAME_RULES}
+        )
+
+
+def validate_client_name(value: str) -> None:
+    """A client is usually named after the service that calls with it, so the same rules apply."""
+    if not SERVICE_NAME_RE.match(value):
+        raise ValidationError(
+            "%(value)r is not a client name: use %(rules)s.", params={"value": value, "rules": NAME_RULES}
         )
 
 

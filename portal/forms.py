@@ -5,10 +5,11 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
-from django.utils import timezone
+from django.urls import reverse
+from django.utils.html import format_html
 
 from clients.models import Client, Service
-from clients.validators import validate_scope_name
+from clients.validators import NAME_RULES, validate_client_name, validate_scope_name
 
 
 class LoginForm(AuthenticationForm):
@@ -18,7 +19,7 @@ class LoginForm(AuthenticationForm):
 
 
 class ServiceForm(forms.Form):
-    name = forms.CharField(max_length=63, help_text="e.g. ms_doctor; fixed once created")
+    name = forms.CharField(max_length=63, help_text=f"e.g. ms_doctor: {NAME_RULES}; fixed once created")
     audience = forms.CharField(
         max_length=255, help_text="Absolute URI, e.g. https://doctors.internal; fixed once created"
     )
@@ -71,13 +72,21 @@ class ClientEditForm(forms.Form):
 
 
 class ClientForm(ClientEditForm):
-    name = forms.CharField(max_length=255, help_text="Usually the calling service's name, e.g. ms_admin")
+    name = forms.CharField(
+        max_length=63,
+        validators=[validate_client_name],
+        help_text=f"Usually the calling service's name, e.g. ms_admin: {NAME_RULES}; fixed once created",
+    )
     field_order = ["name", "service", "access_token_lifetime"]
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
-        if Client.objects.filter(name=name).exists():
-            raise forms.ValidationError("A client with this name exists already.")
+        if existing := Client.objects.filter(name=name).first():
+            # Also what re-submitting this form says (a reload of the page that showed the secret).
+            url = reverse("portal:client_detail", args=[existing.pk])
+            raise forms.ValidationError(
+                format_html('The client <a href="{}">{}</a> now exists; choose another name.', url, name)
+            )
         return name
 
 
@@ -89,9 +98,11 @@ class SecretRotationForm(forms.Form):
         label="Old secret keeps working for (hours)",
         help_text="0 stops it at once; at most 30 days",
     )
+    # The secret this form was shown for: submitting the form again rotates nothing.
+    secret_version = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
-    def valid_until(self):
-        return timezone.now() + timedelta(hours=self.cleaned_data["old_secret_valid_hours"])
+    def overlap(self) -> timedelta:
+        return timedelta(hours=self.cleaned_data["old_secret_valid_hours"])
 
 
 class TypedConfirmationForm(forms.Form):

@@ -127,3 +127,12 @@ def client_search(*, query: str):
     if query:
         clients = clients.filter(Q(name__icontains=query) | Q(client_id=query))
     return clients.order_by("name")
+
+
+def last_secret_rotation(*, client: Client) -> AuditEvent | None:
+    """Who rotated this client's secret last, and when: what a second submission of the form is told."""
+    return (
+        AuditEvent.objects.filter(event="client.secret_rotated", subject=f"client:{client.client_id}")
+        .order_by("-occurred_at", "-id")
+        .first()
+    )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.utils import reset
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_ipv46_address
 from django.db import transaction
 
 from audit.services import actor_name, audit_record
@@ -33,3 +35,29 @@ def portal_user_create(*, username: str, role: str, password: str, actor: Any = 
         details={"username": username, "role": role},
     )
     return user
+
+
+@transaction.atomic
+def lockout_lift(
+    *, username: str, ip_address: str, actor: Any, remote_addr: str | None = None, request_id: str = ""
+) -> int:
+    """Forget the failed sign-ins of a username (at one address, or everywhere), or of an address.
+
+    Returns how many failure records went; nothing is done, or audited, when nothing is named.
+    """
+    try:
+        validate_ipv46_address(ip_address)
+    except ValidationError:
+        ip_address = ""  # not an address, so none of the records'
+    if not username and not ip_address:
+        return 0
+    removed = reset(username=username or None, ip=ip_address or None)
+    audit_record(
+        event="portal.unlocked",
+        actor=actor_name(actor),
+        subject=f"user:{username}" if username else f"address:{ip_address}",
+        remote_addr=remote_addr,
+        request_id=request_id,
+        details={"username": username or None, "ip_address": ip_address or None, "attempts_removed": removed},
+    )
+    return removed

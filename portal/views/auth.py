@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from axes.helpers import get_client_ip_address, get_cool_off
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -12,6 +14,7 @@ from django.views.decorators.http import require_POST
 from audit.models import AuditEvent
 from audit.services import audit_record
 from portal.forms import LoginForm
+from portal.lockouts import lockout_find
 
 
 def _audit_login(request: HttpRequest, event: str, username: str, outcome: str = "success") -> None:
@@ -39,18 +42,38 @@ def login_view(request: HttpRequest) -> HttpResponse:
             if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
                 target = "portal:dashboard"
             return redirect(target)
-        _audit_login(
-            request, "portal.login_failed", request.POST.get("username", ""), AuditEvent.Outcome.FAILURE
-        )
+        if getattr(request, "lockout_refused", None) is None:  # a refusal is audited as one, below
+            _audit_login(
+                request, "portal.login_failed", request.POST.get("username", ""), AuditEvent.Outcome.FAILURE
+            )
     return render(request, "portal/login.html", {"form": form, "next": request.GET.get("next", "")})
 
 
 def locked_out(request: HttpRequest, response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
-    """django-axes calls this when a username or an address has failed too often."""
+    """django-axes calls this when a sign-in was refused by a lock, or its failure began one."""
     username = (credentials or {}).get("username", "") or request.POST.get("username", "")
-    _audit_login(request, "portal.locked_out", username, AuditEvent.Outcome.FAILURE)
+    refused = getattr(request, "lockout_refused", None)
+    lock = refused or lockout_find(
+        username=username, ip_address=get_client_ip_address(request), now=timezone.now()
+    )
+    audit_record(
+        event="portal.locked_out",
+        outcome=AuditEvent.Outcome.FAILURE,
+        actor=username[:150],
+        subject=f"user:{username[:150]}",
+        remote_addr=request.META.get("REMOTE_ADDR"),
+        request_id=getattr(request, "request_id", ""),
+        details={
+            "refused": refused is not None,
+            "address": get_client_ip_address(request),
+            "everywhere": bool(lock and lock.everywhere),
+            "until": lock.until.isoformat() if lock else None,
+        },
+    )
     form = LoginForm(request, initial={"username": username})
-    return render(request, "portal/login.html", {"form": form, "locked": True}, status=429)
+    minutes = round(get_cool_off().total_seconds() / 60)
+    context = {"form": form, "locked": True, "lock": lock, "cool_off_minutes": minutes}
+    return render(request, "portal/login.html", context, status=429)
 
 
 @require_POST

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -7,8 +8,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from clients.curl import token_request_curl
 from clients.models import Client
 from clients.services import (
+    SecretChanged,
     client_delete,
     client_register,
     client_secret_rotate,
@@ -17,7 +20,7 @@ from clients.services import (
 )
 from portal.forms import ClientEditForm, ClientForm, SecretRotationForm, TypedConfirmationForm
 from portal.roles import admin_required, reader_required
-from portal.selectors import client_search
+from portal.selectors import client_search, last_secret_rotation
 from portal.views.common import add_validation_errors
 
 
@@ -38,9 +41,23 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _secret_once(request: HttpRequest, client: Client, secret: str, *, rotated: bool) -> HttpResponse:
-    """The one and only time the secret is shown: in this response, never stored or logged."""
+    """The one and only time the secret is shown: in this response, never stored or logged.
+
+    The form that led here cannot act twice (a client name is unique, a rotation names the secret it
+    replaces), so a reload of this page answers that it was done, and shows no secret.
+    """
+    audience = (
+        client.grants.order_by("scope__service__name")
+        .values_list("scope__service__audience", flat=True)
+        .first()
+    )
+    curl = token_request_curl(
+        issuer=settings.AUTHPORTAL_ISSUER, client_id=client.client_id, client_secret=secret, resource=audience
+    )
     return render(
-        request, "portal/clients/secret.html", {"client": client, "secret": secret, "rotated": rotated}
+        request,
+        "portal/clients/secret.html",
+        {"client": client, "secret": secret, "rotated": rotated, "curl": curl, "has_grants": bool(audience)},
     )
 
 
@@ -110,12 +127,19 @@ def client_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 @admin_required
 def client_rotate_secret(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
-    form = SecretRotationForm(request.POST or None)
+    form = SecretRotationForm(request.POST or None, initial={"secret_version": client.secret_version()})
     if request.method == "POST" and form.is_valid():
         try:
             secret = client_secret_rotate(
-                client=client, old_secret_valid_until=form.valid_until(), actor=request.user
+                client=client,
+                old_secret_valid_for=form.overlap(),
+                expected_version=form.cleaned_data["secret_version"],
+                actor=request.user,
             )
+        except SecretChanged:
+            client.refresh_from_db()
+            context = {"client": client, "last_rotation": last_secret_rotation(client=client)}
+            return render(request, "portal/clients/rotated_already.html", context, status=409)
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:

@@ -65,4 +65,4 @@ def test_purge_audit_command_takes_a_shorter_retention(signing_key, capsys):
     a_sealed_week()
     call_command("purge_audit", "--days", "1")
     assert "checkpoint 7 stays as the anchor" in capsys.readouterr().out
-    assert AuditEvent.objects.filter(event="audit.purged", actor="manage.py purge_audit").exists()
+    assert AuditEvent.objects.filter(event="audit.purged", actor__startswith="os:").exists()

@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from clients.models import Client, Grant, Scope, Service
@@ -118,3 +119,49 @@ def test_seed_demo_fills_an_empty_registry_once():
     assert list(client.grants.values_list("scope__name", flat=True)) == ["doctors:read"]
     assert "not empty" in run("seed_demo")
     assert Client.objects.count() == 1
+
+
+# --- who acted: the operator, not "system" -------------------------------------------------------
+
+
+@pytest.fixture
+def operator_alice(monkeypatch):
+    monkeypatch.setattr("getpass.getuser", lambda: "alice")
+
+
+@pytest.mark.django_db
+def test_create_service_and_create_client_record_the_os_user_who_ran_them(operator_alice):
+    run("create_service", "ms_doctor", "--audience", "https://doctors.internal", "--scope", "doctors:read")
+    run("create_client", "ms_admin", "--grant", "ms_doctor:doctors:read")
+    actors = set(AuditEvent.objects.values_list("actor", flat=True))
+    assert actors == {"os:alice"}
+    assert AuditEvent.objects.filter(event="grant.added", actor="os:alice").count() == 1
+
+
+@pytest.mark.django_db
+def test_an_operator_may_name_the_actor(operator_alice):
+    run("create_service", "ms_doctor", "--audience", "https://doctors.internal", "--actor", "ticket-4711")
+    run("create_client", "ms_admin", "--actor", "ticket-4711")
+    assert set(AuditEvent.objects.values_list("actor", flat=True)) == {"ticket-4711"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("command", "event"),
+    [
+        (["seed_demo"], "client.created"),
+        (["rotate_keys", "--now"], "key.activated"),
+        (["revoke_key", "KID"], "key.revoked"),
+        (["create_portal_user", "carol", "--role", "auditor"], "portal.user_created"),
+    ],
+)
+def test_the_other_operator_commands_record_the_os_user_too(operator_alice, monkeypatch, command, event):
+    from keys.services import key_rotate_now, signing_key_active
+
+    monkeypatch.setenv("AUTHPORTAL_PASSWORD", "a long passphrase for carol")
+    if "KID" in command:
+        kid = signing_key_active().kid
+        key_rotate_now(now=timezone.now())
+        command = [kid if word == "KID" else word for word in command]
+    run(*command)
+    assert AuditEvent.objects.filter(event=event).values_list("actor", flat=True).last() == "os:alice"

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import getpass
 import sys
 import time
 from pathlib import Path
@@ -10,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit.exports import FORMATS, SEAL, audit_export_count, audit_export_stream
 from audit.selectors import AuditFilter
+from audit.services import operator_name
 
 
 class Command(BaseCommand):
@@ -43,7 +43,7 @@ class Command(BaseCommand):
         stream = audit_export_stream(
             filters=filters,
             fmt=options["format"],
-            actor=f"manage.py export_audit ({_os_user()})",
+            actor=operator_name(),
             progress=progress,
         )
         if output is None:
@@ -58,9 +58,7 @@ class Command(BaseCommand):
             seal = output.with_name(output.name + ".seal.jsonl")
             with seal.open("wb") as sink:
                 _write(
-                    audit_export_stream(
-                        filters=filters, fmt=SEAL, actor=f"manage.py export_audit ({_os_user()})"
-                    ),
+                    audit_export_stream(filters=filters, fmt=SEAL, actor=operator_name()),
                     sink,
                 )
             self.stderr.write(f"Its seal, for `verify_audit --file {output}`: {seal}.")
@@ -104,10 +102,3 @@ class _Progress:
             return
         self._draw(time.monotonic())
         sys.stderr.write("\n")
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"

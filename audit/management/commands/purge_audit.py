@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from audit.services import audit_purge, retention_days
+from audit.services import ACTOR_HELP, audit_purge, operator_name, retention_days
 
 
 class Command(BaseCommand):
@@ -16,11 +16,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--days", type=int, help=f"Keep this many days instead (default {retention_days()})"
         )
+        parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(self, *args, days: int | None, **options) -> None:
         if days is not None and days <= 0:
             raise CommandError("--days must be a positive number of days")
-        result = audit_purge(now=timezone.now(), days=days, actor="manage.py purge_audit")
+        result = audit_purge(now=timezone.now(), days=days, actor=operator_name(options["actor"]))
         if result.checkpoint is None:
             self.stdout.write(f"Nothing sealed before {result.cutoff:%Y-%m-%d %H:%M} UTC: nothing purged.")
         else:

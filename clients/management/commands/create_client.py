@@ -5,6 +5,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.services import ACTOR_HELP, operator_name
 from clients.management.commands.create_service import validation_message
 from clients.models import Service
 from clients.services import GrantSpec, client_register
@@ -23,6 +24,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", action="store_true", help='End with {"client_id": …, "client_secret": …}'
         )
+        parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(
         self, *args, name: str, grant: list[str], service: str | None, lifetime: int | None, **options
@@ -38,6 +40,7 @@ class Command(BaseCommand):
                 grants=[GrantSpec.parse(item) for item in grant],
                 service=represents,
                 access_token_lifetime=lifetime,
+                actor=operator_name(options["actor"]),
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.services import ACTOR_HELP, operator_name
 from clients.services import ScopeSpec, service_register
 
 
@@ -15,6 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--scope", action="append", default=[], help="A scope of this service; repeat")
         parser.add_argument("--description", default="")
         parser.add_argument("--owner", default="", help="Who to contact about this service")
+        parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(
         self, *args, name: str, audience: str, scope: list[str], description: str, owner: str, **options
@@ -26,6 +28,7 @@ class Command(BaseCommand):
                 scopes=[ScopeSpec(name=item) for item in scope],
                 description=description,
                 owner_contact=owner,
+                actor=operator_name(options["actor"]),
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None

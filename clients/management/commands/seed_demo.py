@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import shlex
-
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from audit.services import ACTOR_HELP, operator_name
+from clients.curl import token_request_curl
 from clients.models import Service
 from clients.services import GrantSpec, ScopeSpec, client_register, service_register
 
@@ -13,7 +13,11 @@ from clients.services import GrantSpec, ScopeSpec, client_register, service_regi
 class Command(BaseCommand):
     help = "On an empty registry, register the demo: ms_doctor, ms_college and the client ms_admin."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--actor", help=ACTOR_HELP)
+
     def handle(self, *args, **options) -> None:
+        actor = operator_name(options["actor"])
         if Service.objects.exists():
             self.stdout.write("The registry is not empty; no demo data added.")
             return
@@ -26,6 +30,7 @@ class Command(BaseCommand):
                     ScopeSpec("doctors:read", "Read doctors"),
                     ScopeSpec("doctors:write", "Change doctors"),
                 ],
+                actor=actor,
             )
             service_register(
                 name="ms_college",
@@ -35,19 +40,24 @@ class Command(BaseCommand):
                     ScopeSpec("college:read", "Read courses"),
                     ScopeSpec("college:write", "Change courses"),
                 ],
+                actor=actor,
             )
-            registered = client_register(name="ms_admin", grants=[GrantSpec("ms_doctor", "doctors:read")])
+            registered = client_register(
+                name="ms_admin", grants=[GrantSpec("ms_doctor", "doctors:read")], actor=actor
+            )
         client_id, secret = registered.client.client_id, registered.client_secret
-        token_url = settings.AUTHPORTAL_ISSUER + "/o/token"
         self.stdout.write(
             self.style.SUCCESS("Demo registered: ms_doctor, ms_college, and client ms_admin (doctors:read).")
         )
         self.stdout.write(f"  client_id:     {client_id}")
         self.stdout.write(f"  client_secret: {secret}   (shown only now)")
         self.stdout.write("Get a token:")
-        self.stdout.write(
-            f"  curl -s -u {shlex.quote(client_id + ':' + secret)} -d grant_type=client_credentials "
-            f"-d resource=https://doctors.internal {token_url}"
+        curl = token_request_curl(
+            issuer=settings.AUTHPORTAL_ISSUER,
+            client_id=client_id,
+            client_secret=secret,
+            resource="https://doctors.internal",
         )
+        self.stdout.write(f"  {curl}")
         self.stdout.write("Sign in to the portal after creating your account:")
         self.stdout.write("  .venv/bin/python manage.py create_portal_user YOUR_NAME --role admin")

@@ -5,6 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from audit.services import ACTOR_HELP, operator_name
 from keys.services import kek_rotate
 
 
@@ -14,6 +15,9 @@ class Command(BaseCommand):
         "one as AUTHPORTAL_KEK_PREVIOUS, run this, restart, then drop AUTHPORTAL_KEK_PREVIOUS."
     )
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--actor", help=ACTOR_HELP)
+
     def handle(self, *args, **options) -> None:
         if not settings.AUTHPORTAL_KEK_PREVIOUS:
             raise CommandError(
@@ -21,7 +25,7 @@ class Command(BaseCommand):
                 "AUTHPORTAL_KEK."
             )
         try:
-            count = kek_rotate(now=timezone.now(), actor="manage.py rotate_kek")
+            count = kek_rotate(now=timezone.now(), actor=operator_name(options["actor"]))
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"Re-encrypted {count} signing key(s) under the new AUTHPORTAL_KEK.")

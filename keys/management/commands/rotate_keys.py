@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from audit.services import ACTOR_HELP, operator_name
 from keys.services import key_rotate, key_rotate_now
 
 
@@ -15,13 +16,14 @@ class Command(BaseCommand):
             action="store_true",
             help="Emergency rotation: a fresh key signs at once, the previous one stays published as retired",
         )
+        parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(self, *args, now: bool, **options) -> None:
         if now:
-            key = key_rotate_now(now=timezone.now(), actor="manage.py rotate_keys --now")
+            key = key_rotate_now(now=timezone.now(), actor=operator_name(options["actor"]))
             self.stdout.write(f"Rotated: {key.kid} ({key.algorithm}) signs from now on.")
             return
-        report = key_rotate(now=timezone.now(), actor="manage.py rotate_keys")
+        report = key_rotate(now=timezone.now(), actor=operator_name(options["actor"]))
         for change in report.changes:
             self.stdout.write(change)
         if not report.changes:

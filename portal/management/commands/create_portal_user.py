@@ -6,6 +6,7 @@ import os
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.services import ACTOR_HELP, operator_name
 from portal.roles import GROUP_NAMES
 from portal.services import portal_user_create
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("username")
         parser.add_argument("--role", required=True, choices=sorted(GROUP_NAMES))
+        parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(self, *args, username: str, role: str, **options) -> None:
         password = os.environ.get("AUTHPORTAL_PASSWORD")
@@ -27,7 +29,7 @@ class Command(BaseCommand):
                 raise CommandError("The passwords differ.")
         try:
             portal_user_create(
-                username=username, role=role, password=password, actor="manage.py create_portal_user"
+                username=username, role=role, password=password, actor=operator_name(options["actor"])
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None

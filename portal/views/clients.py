@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -61,6 +62,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:
+            messages.success(request, f"Created the client {registered.client.name}.")
             return _secret_once(request, registered.client, registered.client_secret, rotated=False)
     return render(request, "portal/clients/form.html", {"form": form})
 
@@ -78,6 +80,7 @@ def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:
+            messages.success(request, f"Saved {client.name}.")
             return redirect("portal:client_detail", client.pk)
     return render(request, "portal/clients/edit.html", {"form": form, "client": client})
 
@@ -85,14 +88,16 @@ def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @admin_required
 @require_POST
 def client_disable(request: HttpRequest, pk: int) -> HttpResponse:
-    client_set_enabled(client=get_object_or_404(Client, pk=pk), enabled=False, actor=request.user)
+    client = client_set_enabled(client=get_object_or_404(Client, pk=pk), enabled=False, actor=request.user)
+    messages.success(request, f"Disabled {client.name}: it gets no new tokens until it is enabled again.")
     return redirect("portal:client_detail", pk)
 
 
 @admin_required
 @require_POST
 def client_enable(request: HttpRequest, pk: int) -> HttpResponse:
-    client_set_enabled(client=get_object_or_404(Client, pk=pk), enabled=True, actor=request.user)
+    client = client_set_enabled(client=get_object_or_404(Client, pk=pk), enabled=True, actor=request.user)
+    messages.success(request, f"Enabled {client.name}: it can get tokens again.")
     return redirect("portal:client_detail", pk)
 
 
@@ -102,6 +107,7 @@ def client_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = TypedConfirmationForm(request.POST or None, expected=client.name)
     if request.method == "POST" and form.is_valid():
         client_delete(client=client, actor=request.user)
+        messages.success(request, f"Deleted {client.name}.")
         return redirect("portal:client_list")
     return render(request, "portal/clients/delete.html", {"form": form, "client": client})
 
@@ -120,5 +126,10 @@ def client_rotate_secret(request: HttpRequest, pk: int) -> HttpResponse:
             add_validation_errors(form, exc)
         else:
             client.refresh_from_db()
+            messages.success(
+                request,
+                f"Rotated the secret of {client.name}; the old one works until "
+                f"{client.previous_secret_expires_at:%Y-%m-%d %H:%M} UTC.",
+            )
             return _secret_once(request, client, secret, rotated=True)
     return render(request, "portal/clients/rotate.html", {"form": form, "client": client})

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -40,8 +41,11 @@ def key_list(request: HttpRequest) -> HttpResponse:
 @admin_required
 @require_POST
 def key_rotate_view(request: HttpRequest) -> HttpResponse:
-    key_rotate_now(now=timezone.now(), actor=request.user)
+    key = key_rotate_now(now=timezone.now(), actor=request.user)
     signer_cache_clear()
+    messages.success(
+        request, f"Rotated: the new key {key.kid} signs from now on; the previous one is retired."
+    )
     return redirect("portal:key_list")
 
 
@@ -52,5 +56,6 @@ def key_revoke_view(request: HttpRequest, kid: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         key_revoke(kid=key.kid, now=timezone.now(), actor=request.user)
         signer_cache_clear()
+        messages.success(request, f"Revoked the key {key.kid}: it is out of the JWKS.")
         return redirect("portal:key_list")
     return render(request, "portal/keys/revoke.html", {"form": form, "key": key})

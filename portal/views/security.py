@@ -3,6 +3,7 @@ from __future__ import annotations
 from axes.models import AccessAttempt
 from axes.utils import reset
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -35,4 +36,5 @@ def lockout_clear(request: HttpRequest) -> HttpResponse:
             request_id=getattr(request, "request_id", ""),
             details={"username": username, "ip_address": ip, "attempts_removed": removed},
         )
+        messages.success(request, f"Unlocked {username or ip}.")
     return redirect("portal:lockout_list")

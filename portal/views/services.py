@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -57,6 +58,11 @@ def service_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:
+            names = " ".join(data["scopes"])
+            messages.success(
+                request,
+                f"Registered {service.name} with {len(data['scopes'])} scopes{': ' if names else ''}{names}.",
+            )
             return redirect("portal:service_detail", service.pk)
     return render(request, "portal/services/form.html", {"form": form})
 
@@ -70,6 +76,7 @@ def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         service_update(service=service, actor=request.user, **form.cleaned_data)
+        messages.success(request, f"Saved {service.name}.")
         return redirect("portal:service_detail", service.pk)
     return render(request, "portal/services/edit.html", {"form": form, "service": service})
 
@@ -85,6 +92,7 @@ def scope_create(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:
+            messages.success(request, f"Added {form.cleaned_data['name']} to {service.name}.")
             return redirect("portal:service_detail", service.pk)
     return render(
         request,
@@ -104,4 +112,5 @@ def scope_create(request: HttpRequest, pk: int) -> HttpResponse:
 def scope_delete(request: HttpRequest, pk: int, scope_pk: int) -> HttpResponse:
     scope = get_object_or_404(Scope, pk=scope_pk, service_id=pk)
     scope_remove(scope=scope, actor=request.user)
+    messages.success(request, f"Removed {scope.name} from {scope.service.name}, and every grant of it.")
     return redirect("portal:service_detail", pk)

@@ -151,6 +151,12 @@ def grant_add(*, client: Client, scope: Scope, actor: Any = None) -> Grant:
 
 
 @transaction.atomic
+def grants_add(*, client: Client, scopes: list[Scope], actor: Any = None) -> list[Grant]:
+    """Grant several scopes at once, on any services: all or none, one `grant.added` per new grant."""
+    return [grant_add(client=client, scope=scope, actor=actor) for scope in scopes]
+
+
+@transaction.atomic
 def service_update(*, service: Service, description: str, owner_contact: str, actor: Any = None) -> Service:
     """Name and audience are fixed once tokens carry them; what a person reads can change."""
     changed = {

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
-from clients.models import Client, Service
+from clients.models import Client, Scope, Service
 from clients.validators import validate_scope_name
 
 
@@ -79,6 +79,21 @@ class ClientForm(ClientEditForm):
         if Client.objects.filter(name=name).exists():
             raise forms.ValidationError("A client with this name exists already.")
         return name
+
+
+class GrantScopesForm(forms.Form):
+    """Scopes of any service, granted to one client in one go."""
+
+    scopes = forms.ModelMultipleChoiceField(
+        Scope.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one scope to grant."},
+    )
+
+    def __init__(self, *args, client: Client, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["scopes"]
+        field.queryset = Scope.objects.exclude(grants__client=client).select_related("service")  # type: ignore[attr-defined]
 
 
 class SecretRotationForm(forms.Form):

@@ -77,22 +77,46 @@ class GrantMatrix:
     clients: list[Client]
     scopes: list[Scope]
     granted: set[tuple[int, int]]  # (client pk, scope pk)
-    unused: set[tuple[int, int]]  # granted but not requested in the last 30 days
+    unused: set[tuple[int, int]]  # granted over UNUSED_AFTER ago and not requested since
+
+
+UNUSED_AFTER = timedelta(days=30)
 
 
 def grant_matrix(*, clients: list[Client], scopes: list[Scope], now: datetime) -> GrantMatrix:
-    granted = set(
-        Grant.objects.filter(client__in=clients, scope__in=scopes).values_list("client_id", "scope_id")
+    created = dict(
+        ((c, s), at)
+        for c, s, at in Grant.objects.filter(client__in=clients, scope__in=scopes).values_list(
+            "client_id", "scope_id", "created_at"
+        )
     )
     requested = set(
         ScopeUsage.objects.filter(
-            client_id__in=[c.client_id for c in clients], last_requested_at__gte=now - timedelta(days=30)
+            client_id__in=[c.client_id for c in clients], last_requested_at__gte=now - UNUSED_AFTER
         ).values_list("client_id", "scope")
     )
     by_pk = {c.pk: c.client_id for c in clients}
     scope_names = {s.pk: s.name for s in scopes}
-    unused = {(c, s) for c, s in granted if (by_pk[c], scope_names[s]) not in requested}
-    return GrantMatrix(clients=clients, scopes=scopes, granted=granted, unused=unused)
+    # Counted from the grant's creation: a grant made a minute ago has had no chance to be used.
+    unused = {
+        (c, s)
+        for (c, s), at in created.items()
+        if at <= now - UNUSED_AFTER and (by_pk[c], scope_names[s]) not in requested
+    }
+    return GrantMatrix(clients=clients, scopes=scopes, granted=set(created), unused=unused)
+
+
+def scopes_to_grant(*, client: Client) -> list[tuple[Service, list[Scope]]]:
+    """Every scope of every service that the client is not granted yet, by service name."""
+    scopes = (
+        Scope.objects.exclude(grants__client=client)
+        .select_related("service")
+        .order_by("service__name", "name")
+    )
+    by_service: dict[int, tuple[Service, list[Scope]]] = {}
+    for scope in scopes:
+        by_service.setdefault(scope.service_id, (scope.service, []))[1].append(scope)
+    return list(by_service.values())
 
 
 def service_callers(*, service: Service, limit: int = 200) -> list[tuple[Client, list[str]]]:

@@ -15,10 +15,17 @@ from clients.services import (
     client_secret_rotate,
     client_set_enabled,
     client_update,
+    grants_add,
 )
-from portal.forms import ClientEditForm, ClientForm, SecretRotationForm, TypedConfirmationForm
-from portal.roles import admin_required, reader_required
-from portal.selectors import client_search
+from portal.forms import (
+    ClientEditForm,
+    ClientForm,
+    GrantScopesForm,
+    SecretRotationForm,
+    TypedConfirmationForm,
+)
+from portal.roles import ADMIN, admin_required, reader_required, role_of
+from portal.selectors import client_search, scopes_to_grant
 from portal.views.common import add_validation_errors
 
 
@@ -34,8 +41,33 @@ def client_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client.objects.select_related("service"), pk=pk)
+    return _client_page(request, client, GrantScopesForm(client=client))
+
+
+def _client_page(request: HttpRequest, client: Client, grant_form: GrantScopesForm, status: int = 200):
     grants = client.grants.select_related("scope__service").order_by("scope__service__name", "scope__name")
-    return render(request, "portal/clients/detail.html", {"client": client, "grants": grants})
+    to_grant = scopes_to_grant(client=client) if role_of(request.user) == ADMIN else []
+    return render(
+        request,
+        "portal/clients/detail.html",
+        {"client": client, "grants": grants, "to_grant": to_grant, "grant_form": grant_form},
+        status=status,
+    )
+
+
+@admin_required
+@require_POST
+def client_grants_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Scopes on any number of services granted from the client's page, without switching services."""
+    client = get_object_or_404(Client.objects.select_related("service"), pk=pk)
+    form = GrantScopesForm(request.POST, client=client)
+    if not form.is_valid():
+        return _client_page(request, client, form, status=400)
+    scopes = sorted(form.cleaned_data["scopes"], key=lambda scope: (scope.service.name, scope.name))
+    grants_add(client=client, scopes=scopes, actor=request.user)
+    granted = ", ".join(f"{scope.name} ({scope.service.name})" for scope in scopes)
+    messages.success(request, f"Granted {granted} to {client.name}.")
+    return redirect("portal:client_detail", client.pk)
 
 
 def _secret_once(request: HttpRequest, client: Client, secret: str, *, rotated: bool) -> HttpResponse:

@@ -208,6 +208,7 @@ def test_deleting_a_client_needs_its_name_typed(admin_client, ms_reports):
 def test_the_grant_matrix_grants_revokes_and_hints_at_unused_scopes(
     admin_client, request_token, ms_reports, ms_doctor
 ):
+    Grant.objects.filter(client=ms_reports.client).update(created_at=timezone.now() - timedelta(days=31))
     request_token(ms_reports, scope="doctors:read")
     token_usage_roll_up(now=timezone.now())
     page = admin_client.get(reverse("portal:grant_matrix"), {"service": ms_doctor.pk})

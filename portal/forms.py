@@ -128,13 +128,28 @@ class TypedConfirmationForm(forms.Form):
 class AuditFilterForm(forms.Form):
     since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    event = forms.CharField(required=False, max_length=64, help_text="a name, or a family: token.*")
-    client = forms.CharField(required=False, max_length=255, label="Client id")
+    event = forms.CharField(
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. key.revoked or client.*"}),
+        help_text="a name, or a family: token.* or token.",
+    )
+    client = forms.CharField(
+        required=False,
+        max_length=255,
+        widget=forms.TextInput(attrs={"list": "client-names", "placeholder": "name or client id"}),
+        help_text="a client's name or its client id",
+    )
     service = forms.CharField(required=False, max_length=63, help_text="a service name")
     actor = forms.CharField(required=False, max_length=255)
     outcome = forms.ChoiceField(
         required=False, choices=[("", "any"), ("success", "success"), ("failure", "failure")]
     )
+
+    def clean_client(self) -> str:
+        """A client's name stands for its id; anything else is taken as an id (a denial's unknown id too)."""
+        value = self.cleaned_data["client"].strip()
+        return Client.objects.filter(name=value).values_list("client_id", flat=True).first() or value
 
     def clean(self):
         data = super().clean()

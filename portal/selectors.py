@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 
@@ -151,3 +152,28 @@ def client_search(*, query: str):
     if query:
         clients = clients.filter(Q(name__icontains=query) | Q(client_id=query))
     return clients.order_by("name")
+
+
+class AuditRow(NamedTuple):
+    event: AuditEvent
+    actor_client: Client | None  # the client whose id is the actor (token events)
+    subject_client: Client | None  # the client of a `client:ID` subject
+
+
+def audit_rows(*, events: list[AuditEvent]) -> list[AuditRow]:
+    """A page of events with the clients they name by id, so the page can show names: one query."""
+
+    def subject_id(event: AuditEvent) -> str:
+        kind, _, ident = event.subject.partition(":")
+        return ident if kind == "client" else ""
+
+    ids = {e.actor for e in events} | {subject_id(e) for e in events}
+    clients = {
+        c.client_id: c for c in Client.objects.filter(client_id__in=ids).only("pk", "client_id", "name")
+    }
+    return [AuditRow(e, clients.get(e.actor), clients.get(subject_id(e))) for e in events]
+
+
+def client_names(*, limit: int = 1000) -> list[str]:
+    """Suggestions for the audit log's client filter."""
+    return list(Client.objects.order_by("name").values_list("name", flat=True)[:limit])

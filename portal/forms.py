@@ -8,13 +8,16 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
 from clients.models import Client, Scope, Service
-from clients.validators import validate_scope_name
+from clients.validators import scope_names_parse
 
 
 class LoginForm(AuthenticationForm):
     username = forms.CharField(
         max_length=150, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"})
     )
+
+
+SCOPES_HELP = "Space- or comma-separated, e.g. doctors:read doctors:write"
 
 
 class ServiceForm(forms.Form):
@@ -24,16 +27,10 @@ class ServiceForm(forms.Form):
     )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     owner_contact = forms.CharField(max_length=255, required=False, label="Owner contact")
-    scopes = forms.CharField(
-        required=False,
-        help_text="Space- or comma-separated, e.g. doctors:read doctors:write",
-    )
+    scopes = forms.CharField(required=False, help_text=SCOPES_HELP)
 
     def clean_scopes(self) -> list[str]:
-        names = [n for n in self.cleaned_data["scopes"].replace(",", " ").split() if n]
-        for name in names:
-            validate_scope_name(name)
-        return names
+        return scope_names_parse(self.cleaned_data["scopes"])
 
 
 class ServiceEditForm(forms.Form):
@@ -42,8 +39,11 @@ class ServiceEditForm(forms.Form):
 
 
 class ScopeForm(forms.Form):
-    name = forms.CharField(max_length=100, validators=[validate_scope_name])
-    description = forms.CharField(max_length=500, required=False)
+    scopes = forms.CharField(max_length=1000, help_text=SCOPES_HELP)
+    description = forms.CharField(max_length=500, required=False, help_text="Given to each scope added")
+
+    def clean_scopes(self) -> list[str]:
+        return scope_names_parse(self.cleaned_data["scopes"])
 
 
 def _lifetime_field() -> forms.IntegerField:

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from clients.models import Scope, Service
-from clients.services import ScopeSpec, scope_add, scope_remove, service_register, service_update
+from clients.services import ScopeSpec, scope_remove, scopes_add, service_register, service_update
 from portal.forms import ScopeForm, ServiceEditForm, ServiceForm
 from portal.roles import admin_required, reader_required
 from portal.selectors import service_callers, service_search
@@ -88,11 +88,14 @@ def scope_create(request: HttpRequest, pk: int) -> HttpResponse:
     form = ScopeForm(request.POST)
     if form.is_valid():
         try:
-            scope_add(service=service, actor=request.user, **form.cleaned_data)
+            specs = [
+                ScopeSpec(name, form.cleaned_data["description"]) for name in form.cleaned_data["scopes"]
+            ]
+            scopes_add(service=service, specs=specs, actor=request.user)
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:
-            messages.success(request, f"Added {form.cleaned_data['name']} to {service.name}.")
+            messages.success(request, f"Added {' '.join(form.cleaned_data['scopes'])} to {service.name}.")
             return redirect("portal:service_detail", service.pk)
     return render(
         request,

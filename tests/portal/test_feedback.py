@@ -29,7 +29,7 @@ def test_registering_editing_and_changing_scopes_of_a_service_says_what_happened
     )
     assert message_of(edited) == "Saved ms_doctor."
     added = admin_client.post(
-        reverse("portal:scope_create", args=[ms_doctor.pk]), {"name": "doctors:admin"}, follow=True
+        reverse("portal:scope_create", args=[ms_doctor.pk]), {"scopes": "doctors:admin"}, follow=True
     )
     assert message_of(added) == "Added doctors:admin to ms_doctor."
     scope = ms_doctor.scopes.get(name="doctors:admin")

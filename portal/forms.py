@@ -61,6 +61,10 @@ class ClientEditForm(forms.Form):
         required=False,
         empty_label="— none —",
         label="Represents service",
+        help_text=(
+            "Which of our services calls others with this client, for people reading the portal; "
+            "what the client may call is set by its grants."
+        ),
     )
     access_token_lifetime = _lifetime_field()
 

@@ -53,14 +53,29 @@ def tokens_per_hour_per_service(*, now: datetime, hours: int = 24, top: int = 7)
     return HourlySeries(hours=buckets, series=series)
 
 
-def denials_by_reason(*, now: datetime, hours: int = 24) -> list[tuple[str, str, int]]:
-    rows = (
+class Denial(NamedTuple):
+    client_id: str  # as presented: it may name no client
+    client: Client | None
+    error: str
+    reason: str
+    count: int
+
+
+def denials_by_reason(*, now: datetime, hours: int = 24) -> list[Denial]:
+    """The ten most frequent (client, error, reason) among the last hours' refused token requests."""
+    rows = list(
         AuditEvent.objects.filter(event="token.denied", occurred_at__gte=now - timedelta(hours=hours))
-        .values_list("details__error", "details__reason")
+        .values_list("actor", "details__error", "details__reason")
         .annotate(n=Count("id"))
-        .order_by("-n")[:10]
+        .order_by("-n", "actor")[:10]
     )
-    return [(error or "", reason or "", n) for error, reason, n in rows]
+    clients = {
+        c.client_id: c
+        for c in Client.objects.filter(client_id__in={row[0] for row in rows}).only("pk", "client_id", "name")
+    }
+    return [
+        Denial(actor, clients.get(actor), error or "", reason or "", n) for actor, error, reason, n in rows
+    ]
 
 
 def clients_never_using_their_grants(*, limit: int = 20) -> list[Client]:

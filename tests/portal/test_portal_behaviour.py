@@ -335,7 +335,9 @@ def test_the_dashboard_charts_tokens_per_service_and_lists_denials_and_idle_clie
     page = auditor_client.get(reverse("portal:dashboard"))
     chart = page.context["chart"]
     assert {name: total for name, _, total in chart.legend} == {"ms_doctor": 4, "ms_college": 1}
-    assert page.context["denials"] == [("invalid_client", "wrong client secret", 1)]
+    assert [(d.client.name, d.error, d.reason, d.count) for d in page.context["denials"]] == [
+        ("ms_admin", "invalid_client", "wrong client secret", 1)
+    ]
     assert [c.name for c in page.context["idle_clients"]] == ["ms_idle"]
     assert b"Next rotation" in page.content
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from keys.selectors import KeyScheduleRow
 from portal.selectors import HourlySeries
 
 PALETTE = ["#2f5bd3", "#1f9d8b", "#d98a1f", "#a34fc2", "#d1495b", "#5c7a29", "#3d8fd1", "#8a6d3b"]
@@ -81,3 +83,84 @@ def stacked_hourly_chart(
     ]
     y_ticks = [(round(height - value * scale, 1), str(value)) for value in (0, y_max // 2, y_max)]
     return StackedChart(width, height, left, bars, legend, x_labels, y_ticks, y_max, peak)
+
+
+@dataclass(frozen=True)
+class Segment:
+    x: float
+    width: float
+    state: str  # a key state, for its colour
+    title: str
+
+
+@dataclass(frozen=True)
+class KeyLane:
+    y: float
+    label: str
+    segments: list[Segment]
+
+
+@dataclass(frozen=True)
+class KeyTimeline:
+    width: int
+    height: int
+    left: int  # where the time axis starts; key labels sit to its left
+    axis_y: float
+    lanes: list[KeyLane]
+    ticks: list[tuple[float, str]]  # x, date
+    now_x: float
+
+
+TICK_DAYS = (1, 2, 7, 14, 30, 60, 90, 180, 365)
+
+
+def key_timeline(
+    rows: list[KeyScheduleRow], *, now: datetime, width: int = 1000, left: int = 190
+) -> KeyTimeline:
+    """One lane per key, newest on top: staged, active and retired phases on a date axis, and now.
+
+    Phases come from the schedule (`keys.selectors.key_schedule`), so a staged key shows when it
+    will activate and an active one when it will retire, as now planned.
+    """
+    lane, top = 24, 18
+    moments = [
+        m for row in rows for m in (row.key.created_at, row.activates_at, row.retires_at, row.expires_at) if m
+    ]
+    start = min(moments + [now]).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = max(moments + [now]) + timedelta(hours=12)
+    span = (end - start).total_seconds()
+    plot = width - left - 10
+
+    def x(moment: datetime) -> float:
+        return round(left + plot * (moment - start).total_seconds() / span, 1)
+
+    lanes = []
+    for i, row in enumerate(rows):
+        key, y = row.key, top + i * lane
+        segments = []
+        if key.state in ("staged", "active", "retired"):
+            phases = [
+                ("staged", key.created_at, row.activates_at or row.retires_at or end),
+                ("active", row.activates_at, row.retires_at or end),
+                ("retired", row.retires_at, row.expires_at or end),
+            ]
+            for state, since, until in phases:
+                if since and until and until > since:
+                    title = f"{key.kid} · {state} {since:%Y-%m-%d %H:%M} → {until:%Y-%m-%d %H:%M} UTC"
+                    segments.append(Segment(x(since), max(x(until) - x(since), 1.5), state, title))
+        else:
+            until = row.expires_at or key.created_at
+            title = f"{key.kid} · {key.state}"
+            segments.append(
+                Segment(x(key.created_at), max(x(until) - x(key.created_at), 1.5), key.state, title)
+            )
+        lanes.append(KeyLane(y, f"{key.kid[:10]}… {key.state}", segments))
+
+    days = span / 86400
+    step = next((d for d in TICK_DAYS if days / d <= 8), TICK_DAYS[-1])
+    ticks, day = [], start
+    while day <= end:
+        ticks.append((x(day), f"{day:%b %d}"))
+        day += timedelta(days=step)
+    axis_y = top + len(rows) * lane
+    return KeyTimeline(width, int(axis_y + 22), left, axis_y, lanes, ticks, x(now))

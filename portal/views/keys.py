@@ -10,6 +10,7 @@ from keys.models import SigningKey
 from keys.selectors import key_schedule
 from keys.services import key_revoke, key_rotate_now
 from keys.tokens import signer_cache_clear
+from portal.charts import key_timeline
 from portal.forms import TypedConfirmationForm
 from portal.roles import admin_required, reader_required
 
@@ -18,24 +19,11 @@ from portal.roles import admin_required, reader_required
 @require_GET
 def key_list(request: HttpRequest) -> HttpResponse:
     rows = key_schedule()[:50]
-    now = timezone.now()
-    moments = [m for row in rows for m in (row.key.created_at, row.retires_at, row.expires_at) if m]
-    start = min(moments, default=now)
-    end = max(moments + [now], default=now)
-    span = max((end - start).total_seconds(), 1)
-
-    def pct(moment):
-        return round(100 * ((moment or end) - start).total_seconds() / span, 2)
-
-    timeline = [
-        {
-            "row": row,
-            "left": pct(row.key.created_at),
-            "width": max(pct(row.expires_at or row.retires_at or end) - pct(row.key.created_at), 0.5),
-        }
-        for row in rows
-    ]
-    return render(request, "portal/keys/list.html", {"timeline": timeline, "now_pct": pct(now)})
+    return render(
+        request,
+        "portal/keys/list.html",
+        {"rows": rows, "timeline": key_timeline(rows[:12], now=timezone.now())},
+    )
 
 
 @admin_required

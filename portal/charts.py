@@ -45,10 +45,10 @@ def axis_top(peak: int) -> int:
 
 
 def stacked_hourly_chart(
-    data: HourlySeries, *, width: int = 720, height: int = 180, left: int = 40, top: int = 8
+    data: HourlySeries, *, width: int = 720, height: int = 180, left: int = 40, top: int = 8, right: int = 20
 ) -> StackedChart:
     hours = len(data.hours) or 1
-    slot = (width - left) / hours
+    slot = (width - left - right) / hours
     totals = [sum(values[i] for values in data.series.values()) for i in range(len(data.hours))]
     peak = max(totals, default=0)
     y_max = axis_top(peak)

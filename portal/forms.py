@@ -61,10 +61,7 @@ class ClientEditForm(forms.Form):
         required=False,
         empty_label="— none —",
         label="Represents service",
-        help_text=(
-            "Which of our services calls others with this client, for people reading the portal; "
-            "what the client may call is set by its grants."
-        ),
+        help_text="The service that uses this client. A label only: grants decide what it may call.",
     )
     access_token_lifetime = _lifetime_field()
 
@@ -135,7 +132,7 @@ class AuditFilterForm(forms.Form):
     event = forms.CharField(
         required=False,
         max_length=64,
-        widget=forms.TextInput(attrs={"placeholder": "e.g. key.revoked or client.*"}),
+        widget=forms.TextInput(attrs={"placeholder": "e.g. client.*"}),
         help_text="a name, or a family: token.* or token.",
     )
     client = forms.CharField(

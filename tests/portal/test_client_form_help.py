@@ -10,6 +10,5 @@ def test_represents_service_says_in_one_line_what_it_means(admin_client, ms_doct
         field = admin_client.get(url).context["form"]["service"]
         assert field.label == "Represents service"
         assert field.help_text == (
-            "Which of our services calls others with this client, for people reading the portal; "
-            "what the client may call is set by its grants."
+            "The service that uses this client. A label only: grants decide what it may call."
         )

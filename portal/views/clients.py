@@ -44,7 +44,9 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _client_page(request, client, GrantScopesForm(client=client))
 
 
-def _client_page(request: HttpRequest, client: Client, grant_form: GrantScopesForm, status: int = 200):
+def _client_page(
+    request: HttpRequest, client: Client, grant_form: GrantScopesForm, status: int = 200
+) -> HttpResponse:
     grants = client.grants.select_related("scope__service").order_by("scope__service__name", "scope__name")
     to_grant = scopes_to_grant(client=client) if role_of(request.user) == ADMIN else []
     return render(

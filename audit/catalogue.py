@@ -91,14 +91,14 @@ EVENT_NAMES: frozenset[str] = frozenset(spec.name for spec in EVENTS)
 
 
 def event_names_expand(patterns: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """Event names for filter patterns: exact names, or `client.*` for every `client.` event.
+    """Event names for filter patterns: exact names, or `client.*` (or `client.`) for every `client.` event.
 
     Unknown exact names are kept (events of a later version, or a typo that then matches nothing).
     """
     names: list[str] = []
     for pattern in patterns:
-        if pattern.endswith(".*"):
-            prefix = pattern[:-1]
+        if pattern.endswith((".*", ".")):
+            prefix = pattern.rstrip("*")
             names.extend(spec.name for spec in EVENTS if spec.name.startswith(prefix))
         else:
             names.append(pattern)

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -26,7 +27,8 @@ class AuditFilter:
     since/until: occurred_at in [since, until). events: exact names or `prefix.*`. client: a client id,
     matching events about that client (subject `client:ID`: its tokens, denials, changes and grants).
     actor, subject: exact. outcome: "success" or "failure". service: a service name, matching events
-    about it (its registration and scopes, grants of its scopes, and on PostgreSQL tokens for its audience).
+    about it (its registration and scopes, grants of its scopes, and tokens for its audience), the same
+    events on PostgreSQL and on SQLite.
     """
 
     since: datetime | None = None
@@ -110,9 +112,22 @@ class AuditFilter:
     def _about_service(self) -> Q:
         about = Q(subject=f"service:{self.service}") | Q(details__service=self.service)
         audience = Service.objects.filter(name=self.service).values_list("audience", flat=True).first()
-        if audience and connection.vendor == "postgresql":  # JSON containment is PostgreSQL's
-            about |= Q(details__audiences__contains=[audience])
+        if audience:
+            about |= _audiences_hold(audience)
         return about
+
+
+def _audiences_hold(audience: str) -> Q:
+    """Events whose `details.audiences` array holds this audience: a token issued for it.
+
+    Django's JSON `contains` exists on PostgreSQL only; SQLite reads the array with json_each.
+    """
+    if connection.vendor == "postgresql":
+        return Q(details__audiences__contains=[audience])
+    q = connection.ops.quote_name
+    table = q(AuditEvent._meta.db_table)
+    sql = f"EXISTS (SELECT 1 FROM json_each({table}.{q('details')}, '$.audiences') WHERE value = %s)"  # noqa: S608
+    return Q(RawSQL(sql, [audience], output_field=BooleanField()))  # noqa: S611 (the value is a parameter)
 
 
 def _moment(value: object, name: str) -> datetime | None:

@@ -61,12 +61,27 @@ def service_register(
         subject=f"service:{service.name}",
         details={"name": service.name, "audience": service.audience},
     )
-    names = [spec.name for spec in scopes]
-    if len(set(names)) != len(names):
-        raise ValidationError("The same scope is listed twice.")
-    for spec in scopes:
-        scope_add(service=service, name=spec.name, description=spec.description, actor=actor)
+    scopes_add(service=service, specs=scopes, actor=actor)
     return service
+
+
+@transaction.atomic
+def scopes_add(*, service: Service, specs: list[ScopeSpec], actor: Any = None) -> list[Scope]:
+    """Add scopes to a service, all or none. Errors name each scope, under `scopes`."""
+    names = [spec.name for spec in specs]
+    problems = [f"{name} is listed twice." for name in dict.fromkeys(names) if names.count(name) > 1]
+    owners = dict(Scope.objects.filter(name__in=names).values_list("name", "service__name"))
+    problems += [
+        f"The scope {name} exists already, on {owners[name]}: scope names are unique across services."
+        for name in dict.fromkeys(names)
+        if name in owners
+    ]
+    if problems:
+        raise ValidationError({"scopes": problems})
+    return [
+        scope_add(service=service, name=spec.name, description=spec.description, actor=actor)
+        for spec in specs
+    ]
 
 
 @transaction.atomic
@@ -148,6 +163,12 @@ def grant_add(*, client: Client, scope: Scope, actor: Any = None) -> Grant:
             details={"client": client.name, "service": scope.service.name, "scope": scope.name},
         )
     return grant
+
+
+@transaction.atomic
+def grants_add(*, client: Client, scopes: list[Scope], actor: Any = None) -> list[Grant]:
+    """Grant several scopes at once, on any services: all or none, one `grant.added` per new grant."""
+    return [grant_add(client=client, scope=scope, actor=actor) for scope in scopes]
 
 
 @transaction.atomic

@@ -36,6 +36,17 @@ def validate_scope_name(value: str) -> None:
         )
 
 
+def scope_names_parse(text: str) -> list[str]:
+    """Scope names as a person types them: separated by spaces, tabs or commas, each one validated.
+
+    The one rule for every form and command that takes several scopes in one field.
+    """
+    names = [name for name in re.split(r"[\s,]+", text) if name]
+    for name in names:
+        validate_scope_name(name)
+    return names
+
+
 def is_absolute_uri_without_fragment(value: str) -> bool:
     """RFC 8707 §2: a resource is an absolute URI and must not have a fragment.
 

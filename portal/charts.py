@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from keys.selectors import KeyScheduleRow
 from portal.selectors import HourlySeries
 
 PALETTE = ["#2f5bd3", "#1f9d8b", "#d98a1f", "#a34fc2", "#d1495b", "#5c7a29", "#3d8fd1", "#8a6d3b"]
@@ -22,18 +24,35 @@ class Bar:
 @dataclass(frozen=True)
 class StackedChart:
     width: int
-    height: int
+    height: int  # the baseline: bars stand on it, x labels hang below it
+    left: int  # the y axis; its labels sit to its left
     bars: list[Bar]
     legend: list[tuple[str, str, int]]  # name, color, total
     x_labels: list[tuple[float, str]]
-    y_max: int
+    y_ticks: list[tuple[float, str]]  # y, label: 0, half and the top of the scale
+    y_max: int  # the top of the scale, a round number at or above the peak
+    peak: int  # the busiest hour's tokens
 
 
-def stacked_hourly_chart(data: HourlySeries, *, width: int = 720, height: int = 180) -> StackedChart:
+def axis_top(peak: int) -> int:
+    """The smallest 2, 4, 10, 20, 40, 100… at or above `peak`: two round steps from zero."""
+    magnitude = 1
+    while True:
+        for step in (1, 2, 5):
+            if 2 * step * magnitude >= peak:
+                return 2 * step * magnitude
+        magnitude *= 10
+
+
+def stacked_hourly_chart(
+    data: HourlySeries, *, width: int = 720, height: int = 180, left: int = 40, top: int = 8, right: int = 20
+) -> StackedChart:
     hours = len(data.hours) or 1
-    slot = width / hours
+    slot = (width - left - right) / hours
     totals = [sum(values[i] for values in data.series.values()) for i in range(len(data.hours))]
-    y_max = max(totals, default=0) or 1
+    peak = max(totals, default=0)
+    y_max = axis_top(peak)
+    scale = (height - top) / y_max
     colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(data.series)}
     bars: list[Bar] = []
     for i, hour in enumerate(data.hours):
@@ -41,11 +60,11 @@ def stacked_hourly_chart(data: HourlySeries, *, width: int = 720, height: int = 
         for name, values in data.series.items():
             if not values[i]:
                 continue
-            h = height * values[i] / y_max
+            h = values[i] * scale
             base -= h
             bars.append(
                 Bar(
-                    round(i * slot + 1, 1),
+                    round(left + i * slot + 1, 1),
                     round(base, 1),
                     round(slot - 2, 1),
                     round(h, 1),
@@ -54,7 +73,94 @@ def stacked_hourly_chart(data: HourlySeries, *, width: int = 720, height: int = 
                 )
             )
     legend = [(name, colors[name], sum(values)) for name, values in data.series.items()]
+    last = len(data.hours) - 1
+    # Every third hour, and the current one (the last bar, still filling) named as such; a label
+    # too close to it is left out so the two never overlap.
     x_labels = [
-        (round(i * slot + slot / 2, 1), f"{hour:%H}h") for i, hour in enumerate(data.hours) if i % 3 == 0
+        (round(left + i * slot + slot / 2, 1), f"{hour:%H}h now" if i == last else f"{hour:%H}h")
+        for i, hour in enumerate(data.hours)
+        if i == last or (i % 3 == 0 and i < last - 2)
     ]
-    return StackedChart(width, height, bars, legend, x_labels, y_max)
+    y_ticks = [(round(height - value * scale, 1), str(value)) for value in (0, y_max // 2, y_max)]
+    return StackedChart(width, height, left, bars, legend, x_labels, y_ticks, y_max, peak)
+
+
+@dataclass(frozen=True)
+class Segment:
+    x: float
+    width: float
+    state: str  # a key state, for its colour
+    title: str
+
+
+@dataclass(frozen=True)
+class KeyLane:
+    y: float
+    label: str
+    segments: list[Segment]
+
+
+@dataclass(frozen=True)
+class KeyTimeline:
+    width: int
+    height: int
+    left: int  # where the time axis starts; key labels sit to its left
+    axis_y: float
+    lanes: list[KeyLane]
+    ticks: list[tuple[float, str]]  # x, date
+    now_x: float
+
+
+TICK_DAYS = (1, 2, 7, 14, 30, 60, 90, 180, 365)
+
+
+def key_timeline(
+    rows: list[KeyScheduleRow], *, now: datetime, width: int = 1000, left: int = 190
+) -> KeyTimeline:
+    """One lane per key, newest on top: staged, active and retired phases on a date axis, and now.
+
+    Phases come from the schedule (`keys.selectors.key_schedule`), so a staged key shows when it
+    will activate and an active one when it will retire, as now planned.
+    """
+    lane, top = 24, 18
+    moments = [
+        m for row in rows for m in (row.key.created_at, row.activates_at, row.retires_at, row.expires_at) if m
+    ]
+    start = min(moments + [now]).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = max(moments + [now]) + timedelta(hours=12)
+    span = (end - start).total_seconds()
+    plot = width - left - 10
+
+    def x(moment: datetime) -> float:
+        return round(left + plot * (moment - start).total_seconds() / span, 1)
+
+    lanes = []
+    for i, row in enumerate(rows):
+        key, y = row.key, top + i * lane
+        segments = []
+        if key.state in ("staged", "active", "retired"):
+            phases = [
+                ("staged", key.created_at, row.activates_at or row.retires_at or end),
+                ("active", row.activates_at, row.retires_at or end),
+                ("retired", row.retires_at, row.expires_at or end),
+            ]
+            for state, since, until in phases:
+                if since and until and until > since:
+                    title = f"{key.kid} · {state} {since:%Y-%m-%d %H:%M} → {until:%Y-%m-%d %H:%M} UTC"
+                    segments.append(Segment(x(since), max(x(until) - x(since), 1.5), state, title))
+        else:
+            until = row.expires_at or key.created_at
+            title = f"{key.kid} · {key.state}"
+            segments.append(
+                Segment(x(key.created_at), max(x(until) - x(key.created_at), 1.5), key.state, title)
+            )
+        lanes.append(KeyLane(y, f"{key.kid[:10]}… {key.state}", segments))
+
+    days = span / 86400
+    step = next((d for d in TICK_DAYS if days / d <= 8), TICK_DAYS[-1])
+    ticks, day = [], start
+    while day <= end:
+        ticks.append((x(day), f"{day:%b %d}"))
+        day += timedelta(days=step)
+    axis_y = top + len(rows) * lane
+    return KeyTimeline(width, int(axis_y + 22), left, axis_y, lanes, ticks, x(now))

@@ -8,14 +8,17 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.urls import reverse
 from django.utils.html import format_html
 
-from clients.models import Client, Service
-from clients.validators import NAME_RULES, validate_client_name, validate_scope_name
+from clients.models import Client, Scope, Service
+from clients.validators import NAME_RULES, scope_names_parse, validate_client_name
 
 
 class LoginForm(AuthenticationForm):
     username = forms.CharField(
         max_length=150, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"})
     )
+
+
+SCOPES_HELP = "Space- or comma-separated, e.g. doctors:read doctors:write"
 
 
 class ServiceForm(forms.Form):
@@ -25,16 +28,10 @@ class ServiceForm(forms.Form):
     )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     owner_contact = forms.CharField(max_length=255, required=False, label="Owner contact")
-    scopes = forms.CharField(
-        required=False,
-        help_text="Space- or comma-separated, e.g. doctors:read doctors:write",
-    )
+    scopes = forms.CharField(required=False, help_text=SCOPES_HELP)
 
     def clean_scopes(self) -> list[str]:
-        names = [n for n in self.cleaned_data["scopes"].replace(",", " ").split() if n]
-        for name in names:
-            validate_scope_name(name)
-        return names
+        return scope_names_parse(self.cleaned_data["scopes"])
 
 
 class ServiceEditForm(forms.Form):
@@ -43,8 +40,11 @@ class ServiceEditForm(forms.Form):
 
 
 class ScopeForm(forms.Form):
-    name = forms.CharField(max_length=100, validators=[validate_scope_name])
-    description = forms.CharField(max_length=500, required=False)
+    scopes = forms.CharField(max_length=1000, help_text=SCOPES_HELP)
+    description = forms.CharField(max_length=500, required=False, help_text="Given to each scope added")
+
+    def clean_scopes(self) -> list[str]:
+        return scope_names_parse(self.cleaned_data["scopes"])
 
 
 def _lifetime_field() -> forms.IntegerField:
@@ -62,6 +62,7 @@ class ClientEditForm(forms.Form):
         required=False,
         empty_label="— none —",
         label="Represents service",
+        help_text="The service that uses this client. A label only: grants decide what it may call.",
     )
     access_token_lifetime = _lifetime_field()
 
@@ -88,6 +89,21 @@ class ClientForm(ClientEditForm):
                 format_html('The client <a href="{}">{}</a> now exists; choose another name.', url, name)
             )
         return name
+
+
+class GrantScopesForm(forms.Form):
+    """Scopes of any service, granted to one client in one go."""
+
+    scopes = forms.ModelMultipleChoiceField(
+        Scope.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one scope to grant."},
+    )
+
+    def __init__(self, *args, client: Client, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["scopes"]
+        field.queryset = Scope.objects.exclude(grants__client=client).select_related("service")  # type: ignore[attr-defined]
 
 
 class SecretRotationForm(forms.Form):
@@ -124,13 +140,28 @@ class TypedConfirmationForm(forms.Form):
 class AuditFilterForm(forms.Form):
     since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    event = forms.CharField(required=False, max_length=64, help_text="a name, or a family: token.*")
-    client = forms.CharField(required=False, max_length=255, label="Client id")
+    event = forms.CharField(
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. client.*"}),
+        help_text="a name, or a family: token.* or token.",
+    )
+    client = forms.CharField(
+        required=False,
+        max_length=255,
+        widget=forms.TextInput(attrs={"list": "client-names", "placeholder": "name or client id"}),
+        help_text="a client's name or its client id",
+    )
     service = forms.CharField(required=False, max_length=63, help_text="a service name")
     actor = forms.CharField(required=False, max_length=255)
     outcome = forms.ChoiceField(
         required=False, choices=[("", "any"), ("success", "success"), ("failure", "failure")]
     )
+
+    def clean_client(self) -> str:
+        """A client's name stands for its id; anything else is taken as an id (a denial's unknown id too)."""
+        value = self.cleaned_data["client"].strip()
+        return Client.objects.filter(name=value).values_list("client_id", flat=True).first() or value
 
     def clean(self):
         data = super().clean()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 
@@ -52,14 +53,29 @@ def tokens_per_hour_per_service(*, now: datetime, hours: int = 24, top: int = 7)
     return HourlySeries(hours=buckets, series=series)
 
 
-def denials_by_reason(*, now: datetime, hours: int = 24) -> list[tuple[str, str, int]]:
-    rows = (
+class Denial(NamedTuple):
+    client_id: str  # as presented: it may name no client
+    client: Client | None
+    error: str
+    reason: str
+    count: int
+
+
+def denials_by_reason(*, now: datetime, hours: int = 24) -> list[Denial]:
+    """The ten most frequent (client, error, reason) among the last hours' refused token requests."""
+    rows = list(
         AuditEvent.objects.filter(event="token.denied", occurred_at__gte=now - timedelta(hours=hours))
-        .values_list("details__error", "details__reason")
+        .values_list("actor", "details__error", "details__reason")
         .annotate(n=Count("id"))
-        .order_by("-n")[:10]
+        .order_by("-n", "actor")[:10]
     )
-    return [(error or "", reason or "", n) for error, reason, n in rows]
+    clients = {
+        c.client_id: c
+        for c in Client.objects.filter(client_id__in={row[0] for row in rows}).only("pk", "client_id", "name")
+    }
+    return [
+        Denial(actor, clients.get(actor), error or "", reason or "", n) for actor, error, reason, n in rows
+    ]
 
 
 def clients_never_using_their_grants(*, limit: int = 20) -> list[Client]:
@@ -77,22 +93,46 @@ class GrantMatrix:
     clients: list[Client]
     scopes: list[Scope]
     granted: set[tuple[int, int]]  # (client pk, scope pk)
-    unused: set[tuple[int, int]]  # granted but not requested in the last 30 days
+    unused: set[tuple[int, int]]  # granted over UNUSED_AFTER ago and not requested since
+
+
+UNUSED_AFTER = timedelta(days=30)
 
 
 def grant_matrix(*, clients: list[Client], scopes: list[Scope], now: datetime) -> GrantMatrix:
-    granted = set(
-        Grant.objects.filter(client__in=clients, scope__in=scopes).values_list("client_id", "scope_id")
+    created = dict(
+        ((c, s), at)
+        for c, s, at in Grant.objects.filter(client__in=clients, scope__in=scopes).values_list(
+            "client_id", "scope_id", "created_at"
+        )
     )
     requested = set(
         ScopeUsage.objects.filter(
-            client_id__in=[c.client_id for c in clients], last_requested_at__gte=now - timedelta(days=30)
+            client_id__in=[c.client_id for c in clients], last_requested_at__gte=now - UNUSED_AFTER
         ).values_list("client_id", "scope")
     )
     by_pk = {c.pk: c.client_id for c in clients}
     scope_names = {s.pk: s.name for s in scopes}
-    unused = {(c, s) for c, s in granted if (by_pk[c], scope_names[s]) not in requested}
-    return GrantMatrix(clients=clients, scopes=scopes, granted=granted, unused=unused)
+    # Counted from the grant's creation: a grant made a minute ago has had no chance to be used.
+    unused = {
+        (c, s)
+        for (c, s), at in created.items()
+        if at <= now - UNUSED_AFTER and (by_pk[c], scope_names[s]) not in requested
+    }
+    return GrantMatrix(clients=clients, scopes=scopes, granted=set(created), unused=unused)
+
+
+def scopes_to_grant(*, client: Client) -> list[tuple[Service, list[Scope]]]:
+    """Every scope of every service that the client is not granted yet, by service name."""
+    scopes = (
+        Scope.objects.exclude(grants__client=client)
+        .select_related("service")
+        .order_by("service__name", "name")
+    )
+    by_service: dict[int, tuple[Service, list[Scope]]] = {}
+    for scope in scopes:
+        by_service.setdefault(scope.service_id, (scope.service, []))[1].append(scope)
+    return list(by_service.values())
 
 
 def service_callers(*, service: Service, limit: int = 200) -> list[tuple[Client, list[str]]]:
@@ -136,3 +176,28 @@ def last_secret_rotation(*, client: Client) -> AuditEvent | None:
         .order_by("-occurred_at", "-id")
         .first()
     )
+
+
+class AuditRow(NamedTuple):
+    event: AuditEvent
+    actor_client: Client | None  # the client whose id is the actor (token events)
+    subject_client: Client | None  # the client of a `client:ID` subject
+
+
+def audit_rows(*, events: list[AuditEvent]) -> list[AuditRow]:
+    """A page of events with the clients they name by id, so the page can show names: one query."""
+
+    def subject_id(event: AuditEvent) -> str:
+        kind, _, ident = event.subject.partition(":")
+        return ident if kind == "client" else ""
+
+    ids = {e.actor for e in events} | {subject_id(e) for e in events}
+    clients = {
+        c.client_id: c for c in Client.objects.filter(client_id__in=ids).only("pk", "client_id", "name")
+    }
+    return [AuditRow(e, clients.get(e.actor), clients.get(subject_id(e))) for e in events]
+
+
+def client_names(*, limit: int = 1000) -> list[str]:
+    """Suggestions for the audit log's client filter."""
+    return list(Client.objects.order_by("name").values_list("name", flat=True)[:limit])

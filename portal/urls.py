@@ -19,6 +19,7 @@ urlpatterns = [
     path("clients/<int:pk>/", clients.client_detail, name="client_detail"),
     path("clients/<int:pk>/edit/", clients.client_edit, name="client_edit"),
     path("clients/<int:pk>/disable/", clients.client_disable, name="client_disable"),
+    path("clients/<int:pk>/grants/", clients.client_grants_add, name="client_grants_add"),
     path("clients/<int:pk>/enable/", clients.client_enable, name="client_enable"),
     path("clients/<int:pk>/delete/", clients.client_delete_view, name="client_delete"),
     path("clients/<int:pk>/rotate-secret/", clients.client_rotate_secret, name="client_rotate_secret"),

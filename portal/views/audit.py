@@ -10,6 +10,7 @@ from audit.exports import EXPORT_CONTENT_TYPES, FORMATS, SEAL, audit_export_stre
 from audit.selectors import AuditFilter, audit_cursor_decode, audit_cursor_encode, audit_search
 from portal.forms import AuditFilterForm
 from portal.roles import reader_required
+from portal.selectors import audit_rows, client_names
 
 PAGE_SIZE = 50
 
@@ -53,7 +54,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "portal/audit/list.html",
         {
             "form": form,
-            "events": page.events if page else [],
+            "rows": audit_rows(events=page.events) if page else [],
+            "client_names": client_names(),
             "next_url": f"{base}&before={audit_cursor_encode(page.next_before)}"
             if page and page.next_before
             else None,
@@ -77,7 +79,8 @@ def audit_export(request: HttpRequest) -> HttpResponse:
             "portal/audit/list.html",
             {
                 "form": form,
-                "events": [],
+                "rows": [],
+                "client_names": client_names(),
                 "formats": FORMATS,
                 "export_error": f"Cannot export: choose one of {', '.join(FORMATS)} and valid filters.",
             },

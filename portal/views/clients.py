@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -17,10 +18,17 @@ from clients.services import (
     client_secret_rotate,
     client_set_enabled,
     client_update,
+    grants_add,
 )
-from portal.forms import ClientEditForm, ClientForm, SecretRotationForm, TypedConfirmationForm
-from portal.roles import admin_required, reader_required
-from portal.selectors import client_search, last_secret_rotation
+from portal.forms import (
+    ClientEditForm,
+    ClientForm,
+    GrantScopesForm,
+    SecretRotationForm,
+    TypedConfirmationForm,
+)
+from portal.roles import ADMIN, admin_required, reader_required, role_of
+from portal.selectors import client_search, last_secret_rotation, scopes_to_grant
 from portal.views.common import add_validation_errors
 
 
@@ -36,8 +44,35 @@ def client_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client.objects.select_related("service"), pk=pk)
+    return _client_page(request, client, GrantScopesForm(client=client))
+
+
+def _client_page(
+    request: HttpRequest, client: Client, grant_form: GrantScopesForm, status: int = 200
+) -> HttpResponse:
     grants = client.grants.select_related("scope__service").order_by("scope__service__name", "scope__name")
-    return render(request, "portal/clients/detail.html", {"client": client, "grants": grants})
+    to_grant = scopes_to_grant(client=client) if role_of(request.user) == ADMIN else []
+    return render(
+        request,
+        "portal/clients/detail.html",
+        {"client": client, "grants": grants, "to_grant": to_grant, "grant_form": grant_form},
+        status=status,
+    )
+
+
+@admin_required
+@require_POST
+def client_grants_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Scopes on any number of services granted from the client's page, without switching services."""
+    client = get_object_or_404(Client.objects.select_related("service"), pk=pk)
+    form = GrantScopesForm(request.POST, client=client)
+    if not form.is_valid():
+        return _client_page(request, client, form, status=400)
+    scopes = sorted(form.cleaned_data["scopes"], key=lambda scope: (scope.service.name, scope.name))
+    grants_add(client=client, scopes=scopes, actor=request.user)
+    granted = ", ".join(f"{scope.name} ({scope.service.name})" for scope in scopes)
+    messages.success(request, f"Granted {granted} to {client.name}.")
+    return redirect("portal:client_detail", client.pk)
 
 
 def _secret_once(request: HttpRequest, client: Client, secret: str, *, rotated: bool) -> HttpResponse:
@@ -78,6 +113,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:
+            messages.success(request, f"Created the client {registered.client.name}.")
             return _secret_once(request, registered.client, registered.client_secret, rotated=False)
     return render(request, "portal/clients/form.html", {"form": form})
 
@@ -95,6 +131,7 @@ def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:
+            messages.success(request, f"Saved {client.name}.")
             return redirect("portal:client_detail", client.pk)
     return render(request, "portal/clients/edit.html", {"form": form, "client": client})
 
@@ -102,14 +139,16 @@ def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @admin_required
 @require_POST
 def client_disable(request: HttpRequest, pk: int) -> HttpResponse:
-    client_set_enabled(client=get_object_or_404(Client, pk=pk), enabled=False, actor=request.user)
+    client = client_set_enabled(client=get_object_or_404(Client, pk=pk), enabled=False, actor=request.user)
+    messages.success(request, f"Disabled {client.name}: it gets no new tokens until it is enabled again.")
     return redirect("portal:client_detail", pk)
 
 
 @admin_required
 @require_POST
 def client_enable(request: HttpRequest, pk: int) -> HttpResponse:
-    client_set_enabled(client=get_object_or_404(Client, pk=pk), enabled=True, actor=request.user)
+    client = client_set_enabled(client=get_object_or_404(Client, pk=pk), enabled=True, actor=request.user)
+    messages.success(request, f"Enabled {client.name}: it can get tokens again.")
     return redirect("portal:client_detail", pk)
 
 
@@ -119,6 +158,7 @@ def client_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = TypedConfirmationForm(request.POST or None, expected=client.name)
     if request.method == "POST" and form.is_valid():
         client_delete(client=client, actor=request.user)
+        messages.success(request, f"Deleted {client.name}.")
         return redirect("portal:client_list")
     return render(request, "portal/clients/delete.html", {"form": form, "client": client})
 
@@ -144,5 +184,10 @@ def client_rotate_secret(request: HttpRequest, pk: int) -> HttpResponse:
             add_validation_errors(form, exc)
         else:
             client.refresh_from_db()
+            messages.success(
+                request,
+                f"Rotated the secret of {client.name}; the old one works until "
+                f"{client.previous_secret_expires_at:%Y-%m-%d %H:%M} UTC.",
+            )
             return _secret_once(request, client, secret, rotated=True)
     return render(request, "portal/clients/rotate.html", {"form": form, "client": client})

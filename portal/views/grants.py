@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -55,8 +56,10 @@ def grant_toggle(request: HttpRequest) -> HttpResponse:
     scope = get_object_or_404(Scope.objects.select_related("service"), pk=_as_pk(request.POST.get("scope")))
     if request.POST.get("action") == "grant":
         grant_add(client=client, scope=scope, actor=request.user)
+        messages.success(request, f"Granted {scope.name} to {client.name}.")
     else:
         grant_remove(client=client, scope=scope, actor=request.user)
+        messages.success(request, f"Revoked {scope.name} from {client.name}.")
     back = request.POST.get("back", "")
     if back.startswith("/grants/") or back.startswith("/clients/"):
         return redirect(back)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -9,6 +10,7 @@ from keys.models import SigningKey
 from keys.selectors import key_schedule
 from keys.services import key_revoke, key_rotate_now
 from keys.tokens import signer_cache_clear
+from portal.charts import key_timeline
 from portal.forms import TypedConfirmationForm
 from portal.roles import admin_required, reader_required
 
@@ -17,31 +19,21 @@ from portal.roles import admin_required, reader_required
 @require_GET
 def key_list(request: HttpRequest) -> HttpResponse:
     rows = key_schedule()[:50]
-    now = timezone.now()
-    moments = [m for row in rows for m in (row.key.created_at, row.retires_at, row.expires_at) if m]
-    start = min(moments, default=now)
-    end = max(moments + [now], default=now)
-    span = max((end - start).total_seconds(), 1)
-
-    def pct(moment):
-        return round(100 * ((moment or end) - start).total_seconds() / span, 2)
-
-    timeline = [
-        {
-            "row": row,
-            "left": pct(row.key.created_at),
-            "width": max(pct(row.expires_at or row.retires_at or end) - pct(row.key.created_at), 0.5),
-        }
-        for row in rows
-    ]
-    return render(request, "portal/keys/list.html", {"timeline": timeline, "now_pct": pct(now)})
+    return render(
+        request,
+        "portal/keys/list.html",
+        {"rows": rows, "timeline": key_timeline(rows[:12], now=timezone.now())},
+    )
 
 
 @admin_required
 @require_POST
 def key_rotate_view(request: HttpRequest) -> HttpResponse:
-    key_rotate_now(now=timezone.now(), actor=request.user)
+    key = key_rotate_now(now=timezone.now(), actor=request.user)
     signer_cache_clear()
+    messages.success(
+        request, f"Rotated: the new key {key.kid} signs from now on; the previous one is retired."
+    )
     return redirect("portal:key_list")
 
 
@@ -52,5 +44,6 @@ def key_revoke_view(request: HttpRequest, kid: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         key_revoke(kid=key.kid, now=timezone.now(), actor=request.user)
         signer_cache_clear()
+        messages.success(request, f"Revoked the key {key.kid}: it is out of the JWKS.")
         return redirect("portal:key_list")
     return render(request, "portal/keys/revoke.html", {"form": form, "key": key})

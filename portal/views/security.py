@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -25,11 +26,17 @@ def lockout_list(request: HttpRequest) -> HttpResponse:
 @admin_required
 @require_POST
 def lockout_clear(request: HttpRequest) -> HttpResponse:
-    lockout_lift(
-        username=request.POST.get("username", "")[:150],
-        ip_address=request.POST.get("ip_address", "")[:45],
+    username = request.POST.get("username", "")[:150]
+    ip_address = request.POST.get("ip_address", "")[:45]
+    removed = lockout_lift(
+        username=username,
+        ip_address=ip_address,
         actor=request.user,
         remote_addr=request.META.get("REMOTE_ADDR"),
         request_id=getattr(request, "request_id", ""),
     )
+    if removed:
+        messages.success(request, f"Unlocked {username or ip_address}.")
+    else:
+        messages.info(request, "Nothing was locked.")
     return redirect("portal:lockout_list")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -8,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from clients.models import Scope, Service
-from clients.services import ScopeSpec, scope_add, scope_remove, service_register, service_update
+from clients.services import ScopeSpec, scope_remove, scopes_add, service_register, service_update
 from portal.forms import ScopeForm, ServiceEditForm, ServiceForm
 from portal.roles import admin_required, reader_required
 from portal.selectors import service_callers, service_search
@@ -57,6 +58,11 @@ def service_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:
+            names = " ".join(data["scopes"])
+            messages.success(
+                request,
+                f"Registered {service.name} with {len(data['scopes'])} scopes{': ' if names else ''}{names}.",
+            )
             return redirect("portal:service_detail", service.pk)
     return render(request, "portal/services/form.html", {"form": form})
 
@@ -70,6 +76,7 @@ def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         service_update(service=service, actor=request.user, **form.cleaned_data)
+        messages.success(request, f"Saved {service.name}.")
         return redirect("portal:service_detail", service.pk)
     return render(request, "portal/services/edit.html", {"form": form, "service": service})
 
@@ -81,10 +88,14 @@ def scope_create(request: HttpRequest, pk: int) -> HttpResponse:
     form = ScopeForm(request.POST)
     if form.is_valid():
         try:
-            scope_add(service=service, actor=request.user, **form.cleaned_data)
+            specs = [
+                ScopeSpec(name, form.cleaned_data["description"]) for name in form.cleaned_data["scopes"]
+            ]
+            scopes_add(service=service, specs=specs, actor=request.user)
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:
+            messages.success(request, f"Added {' '.join(form.cleaned_data['scopes'])} to {service.name}.")
             return redirect("portal:service_detail", service.pk)
     return render(
         request,
@@ -104,4 +115,5 @@ def scope_create(request: HttpRequest, pk: int) -> HttpResponse:
 def scope_delete(request: HttpRequest, pk: int, scope_pk: int) -> HttpResponse:
     scope = get_object_or_404(Scope, pk=scope_pk, service_id=pk)
     scope_remove(scope=scope, actor=request.user)
+    messages.success(request, f"Removed {scope.name} from {scope.service.name}, and every grant of it.")
     return redirect("portal:service_detail", pk)

@@ -91,6 +91,9 @@ def test_an_admin_registers_a_service_and_client_and_the_copied_secret_gets_a_to
     page.goto("/")
     screenshot("dashboard")
     page.click("nav >> text=Keys")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button:has-text('Rotate now')")
+    page.wait_for_selector(".message:has-text('Rotated: the new key')")
     screenshot("keys")
 
 
@@ -103,11 +106,13 @@ def test_an_auditor_filters_the_audit_log_and_cannot_reach_a_change_page(
     sign_in(page, "bob-auditor")
     page.click("nav >> text=Audit log")
     page.fill("#id_event", "token.issued")
-    page.fill("#id_client", ms_admin.client.client_id)
+    page.fill("#id_client", "ms_admin")  # by name; the id works too
     page.click("button:has-text('Filter')")
     page.wait_for_url("**/audit/?*")
     assert page.locator("td >> code:text-is('token.issued')").count() == 3
     assert page.locator("td >> code:text-is('token.denied')").count() == 0
+    page.locator("td.details summary").first.click()  # unfold one event's details
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # the table fits
     screenshot("audit-log")
 
     page.click("nav >> text=Services")

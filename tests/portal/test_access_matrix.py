@@ -37,6 +37,7 @@ def portal_urls(service, scope, client, key) -> list[tuple[str, str]]:
         (reverse("portal:client_disable", args=[client.pk]), POST_ONLY_CHANGE),
         (reverse("portal:client_enable", args=[client.pk]), POST_ONLY_CHANGE),
         (reverse("portal:grant_toggle"), POST_ONLY_CHANGE),
+        (reverse("portal:client_grants_add", args=[client.pk]), POST_ONLY_CHANGE),
         (reverse("portal:key_rotate"), POST_ONLY_CHANGE),
         (reverse("portal:lockout_clear"), POST_ONLY_CHANGE),
     ]

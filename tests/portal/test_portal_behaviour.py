@@ -244,6 +244,7 @@ def test_deleting_a_client_needs_its_name_typed(admin_client, ms_reports):
 def test_the_grant_matrix_grants_revokes_and_hints_at_unused_scopes(
     admin_client, request_token, ms_reports, ms_doctor
 ):
+    Grant.objects.filter(client=ms_reports.client).update(created_at=timezone.now() - timedelta(days=31))
     request_token(ms_reports, scope="doctors:read")
     token_usage_roll_up(now=timezone.now())
     page = admin_client.get(reverse("portal:grant_matrix"), {"service": ms_doctor.pk})
@@ -370,7 +371,9 @@ def test_the_dashboard_charts_tokens_per_service_and_lists_denials_and_idle_clie
     page = auditor_client.get(reverse("portal:dashboard"))
     chart = page.context["chart"]
     assert {name: total for name, _, total in chart.legend} == {"ms_doctor": 4, "ms_college": 1}
-    assert page.context["denials"] == [("invalid_client", "wrong client secret", 1)]
+    assert [(d.client.name, d.error, d.reason, d.count) for d in page.context["denials"]] == [
+        ("ms_admin", "invalid_client", "wrong client secret", 1)
+    ]
     assert [c.name for c in page.context["idle_clients"]] == ["ms_idle"]
     assert b"Next rotation" in page.content
 

@@ -184,10 +184,15 @@ def client_rotate_secret(request: HttpRequest, pk: int) -> HttpResponse:
             add_validation_errors(form, exc)
         else:
             client.refresh_from_db()
-            messages.success(
-                request,
-                f"Rotated the secret of {client.name}; the old one works until "
-                f"{client.previous_secret_expires_at:%Y-%m-%d %H:%M} UTC.",
-            )
+            if client.previous_secret_expires_at is None:
+                messages.success(
+                    request, f"Rotated the secret of {client.name}; the old one no longer works."
+                )
+            else:
+                messages.success(
+                    request,
+                    f"Rotated the secret of {client.name}; the old one works until "
+                    f"{client.previous_secret_expires_at:%Y-%m-%d %H:%M} UTC.",
+                )
             return _secret_once(request, client, secret, rotated=True)
     return render(request, "portal/clients/rotate.html", {"form": form, "client": client})

@@ -39,6 +39,7 @@ def test_an_admin_signs_in_beside_a_locked_user_and_lifts_the_lock(
     page.click("nav >> text=Lockouts")
     row = page.locator("tr", has_text="bob-auditor")
     assert "127.0.0.1" in row.inner_text() and "UTC" in row.inner_text()
+    page.once("dialog", lambda dialog: dialog.accept())  # unlocking asks first
     row.locator("button:has-text('Unlock')").click()
     page.wait_for_selector("text=Nobody is locked out")
 

@@ -54,7 +54,9 @@ def test_creating_editing_and_switching_a_client_says_what_happened(admin_client
     enabled = admin_client.post(reverse("portal:client_enable", args=[pk]), follow=True)
     assert message_of(enabled) == "Enabled ms_reports: it can get tokens again."
     rotated = admin_client.post(
-        reverse("portal:client_rotate_secret", args=[pk]), {"old_secret_valid_hours": 24}, follow=True
+        reverse("portal:client_rotate_secret", args=[pk]),
+        {"old_secret_valid_hours": 24, "secret_version": ms_reports.client.secret_version()},
+        follow=True,
     )
     assert message_of(rotated).startswith("Rotated the secret of ms_reports; the old one works until ")
     deleted = admin_client.post(

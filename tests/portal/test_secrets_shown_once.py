@@ -112,7 +112,7 @@ def test_every_other_change_form_redirects_after_it_acts(admin_client, ms_doctor
     posts = [
         (reverse("portal:service_create"), {"name": "ms_orders", "audience": "https://orders.internal"}),
         (reverse("portal:service_edit", args=[ms_doctor.pk]), {"description": "Doctors"}),
-        (reverse("portal:scope_create", args=[ms_doctor.pk]), {"name": "doctors:audit"}),
+        (reverse("portal:scope_create", args=[ms_doctor.pk]), {"scopes": "doctors:audit"}),
         (reverse("portal:client_edit", args=[client.pk]), {"access_token_lifetime": 900}),
         (reverse("portal:client_disable", args=[client.pk]), {}),
         (reverse("portal:client_enable", args=[client.pk]), {}),

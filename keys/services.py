@@ -5,7 +5,7 @@ by a publication of the JWKS. Decisions come only from stored timestamps and `no
 step twice, late, or from two workers at once changes nothing it should not.
 
     staged ──(published ≥ max-age + margin, rotation due)──▶ active ──(next key activates)──▶ retired
-    retired ──(longest token + max-age + cache + margin)──▶ expired      any ──(compromise)──▶ revoked
+    retired ──(longest token + max-age + margin)──▶ expired      any ──(compromise)──▶ revoked
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -31,7 +30,7 @@ from keys.crypto import (
     public_key_pem,
 )
 from keys.models import PublishedJwks, SigningKey
-from keys.selectors import JWKS_CACHE_KEY, jwks_build, jwks_serialize
+from keys.selectors import jwks_build, jwks_serialize
 
 State = SigningKey.State
 
@@ -217,14 +216,12 @@ def jwks_publish(*, now: datetime) -> PublishedJwks:
     )
     kids = [key["kid"] for key in jwks["keys"]]
     SigningKey.objects.filter(kid__in=kids, published_at__isnull=True).update(published_at=now)
-    cache.delete(JWKS_CACHE_KEY)
     active_pem = _active_public_pem()
     transaction.on_commit(lambda: _publish_outside(body, active_pem))
     return published
 
 
 def _publish_outside(body: bytes, active_pem: bytes | None) -> None:
-    cache.delete(JWKS_CACHE_KEY)
     if settings.AUTHPORTAL_JWKS_FILE:
         _write_atomically(Path(settings.AUTHPORTAL_JWKS_FILE), body)
     if settings.AUTHPORTAL_PUBLIC_KEY_FILE and active_pem:

@@ -156,12 +156,23 @@ def key_rotate(*, now: datetime, actor: Any = None) -> LifecycleReport:
 
 @transaction.atomic
 def key_rotate_now(*, now: datetime, actor: Any = None) -> SigningKey:
-    """Emergency rotation: a fresh key signs at once; the previous one stays published as retired."""
+    """Emergency rotation: another key signs at once; the previous one stays published as retired.
+
+    The staged key when it has been published for max-age + margin (every verifier that honours
+    our Cache-Control already holds it, so none of its tokens meets an unknown kid); otherwise a
+    fresh key, which verifiers fetch when its first token names it.
+    """
     timing = LifecycleTiming.from_settings()
+    algorithm = settings.AUTHPORTAL_SIGNING_ALG
     _lifecycle_lock()
     for key in SigningKey.objects.select_for_update().filter(state=State.ACTIVE):
         _retire(key, now=now, timing=timing, actor=actor)
-    key = key_create(algorithm=settings.AUTHPORTAL_SIGNING_ALG, state=State.ACTIVE, now=now, actor=actor)
+    staged = SigningKey.objects.select_for_update().filter(state=State.STAGED, algorithm=algorithm).first()
+    if staged is not None and _published_long_enough(staged, now, timing):
+        _activate(staged, now=now, actor=actor)
+        key = staged
+    else:
+        key = key_create(algorithm=algorithm, state=State.ACTIVE, now=now, actor=actor)
     jwks_publish(now=now)
     return key
 

@@ -43,8 +43,9 @@ def jwks_published() -> tuple[bytes, str] | None:
     """The published document and its ETag, read from the database on every call.
 
     No cache in front: a copy kept anywhere but the database (a process's memory, Redis) could
-    still list a revoked kid, or not yet list the kid that signs, and verifiers cache the document
-    for max-age themselves; one primary-key read of a single row costs less than a cache would save.
+    still list a revoked kid, or not yet list the kid that signs, and would have to be checked
+    against the database anyway. Verifiers cache the document for max-age themselves, so what is
+    left here is one primary-key read of a single row, and it works with Redis down.
     """
     row = PublishedJwks.objects.filter(pk=1).values_list("document", "etag").first()
     if row is None:

@@ -29,18 +29,24 @@ from psycopg import pq
 
 from audit.escape import details_json
 from clients.selectors import REGISTRY_VERSION_SQL
+from keys.selectors import signing_key_usable_sql
 
 # A row in the order of AuditEvent's columns after its id.
 AuditRow = tuple[datetime, str, str, str, str, str | None, str, dict[str, Any]]
 
-# Text parameters, typed here so that the server parses each value as its column's type. The row is
-# written only while the registry version ($9) holds: see clients.selectors.client_authenticate_cached.
+# Text parameters, typed here so that the server parses each value as its column's type. A token's row
+# is written only while the registry version ($9) holds (clients.selectors.client_authenticate_cached)
+# and the kid that signed it ($10) is the active, published key (keys.selectors.signing_key_usable_sql).
 INSERT_SQL = (
     b"INSERT INTO audit_auditevent"
     b" (occurred_at, event, outcome, actor, subject, remote_addr, request_id, details)"
     b" SELECT $1::timestamptz, $2::text, $3::text, $4::text, $5::text, $6::inet, $7::text, $8::jsonb"
 )
 INSERT_IF_REGISTRY_UNCHANGED_SQL = INSERT_SQL + f" WHERE {REGISTRY_VERSION_SQL} = $9::bigint".encode()
+INSERT_IF_KEY_USABLE_SQL = INSERT_SQL + f" WHERE {signing_key_usable_sql('$9::text')}".encode()
+INSERT_IF_TOKEN_HOLDS_SQL = (
+    INSERT_IF_REGISTRY_UNCHANGED_SQL + f" AND {signing_key_usable_sql('$10::text')}".encode()
+)
 
 
 class AuditWriteFailed(DatabaseError):
@@ -61,14 +67,22 @@ class AuditRowInFlight:
     """One INSERT sent in autocommit, so the server commits it on its own; `wait()` reads the outcome."""
 
     def __init__(
-        self, wrapper: BaseDatabaseWrapper, row: AuditRow, registry_version: int | None = None
+        self,
+        wrapper: BaseDatabaseWrapper,
+        row: AuditRow,
+        registry_version: int | None = None,
+        signing_kid: str | None = None,
     ) -> None:
         self._wrapper = wrapper
         params = _text_params(row)
         statement = _PLAIN
         if registry_version is not None:
-            statement = _IF_REGISTRY_UNCHANGED
+            statement = _IF_REGISTRY_UNCHANGED if signing_kid is None else _IF_TOKEN_HOLDS
             params.append(str(registry_version).encode())
+        elif signing_kid is not None:
+            statement = _IF_KEY_USABLE
+        if signing_kid is not None:
+            params.append(signing_kid.encode())
         try:
             wrapper.ensure_connection()
             self._pgconn: Any = wrapper.connection.pgconn
@@ -81,7 +95,7 @@ class AuditRowInFlight:
             self._fail(exc)
 
     def wait(self, timeout: float) -> bool:
-        """True once the row is committed; False if its registry-version condition kept it out.
+        """True once the row is committed; False if its condition (registry version, key) kept it out.
 
         Raises AuditWriteFailed if the INSERT failed or did not finish in time.
         """
@@ -117,6 +131,8 @@ class AuditRowInFlight:
 _SUCCEEDED = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _PLAIN = (b"authportal_audit_insert", INSERT_SQL)
 _IF_REGISTRY_UNCHANGED = (b"authportal_audit_insert_if_registry_unchanged", INSERT_IF_REGISTRY_UNCHANGED_SQL)
+_IF_KEY_USABLE = (b"authportal_audit_insert_if_key_usable", INSERT_IF_KEY_USABLE_SQL)
+_IF_TOKEN_HOLDS = (b"authportal_audit_insert_if_token_holds", INSERT_IF_TOKEN_HOLDS_SQL)
 
 
 def _prepare_once(wrapper: BaseDatabaseWrapper, pgconn: Any, statement: tuple[bytes, bytes]) -> None:

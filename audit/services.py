@@ -20,6 +20,7 @@ from audit.escape import NUL, details_nul_escaped, text_nul_escaped
 from audit.inflight import AuditRow, AuditRowCommitted, AuditRowInFlight
 from audit.models import AuditCheckpoint, AuditEvent
 from clients.selectors import REGISTRY_VERSION_SQL
+from keys.selectors import signing_key_usable_sql
 
 # Keys that must never reach the audit table, whatever a caller passes in `details`.
 _FORBIDDEN_DETAIL_KEYS = frozenset(
@@ -79,6 +80,7 @@ def audit_record_start(
     details: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
     only_if_registry_version: int | None = None,
+    only_if_signing_key: str | None = None,
 ) -> AuditRowCommitted | AuditRowInFlight:
     """Start writing one audit event; what it records may happen only once `.wait()` has returned.
 
@@ -89,7 +91,9 @@ def audit_record_start(
 
     With `only_if_registry_version`, the row is written only if the registry (services, scopes,
     clients, grants) has not changed since that version was read, and `.wait()` says whether it was:
-    the token endpoint decides from cached credentials and must not issue on stale ones.
+    the token endpoint decides from cached credentials and must not issue on stale ones. With
+    `only_if_signing_key` too, only while that kid is the active, published signing key: the signer
+    a process holds in memory is never handed out after a rotation or a revocation has committed.
     """
     details = details or {}
     leaked = _FORBIDDEN_DETAIL_KEYS.intersection(details)
@@ -115,18 +119,24 @@ def audit_record_start(
     # thread-local storage: at the half-dozen uses here, about 12 µs of a token request, cold.
     database = connections[DEFAULT_DB_ALIAS]
     if _in_flight_applies(database):
-        return AuditRowInFlight(database, row, only_if_registry_version)
+        return AuditRowInFlight(database, row, only_if_registry_version, only_if_signing_key)
     # A hand-built INSERT skips the ORM's per-call query compilation while the fields still prepare
     # their own values.
     row = (*row[:-1], details_nul_escaped(details))
     values = [
         field.get_db_prep_save(value, connection) for field, value in zip(_insert_fields(), row, strict=True)
     ]
+    conditions = [c for c in (only_if_registry_version, only_if_signing_key) if c is not None]
     with connection.cursor() as cursor:
-        if only_if_registry_version is None:
+        if not conditions:
             cursor.execute(_insert_sql(), values)
             return AuditRowCommitted()
-        cursor.execute(_insert_if_registry_unchanged_sql(), [*values, only_if_registry_version])
+        cursor.execute(
+            _insert_conditional_sql(
+                registry=only_if_registry_version is not None, key=only_if_signing_key is not None
+            ),
+            [*values, *conditions],
+        )
         return AuditRowCommitted(written=cursor.rowcount == 1)
 
 
@@ -145,15 +155,17 @@ def _insert_fields() -> list[Field]:
 
 
 @functools.cache
-def _insert_if_registry_unchanged_sql() -> str:
+def _insert_conditional_sql(*, registry: bool, key: bool) -> str:
     q = connection.ops.quote_name
     columns = ", ".join(q(field.column) for field in _insert_fields())
     # INSERT … SELECT resolves untyped parameters as text: on PostgreSQL each is cast to its column.
     cast = connection.vendor == "postgresql"
     values = ", ".join(f"%s::{field.db_type(connection)}" if cast else "%s" for field in _insert_fields())
+    conditions = [f"{REGISTRY_VERSION_SQL} = %s"] if registry else []
+    conditions += [signing_key_usable_sql("%s")] if key else []
     return (
         f"INSERT INTO {q(AuditEvent._meta.db_table)} ({columns}) SELECT {values} "  # noqa: S608
-        f"WHERE {REGISTRY_VERSION_SQL} = %s"
+        f"WHERE {' AND '.join(conditions)}"
     )
 
 

@@ -50,10 +50,6 @@ if AUTHPORTAL_TOKEN_LIFETIME_DEFAULT > AUTHPORTAL_TOKEN_LIFETIME_MAX:
         "AUTHPORTAL_TOKEN_LIFETIME_DEFAULT must not exceed AUTHPORTAL_TOKEN_LIFETIME_MAX "
         f"({AUTHPORTAL_TOKEN_LIFETIME_DEFAULT} > {AUTHPORTAL_TOKEN_LIFETIME_MAX})"
     )
-# How long a worker reuses its idea of which key is active before asking the database again.
-AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS = read_int(
-    "AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS", 5, minimum=0, maximum=60
-)
 # Signing-key lifecycle (keys/services.py; checked at start-up by keys/checks.py).
 AUTHPORTAL_KEY_ROTATION_DAYS = read_int("AUTHPORTAL_KEY_ROTATION_DAYS", 30, minimum=1, maximum=3650)
 AUTHPORTAL_KEY_PREPUBLISH_SECONDS = read_int("AUTHPORTAL_KEY_PREPUBLISH_SECONDS", 86400, minimum=0)
@@ -62,7 +58,6 @@ AUTHPORTAL_KEY_MARGIN_SECONDS = read_int("AUTHPORTAL_KEY_MARGIN_SECONDS", 60, mi
 AUTHPORTAL_KEK_PREVIOUS = read_list("AUTHPORTAL_KEK_PREVIOUS", [])
 AUTHPORTAL_JWKS_FILE = os.environ.get("AUTHPORTAL_JWKS_FILE", "").strip() or None
 AUTHPORTAL_PUBLIC_KEY_FILE = os.environ.get("AUTHPORTAL_PUBLIC_KEY_FILE", "").strip() or None
-AUTHPORTAL_JWKS_CACHE_SECONDS = read_int("AUTHPORTAL_JWKS_CACHE_SECONDS", 5, minimum=0, maximum=300)
 # Audit log (audit/): retention, checkpoint size, and how long an in-flight event may still be sealed.
 AUTHPORTAL_AUDIT_RETENTION_DAYS = read_int("AUTHPORTAL_AUDIT_RETENTION_DAYS", 400, minimum=1, maximum=36500)
 AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS = read_int(

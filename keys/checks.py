@@ -16,7 +16,6 @@ def lifecycle_timing_check(app_configs, **kwargs) -> list[Error]:
     keep = settings.AUTHPORTAL_KEY_RETIRED_KEEP_SECONDS
     rotation = settings.AUTHPORTAL_KEY_ROTATION_DAYS * 86400
     longest_token = settings.AUTHPORTAL_TOKEN_LIFETIME_MAX
-    signer_cache = settings.AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS
     if prepublish < max_age + margin:
         errors.append(
             Error(
@@ -26,13 +25,14 @@ def lifecycle_timing_check(app_configs, **kwargs) -> list[Error]:
                 id="keys.E001",
             )
         )
-    needed = longest_token + max_age + signer_cache + margin
+    # No term for the signer a process holds: a token's row commits only while its key is active.
+    needed = longest_token + max_age + margin
     if keep < needed:
         errors.append(
             Error(
                 f"AUTHPORTAL_KEY_RETIRED_KEEP_SECONDS ({keep}) is shorter than the longest token lifetime plus the "
-                f"JWKS max-age, the signer cache and the margin ({longest_token} + {max_age} + {signer_cache} + "
-                f"{margin}): a retired key would leave the JWKS while tokens it signed are still valid.",
+                f"JWKS max-age and the margin ({longest_token} + {max_age} + {margin}): a retired key would leave "
+                "the JWKS while tokens it signed are still valid.",
                 hint=f"Set AUTHPORTAL_KEY_RETIRED_KEEP_SECONDS to at least {needed}.",
                 id="keys.E002",
             )

@@ -5,12 +5,22 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
-from django.core.cache import cache
-
 from keys.models import PublishedJwks, SigningKey
 
-JWKS_CACHE_KEY = "authportal:jwks:published"
+
+def signing_key_usable_sql(kid_parameter: str) -> str:
+    """SQL true while the kid in `kid_parameter` is the active key and published: for a statement that
+    must decide it in its own snapshot (the token's conditional audit INSERT, audit/inflight.py).
+
+    Every path that makes a key active publishes the JWKS in the same transaction, and the JWKS
+    endpoint serves the committed document, so a token whose row commits under this condition names
+    a kid that every process's JWKS lists; a retired, revoked or expired key fails it at once.
+    """
+    table = SigningKey._meta.db_table
+    return (
+        f"EXISTS (SELECT 1 FROM {table} WHERE kid = {kid_parameter} "  # noqa: S608 (names from the model)
+        f"AND state = '{SigningKey.State.ACTIVE}' AND published_at IS NOT NULL)"
+    )
 
 
 def jwks_build(*, now: datetime) -> dict[str, list[dict]]:
@@ -30,17 +40,17 @@ def jwks_serialize(jwks: dict) -> tuple[bytes, str]:
 
 
 def jwks_published() -> tuple[bytes, str] | None:
-    """The published document and its ETag: from the cache, else from the database."""
-    cached = cache.get(JWKS_CACHE_KEY)
-    if cached is not None:
-        return cached
+    """The published document and its ETag, read from the database on every call.
+
+    No cache in front: a copy kept anywhere but the database (a process's memory, Redis) could
+    still list a revoked kid, or not yet list the kid that signs, and would have to be checked
+    against the database anyway. Verifiers cache the document for max-age themselves, so what is
+    left here is one primary-key read of a single row, and it works with Redis down.
+    """
     row = PublishedJwks.objects.filter(pk=1).values_list("document", "etag").first()
     if row is None:
         return None
-    published = (row[0].encode(), row[1])
-    if settings.AUTHPORTAL_JWKS_CACHE_SECONDS:
-        cache.set(JWKS_CACHE_KEY, published, timeout=settings.AUTHPORTAL_JWKS_CACHE_SECONDS)
-    return published
+    return row[0].encode(), row[1]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ by a publication of the JWKS. Decisions come only from stored timestamps and `no
 step twice, late, or from two workers at once changes nothing it should not.
 
     staged ──(published ≥ max-age + margin, rotation due)──▶ active ──(next key activates)──▶ retired
-    retired ──(longest token + max-age + cache + margin)──▶ expired      any ──(compromise)──▶ revoked
+    retired ──(longest token + max-age + margin)──▶ expired      any ──(compromise)──▶ revoked
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -31,7 +30,7 @@ from keys.crypto import (
     public_key_pem,
 )
 from keys.models import PublishedJwks, SigningKey
-from keys.selectors import JWKS_CACHE_KEY, jwks_build, jwks_serialize
+from keys.selectors import jwks_build, jwks_serialize
 
 State = SigningKey.State
 
@@ -157,12 +156,23 @@ def key_rotate(*, now: datetime, actor: Any = None) -> LifecycleReport:
 
 @transaction.atomic
 def key_rotate_now(*, now: datetime, actor: Any = None) -> SigningKey:
-    """Emergency rotation: a fresh key signs at once; the previous one stays published as retired."""
+    """Emergency rotation: another key signs at once; the previous one stays published as retired.
+
+    The staged key when it has been published for max-age + margin (every verifier that honours
+    our Cache-Control already holds it, so none of its tokens meets an unknown kid); otherwise a
+    fresh key, which verifiers fetch when its first token names it.
+    """
     timing = LifecycleTiming.from_settings()
+    algorithm = settings.AUTHPORTAL_SIGNING_ALG
     _lifecycle_lock()
     for key in SigningKey.objects.select_for_update().filter(state=State.ACTIVE):
         _retire(key, now=now, timing=timing, actor=actor)
-    key = key_create(algorithm=settings.AUTHPORTAL_SIGNING_ALG, state=State.ACTIVE, now=now, actor=actor)
+    staged = SigningKey.objects.select_for_update().filter(state=State.STAGED, algorithm=algorithm).first()
+    if staged is not None and _published_long_enough(staged, now, timing):
+        _activate(staged, now=now, actor=actor)
+        key = staged
+    else:
+        key = key_create(algorithm=algorithm, state=State.ACTIVE, now=now, actor=actor)
     jwks_publish(now=now)
     return key
 
@@ -217,14 +227,12 @@ def jwks_publish(*, now: datetime) -> PublishedJwks:
     )
     kids = [key["kid"] for key in jwks["keys"]]
     SigningKey.objects.filter(kid__in=kids, published_at__isnull=True).update(published_at=now)
-    cache.delete(JWKS_CACHE_KEY)
     active_pem = _active_public_pem()
     transaction.on_commit(lambda: _publish_outside(body, active_pem))
     return published
 
 
 def _publish_outside(body: bytes, active_pem: bytes | None) -> None:
-    cache.delete(JWKS_CACHE_KEY)
     if settings.AUTHPORTAL_JWKS_FILE:
         _write_atomically(Path(settings.AUTHPORTAL_JWKS_FILE), body)
     if settings.AUTHPORTAL_PUBLIC_KEY_FILE and active_pem:

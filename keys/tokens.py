@@ -1,17 +1,19 @@
 """Signing RFC 9068 JWT access tokens with the active key, held decrypted in process memory.
 
 Decrypting and loading an RSA key costs tens of milliseconds, so each process loads a key once and
-re-reads only *which* key is active, at most every AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS.
+keeps signing with it, with no query and no time limit: it is checked against the database by the
+token's audit INSERT, which commits only while that kid is still the active, published key
+(`keys.selectors.signing_key_usable_sql`). When a rotation or a revocation has moved on, the INSERT
+writes nothing, the token is thrown away unissued, and `signer_recheck()` makes the next token read
+which key is active now.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from jwcrypto.jwk import JWK
 from jwcrypto.jws import JWSCore
@@ -42,15 +44,19 @@ class SigningUnavailable(Exception):
 
 _lock = threading.Lock()
 _loaded: dict[str, Signer] = {}
-_active: tuple[float, Signer] | None = None
+_active: Signer | None = None
 
 
 def signer_active() -> Signer:
-    """The signer for the active key, creating the first key if there is none."""
+    """The signer for the key this process last found active, creating the first key if there is none.
+
+    Whatever it signs may be handed out only once a row conditional on its kid has committed
+    (`oauth.services.token_issue`).
+    """
     global _active
     current = _active
-    if current is not None and current[0] > time.monotonic():
-        return current[1]
+    if current is not None:
+        return current
     key = signing_key_active()
     signer = _loaded.get(key.kid)
     if signer is None:
@@ -64,8 +70,18 @@ def signer_active() -> Signer:
                 signer = Signer(kid=key.kid, algorithm=key.algorithm, jwk=jwk)
                 _loaded[key.kid] = signer
     _forget_all_but(key.kid)
-    _active = (time.monotonic() + settings.AUTHPORTAL_SIGNING_KEY_CACHE_SECONDS, signer)
+    _active = signer
     return signer
+
+
+def signer_recheck() -> None:
+    """Read which key is active again before the next token: this one's row found ours no longer is.
+
+    The keys already decrypted stay loaded (the same key is not decrypted twice when it was the
+    registry that changed); `signer_active` drops those that no longer sign.
+    """
+    global _active
+    _active = None
 
 
 def signer_cache_clear() -> None:

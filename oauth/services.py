@@ -22,7 +22,7 @@ from clients.selectors import (
     client_authenticate_cached,
     client_id_registered,
 )
-from keys.tokens import signer_active
+from keys.tokens import signer_active, signer_recheck
 from oauth.errors import OAuthError, invalid_client, invalid_scope, invalid_target
 from oauth.requests import TokenRequest
 
@@ -96,8 +96,10 @@ def token_issue(
 ) -> IssuedToken | None:
     """Sign an RFC 9068 access token and commit its `token.issued` row before it is handed out.
 
-    None, and no row, when the registry changed since `client` was read (its `registry_version`):
-    the token was decided on what no longer holds, and is thrown away.
+    None, and no row, when the registry changed since `client` was read (its `registry_version`),
+    or when the key this process signed with is no longer the active, published one (a rotation or
+    a revocation, in any process): the token was decided or signed on what no longer holds, and is
+    thrown away; the next attempt reads the active key again.
     """
     now = now or timezone.now()
     signer = signer_active()
@@ -118,6 +120,7 @@ def token_issue(
         request_id=request_id,
         occurred_at=now,
         only_if_registry_version=client.registry_version,
+        only_if_signing_key=signer.kid,
         details={
             "client": client.name,
             "audiences": targets.audiences,
@@ -144,6 +147,7 @@ def token_issue(
         # Also when signing fails: the connection is not free until the INSERT's result is read.
         written = audit_row.wait(audit_write_timeout())
     if not written:
+        signer_recheck()
         return None
     return IssuedToken(
         access_token=access_token, expires_in=client.access_token_lifetime, scope=scope, jti=jti

@@ -132,6 +132,27 @@ def test_emergency_rotation_signs_with_a_fresh_key_at_once(client, first_key, t0
     assert AuditEvent.objects.filter(event="key.retired", actor="tester").exists()
 
 
+def test_emergency_rotation_activates_the_staged_key_once_verifiers_hold_it(client, first_key, t0, settings):
+    key_rotate(now=t0 + 29 * DAY)
+    staged = SigningKey.objects.get(state=State.STAGED)
+    held = (
+        t0
+        + 29 * DAY
+        + timedelta(seconds=settings.AUTHPORTAL_JWKS_MAX_AGE + settings.AUTHPORTAL_KEY_MARGIN_SECONDS)
+    )
+    assert key_rotate_now(now=held).kid == staged.kid
+    assert states() == {first_key.kid: State.RETIRED, staged.kid: State.ACTIVE}
+    assert set(published_kids(client)) == {first_key.kid, staged.kid}
+
+
+def test_emergency_rotation_passes_over_a_staged_key_published_too_recently(client, first_key, t0):
+    key_rotate(now=t0 + 29 * DAY)
+    staged = SigningKey.objects.get(state=State.STAGED)
+    fresh = key_rotate_now(now=t0 + 29 * DAY + timedelta(seconds=10))
+    assert fresh.kid not in (first_key.kid, staged.kid)
+    assert states() == {first_key.kid: State.RETIRED, staged.kid: State.STAGED, fresh.kid: State.ACTIVE}
+
+
 def test_a_revoked_key_leaves_the_jwks_at_once_and_the_staged_key_takes_over(client, first_key, t0):
     key_rotate(now=t0 + 29 * DAY)
     staged = SigningKey.objects.get(state=State.STAGED)

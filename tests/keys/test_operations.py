@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import import_module
 from io import StringIO
 
 import pytest
@@ -144,3 +145,19 @@ def test_jwks_endpoint_serves_the_published_document_not_the_key_table(client):
 def test_tokens_keep_coming_when_the_broker_is_down(request_token, ms_reports, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     assert request_token(ms_reports).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_live_key_never_published_is_published_by_the_upgrade_and_signs_again(
+    client, request_token, ms_admin
+):
+    from django.apps import apps
+
+    publish_live_keys = import_module("keys.migrations.0004_publish_live_keys").publish_live_keys
+    key = signing_key_active()
+    SigningKey.objects.filter(pk=key.pk).update(published_at=None)  # as stored before 0002
+    assert request_token(ms_admin, resource="https://doctors.internal").status_code == 503
+    publish_live_keys(apps, None)
+    assert SigningKey.objects.get(pk=key.pk).published_at is not None
+    assert [k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]] == [key.kid]
+    assert request_token(ms_admin, resource="https://doctors.internal").status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +17,7 @@ class FakePortal:
         self.url = ""
         self.jwks: dict[str, Any] = {"keys": []}
         self.jwks_status = 200
+        self.jwks_delay = 0.0  # seconds a JWKS answer takes, with the document as it was when asked
         self.jwks_headers = {"Cache-Control": "public, max-age=300", "ETag": '"v1"'}
         self.token_responses: list[tuple[int, dict[str, Any], dict[str, str]]] = []
         self.requests: list[tuple[str, str]] = []  # (method, path)
@@ -67,14 +69,16 @@ def _handler(portal: FakePortal) -> type[BaseHTTPRequestHandler]:
             if self.path == "/.well-known/oauth-authorization-server":
                 self._send(200, portal.metadata())
             elif self.path == "/jwks.json":
-                if portal.jwks_status != 200:
-                    self._send(portal.jwks_status, {"error": "down"})
-                elif self.headers.get("If-None-Match") and self.headers[
-                    "If-None-Match"
-                ] == portal.jwks_headers.get("ETag"):
-                    self._send(304, None, portal.jwks_headers)
+                status, document, headers = portal.jwks_status, portal.jwks, dict(portal.jwks_headers)
+                time.sleep(portal.jwks_delay)
+                if status != 200:
+                    self._send(status, {"error": "down"})
+                elif self.headers.get("If-None-Match") and self.headers["If-None-Match"] == headers.get(
+                    "ETag"
+                ):
+                    self._send(304, None, headers)
                 else:
-                    self._send(200, portal.jwks, portal.jwks_headers)
+                    self._send(200, document, headers)
             else:
                 self._send(404, {"error": "not found"})
 

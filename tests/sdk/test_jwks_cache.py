@@ -1,8 +1,10 @@
-"""The Verifier's JWKS cache against a scripted JWKS endpoint: max-age, ETag, cooldown, outages."""
+"""The Verifier's JWKS cache against a scripted JWKS endpoint: max-age, ETag, new and made-up kids,
+outages."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from authportal_client import InvalidToken, KeysUnavailable, Verifier
@@ -60,14 +62,39 @@ def test_a_new_kid_is_fetched_as_soon_as_a_token_names_it(portal, verifier, cloc
     verifier.verify(token(signing_keys["RS256"], portal.url))
     portal.jwks = {"keys": [signing_keys["RS256"].public_jwk, signing_keys["ES256"].public_jwk]}
     portal.jwks_headers = {**portal.jwks_headers, "ETag": '"v2"'}
-    clock.now += 31  # past the cooldown, well inside max-age
+    # The same second as the first fetch, well inside max-age and the cooldown: an emergency rotation.
     assert verifier.verify(token(signing_keys["ES256"], portal.url))
     assert portal.count("/jwks.json") == 2
 
 
-def test_a_flood_of_made_up_kids_causes_at_most_one_fetch_per_cooldown(portal, verifier, clock, signing_keys):
+def test_a_new_kid_met_while_a_fetch_for_another_is_running_gets_a_fetch_of_its_own(
+    portal, clock, signing_keys
+):
+    verifier = Verifier(portal.url, AUDIENCE, clock=clock, refetch_min_interval=0.2)
     verifier.verify(token(signing_keys["RS256"], portal.url))
-    clock.now += 31
+    rsa, ec = signing_keys["RS256"], signing_keys["ES256"]
+    portal.jwks_delay = 0.5  # a made-up kid's lookup is on the wire when the new key appears
+    refused = []
+    made_up = token(rsa, portal.url, kid="made-up")
+    attacker = threading.Thread(
+        target=lambda: refused.append(pytest.raises(InvalidToken, verifier.verify, made_up))
+    )
+    attacker.start()
+    time.sleep(0.4)
+    portal.jwks = {"keys": [rsa.public_jwk, ec.public_jwk]}
+    portal.jwks_headers = {**portal.jwks_headers, "ETag": '"v2"'}
+    portal.jwks_delay = 0
+    assert verifier.verify(token(ec, portal.url))
+    attacker.join(10)
+    assert len(refused) == 1
+    assert portal.count("/jwks.json") == 3
+
+
+def test_a_flood_of_made_up_kids_fetches_at_most_once_per_interval_and_each_kid_once_per_cooldown(
+    portal, clock, signing_keys
+):
+    verifier = Verifier(portal.url, AUDIENCE, clock=clock, refetch_min_interval=0.1)
+    verifier.verify(token(signing_keys["RS256"], portal.url))
     rsa = signing_keys["RS256"]
     forged = [rsa.sign(header_for(rsa, kid=f"random-{n}"), good_claims(iss=portal.url)) for n in range(200)]
     failures: list[str] = []
@@ -79,16 +106,21 @@ def test_a_flood_of_made_up_kids_causes_at_most_one_fetch_per_cooldown(portal, v
             except InvalidToken:
                 failures.append(item)
 
+    started = time.monotonic()
     threads = [threading.Thread(target=attack, args=(forged[n::20],)) for n in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(10)
+        thread.join(30)
+    elapsed = time.monotonic() - started
     assert len(failures) == 200
-    assert portal.count("/jwks.json") == 2  # the first load, and one refetch for the whole flood
-    clock.now += 31
-    attack(forged[:10])
-    assert portal.count("/jwks.json") == 3
+    # The first load, then one fetch per interval at most, each answering every lookup waiting.
+    assert portal.count("/jwks.json") <= 2 + elapsed / 0.1
+    assert portal.count("/jwks.json") <= 1 + 10 + 1  # 20 threads, 10 kids each: one shared fetch a round
+    fetched = portal.count("/jwks.json")
+    attack(forged)  # the same kids again, inside the cooldown: no fetch at all
+    assert portal.count("/jwks.json") == fetched
+    assert len(failures) == 400
 
 
 def test_cached_keys_keep_working_while_the_jwks_endpoint_is_down(portal, verifier, clock, signing_keys):
@@ -116,7 +148,9 @@ def test_a_jwks_url_given_explicitly_skips_discovery(portal, clock, signing_keys
     assert portal.count("/.well-known/oauth-authorization-server") == 0
 
 
-def test_max_age_zero_still_fetches_at_most_once_per_cooldown(portal, verifier, clock, signing_keys):
+def test_max_age_zero_still_refreshes_a_known_key_at_most_once_per_cooldown(
+    portal, verifier, clock, signing_keys
+):
     portal.jwks_headers = {"Cache-Control": "no-store"}
     good = token(signing_keys["RS256"], portal.url)
     for _ in range(50):

@@ -21,7 +21,11 @@ class Command(BaseCommand):
     def handle(self, *args, now: bool, **options) -> None:
         if now:
             key = key_rotate_now(now=timezone.now(), actor=operator_name(options["actor"]))
-            self.stdout.write(f"Rotated: {key.kid} ({key.algorithm}) signs from now on.")
+            if key.published_at and key.activated_at and key.published_at < key.activated_at:
+                origin = f"the staged key, published since {key.published_at:%Y-%m-%d %H:%M:%S} UTC"
+            else:
+                origin = "a fresh key; verifiers fetch it when its first token names it"
+            self.stdout.write(f"Rotated: {key.kid} ({key.algorithm}) signs from now on ({origin}).")
             return
         report = key_rotate(now=timezone.now(), actor=operator_name(options["actor"]))
         for change in report.changes:

@@ -179,10 +179,25 @@ class KeySnapshot:
 
 
 class JwksCache:
-    """Keys for as long as `Cache-Control: max-age` says; an unknown kid triggers a refetch at most
-    once per cooldown, one fetch at a time; when the source fails, the keys we have keep working."""
+    """Keys for as long as `Cache-Control: max-age` says; when the source fails, the keys we have
+    keep working.
+
+    A kid not in our copy is looked up at once: a kid never seen before may be the key the portal has
+    just started signing with (an emergency rotation, a revocation's successor), and hiding it
+    behind a cooldown fails every token it signs. What keeps a flood of made-up kids from making us
+    hammer the JWKS URL is, instead:
+    - a kid looked up and still missing is not looked up again for `cooldown` seconds (a bounded
+      negative cache), so the same unknown kid costs one fetch;
+    - fetches for unknown kids start at most once per `min_interval` seconds, whatever the kids: a
+      lookup that needs a fetch waits for the next allowed one (at most `min_interval`), and every
+      lookup that arrived before a fetch started shares its answer. A refetch is conditional on the
+      ETag, so the portal mostly answers 304.
+    A known key past max-age is refreshed by one thread, at most once per `cooldown`, while the
+    others go on with the copy we have.
+    """
 
     MAX_REMEMBERED_HEADERS = 64
+    MAX_MISSING_KIDS = 1024
 
     def __init__(
         self,
@@ -190,45 +205,64 @@ class JwksCache:
         *,
         clock: Callable[[], float] = time.time,
         cooldown: float = 30.0,
+        min_interval: float = 1.0,
         default_max_age: int = 300,
         longest_max_age: int = 86400,
     ):
         self.source = source
         self.clock = clock
         self.cooldown = cooldown
+        self.min_interval = min_interval
         self.default_max_age = default_max_age
         self.longest_max_age = longest_max_age
         self.snapshot = KeySnapshot(keys={}, expires_at=float("-inf"))
         self.loaded = False
         self.fetches = 0
-        self._last_attempt = float("-inf")
-        self._lock = threading.Lock()
+        self._last_attempt = float("-inf")  # by `clock`: spaces the refreshes of a stale copy
+        self._last_start = float("-inf")  # by time.monotonic: spaces the fetches for unknown kids
+        self._started = 0  # fetches started so far, one at a time: fetch n answers lookups begun before it
+        self._completed = 0  # the number of the last fetch that finished
+        self._fetching = False
+        self._last_ok = False
+        self._missing: dict[str, float] = {}  # kid -> until when (by `clock`) it is not looked up again
+        self._changed = threading.Condition()
 
     def get(self, kid: str) -> VerificationKey | None:
-        """The key for `kid`, refreshing first if our copy is stale or lacks it and the cooldown allows."""
+        """The key for `kid`, refreshing first if our copy is stale or lacks it (see the class)."""
         snapshot = self.snapshot
         key = snapshot.keys.get(kid)
         if key is not None and self.clock() < snapshot.expires_at:
             return key
         if key is not None:
             # Stale but known: one thread refreshes, the others go on with what we have.
-            if not self._lock.acquire(blocking=False):
-                return key
-            try:
-                self._refresh_if_allowed()
-            finally:
-                self._lock.release()
+            with self._changed:
+                if self._fetching or self.clock() < self._last_attempt + self.cooldown:
+                    return key
+                self._fetch_locked()
             latest = self.snapshot
             return key if latest is snapshot else latest.keys.get(kid)  # a revoked kid is gone now
-        # Unknown kid: wait for a fetch in flight rather than starting another one.
-        if not self._lock.acquire(timeout=60):
-            return None
-        try:
-            if kid not in self.snapshot.keys:
-                self._refresh_if_allowed()
-            return self.snapshot.keys.get(kid)
-        finally:
-            self._lock.release()
+        if self.clock() < self._missing.get(kid, float("-inf")):
+            return None  # looked up a moment ago and not there
+        deadline = time.monotonic() + 60
+        with self._changed:
+            arrived = self._started
+            while self._completed <= arrived:  # until a fetch that began after this lookup has answered
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                too_soon = self._last_start + self.min_interval - time.monotonic()
+                if self._fetching:  # begun before this lookup, maybe before its kid was published
+                    self._changed.wait(left)
+                elif too_soon > 0:
+                    self._changed.wait(min(left, too_soon))
+                else:
+                    self._fetch_locked()
+            key = self.snapshot.keys.get(kid)
+            if key is None and self._last_ok:
+                if len(self._missing) >= self.MAX_MISSING_KIDS:
+                    self._missing.clear()
+                self._missing[kid] = self.clock() + self.cooldown
+            return key
 
     def remember_header(self, encoded_header: str, key: VerificationKey) -> None:
         snapshot = self.snapshot
@@ -239,22 +273,38 @@ class JwksCache:
         snapshot.headers[encoded_header] = key
 
     def refresh(self) -> None:
-        """Fetch now (the cooldown still applies); used at start-up to warm the cache."""
-        with self._lock:
-            self._refresh_if_allowed()
+        """Fetch now unless one is running or started under `min_interval` ago (start-up warm-up)."""
+        with self._changed:
+            if not self._fetching and time.monotonic() >= self._last_start + self.min_interval:
+                self._fetch_locked()
 
-    def _refresh_if_allowed(self) -> None:
-        now = self.clock()
-        if now < self._last_attempt + self.cooldown:
-            return
-        self._last_attempt = now
+    def _fetch_locked(self) -> None:
+        """One fetch, conditional on our ETag once we hold a copy. Called holding the condition's lock,
+        which is released while the request is on the wire so that other lookups can queue for it."""
+        self._fetching = True
+        self._started += 1
+        number = self._started
+        self._last_start = time.monotonic()
+        now = self._last_attempt = self.clock()
         self.fetches += 1
+        self._changed.release()
+        try:
+            self._fetch(now)
+        finally:
+            self._changed.acquire()
+            self._fetching = False
+            self._completed = number
+            self._changed.notify_all()
+
+    def _fetch(self, now: float) -> None:
         current = self.snapshot
         try:
             fetched = self.source.fetch(current.etag if self.loaded else None)
         except Exception as error:  # noqa: BLE001 (any failure: keep serving the keys we have)
             log.warning("JWKS refresh failed, keeping %d cached key(s): %s", len(current.keys), error)
+            self._last_ok = False
             return
+        self._last_ok = True
         ttl = self.default_max_age if fetched.max_age is None else min(fetched.max_age, self.longest_max_age)
         if fetched.keys is None:
             self.snapshot = KeySnapshot(current.keys, now + ttl, fetched.etag, current.headers)

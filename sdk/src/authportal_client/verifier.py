@@ -78,6 +78,7 @@ class Verifier:
         max_lifetime: int = 3600,
         max_token_bytes: int = 8192,
         refetch_cooldown: float = 30.0,
+        refetch_min_interval: float = 1.0,
         file_max_age: int = 60,
         timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
@@ -99,7 +100,9 @@ class Verifier:
             if jwks_file is not None
             else HttpJwksSource(issuer=issuer, jwks_url=jwks_url, timeout=timeout)
         )
-        self.keys = JwksCache(source, clock=clock, cooldown=refetch_cooldown)
+        self.keys = JwksCache(
+            source, clock=clock, cooldown=refetch_cooldown, min_interval=refetch_min_interval
+        )
 
     def can_verify_without_io(self, token: str) -> bool:
         """Whether `verify(token)` surely needs no JWKS fetch: a header seen before, keys still fresh."""

@@ -14,7 +14,7 @@ from django.db.models import Field, Q
 from django.utils import timezone
 
 from audit import chain
-from audit.inflight import AuditRow, AuditRowCommitted, AuditRowInFlight
+from audit.inflight import AuditRow, AuditRowCommitted, AuditRowInFlight, audit_write_timeout
 from audit.models import AuditCheckpoint, AuditEvent
 from clients.selectors import REGISTRY_VERSION_SQL
 
@@ -118,10 +118,6 @@ def audit_record_start(
             return AuditRowCommitted()
         cursor.execute(_insert_if_registry_unchanged_sql(), [*values, only_if_registry_version])
         return AuditRowCommitted(written=cursor.rowcount == 1)
-
-
-def audit_write_timeout() -> float:
-    return float(getattr(settings, "AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS", 10))
 
 
 def _in_flight_applies(database: BaseDatabaseWrapper) -> bool:

@@ -1,0 +1,53 @@
+"""How long the code running now may wait for the database: set per request, read by the backend.
+
+Protocol requests (the token endpoint, metadata, JWKS) must answer a hung database with a fast 503,
+so they get a short deadline; portal pages a longer one, since an admin's page may run a heavier
+query and a few of them cannot starve the token endpoint; commands and Celery tasks none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.conf import settings
+
+WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+_limit: ContextVar[float | None] = ContextVar("database_wait_limit", default=None)
+
+
+def database_wait_limit() -> float | None:
+    """Seconds one wait for the database may last here, or None for no limit."""
+    return _limit.get()
+
+
+@contextmanager
+def database_deadline(seconds: float | None) -> Iterator[None]:
+    token = _limit.set(seconds)
+    try:
+        yield
+    finally:
+        _limit.reset(token)
+
+
+def with_database_deadlines(
+    application: WSGIApplication, *, protocol_paths: tuple[str, ...]
+) -> WSGIApplication:
+    """The WSGI application, each request under its deadline: its path decides which.
+
+    Set around the whole request, so that Django's connection checks at its start and end
+    (`close_old_connections`) are bounded too. The thread keeps the value until its next request
+    sets its own.
+    """
+    protocol = settings.AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS / 1000
+    portal = float(settings.AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS)
+
+    def deadline_application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        _limit.set(protocol if path.startswith(protocol_paths) else portal)
+        return application(environ, start_response)
+
+    return deadline_application

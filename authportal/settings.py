@@ -83,6 +83,12 @@ AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS = read_int(
 AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS = read_int(
     "AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS", 10, minimum=1, maximum=300
 )
+# The server (authportal/rsgi.py): threads per worker process that run Django, and how long a request's
+# body may take to arrive before it is answered 408 and its connection closed.
+AUTHPORTAL_THREADS = read_int("AUTHPORTAL_THREADS", 4, minimum=1, maximum=256)
+AUTHPORTAL_REQUEST_BODY_TIMEOUT_SECONDS = read_int(
+    "AUTHPORTAL_REQUEST_BODY_TIMEOUT_SECONDS", 10, minimum=1, maximum=30
+)
 AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES = read_int(
     "AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES", 4096, minimum=256, maximum=65536
 )

@@ -1,14 +1,14 @@
 """How long the code running now may wait for the database: set per request, read by the backend.
 
 Protocol requests (the token endpoint, metadata, JWKS) must answer a hung database with a fast 503,
-so they get a short deadline; portal pages a longer one, since an admin's page may run a heavier
-query and a few of them cannot starve the token endpoint; commands and Celery tasks none.
+so they get a short deadline. Portal pages get a longer one: an admin's page may run a heavier query
+(a search deep in the audit log), and they are few, so the threads they hold while a database hangs
+are few too. Commands and Celery tasks get none: they may legitimately wait long (a purge, a backfill).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
 
@@ -22,15 +22,6 @@ _limit: ContextVar[float | None] = ContextVar("database_wait_limit", default=Non
 def database_wait_limit() -> float | None:
     """Seconds one wait for the database may last here, or None for no limit."""
     return _limit.get()
-
-
-@contextmanager
-def database_deadline(seconds: float | None) -> Iterator[None]:
-    token = _limit.set(seconds)
-    try:
-        yield
-    finally:
-        _limit.reset(token)
 
 
 def with_database_deadlines(

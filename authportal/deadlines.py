@@ -10,18 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
+from time import monotonic
 from typing import Any
 
 from django.conf import settings
 
 WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-_limit: ContextVar[float | None] = ContextVar("database_wait_limit", default=None)
+# Either ("request", a time.monotonic() by which the whole request's waits must be over) or
+# ("each", the seconds any one wait may last); None: no limit.
+_limit: ContextVar[tuple[str, float] | None] = ContextVar("database_wait_limit", default=None)
 
 
 def database_wait_limit() -> float | None:
-    """Seconds one wait for the database may last here, or None for no limit."""
-    return _limit.get()
+    """Seconds the next wait for the database may last here, or None for no limit."""
+    limit = _limit.get()
+    if limit is None:
+        return None
+    kind, value = limit
+    return max(value - monotonic(), 0.001) if kind == "request" else value
 
 
 def with_database_deadlines(
@@ -29,7 +36,9 @@ def with_database_deadlines(
 ) -> WSGIApplication:
     """The WSGI application, each request under its deadline: its path decides which.
 
-    Set around the whole request, so that Django's connection checks at its start and end
+    A protocol request's waits share one budget, so that it answers within it however many round
+    trips it makes; a portal page's each have their own, since an export streams for long. Set
+    around the whole request, so that Django's connection checks at its start and end
     (`close_old_connections`) are bounded too. The thread keeps the value until its next request
     sets its own.
     """
@@ -38,7 +47,10 @@ def with_database_deadlines(
 
     def deadline_application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        _limit.set(protocol if path.startswith(protocol_paths) else portal)
+        if path.startswith(protocol_paths):
+            _limit.set(("request", monotonic() + protocol))
+        else:
+            _limit.set(("each", portal))
         return application(environ, start_response)
 
     return deadline_application

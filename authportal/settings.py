@@ -74,9 +74,9 @@ AUTHPORTAL_AUDIT_PREPARED_INSERT = read_bool("AUTHPORTAL_AUDIT_PREPARED_INSERT",
 AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS = read_int(
     "AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS", 10, minimum=1, maximum=300
 )
-# How long one wait for the database may last (connecting, or any round trip of a query) before the
-# request gives up: protocol requests answer 503 `temporarily_unavailable` after it. Portal pages get
-# longer; commands and Celery tasks wait as long as it takes (authportal/deadlines.py).
+# How long a protocol request may wait for the database in all (connecting and every round trip)
+# before it gives up, answering 503 `temporarily_unavailable`; and how long any one wait of a portal
+# page may last. Commands and Celery tasks wait as long as it takes (authportal/deadlines.py).
 AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS = read_int(
     "AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS", 1000, minimum=100, maximum=60000
 )

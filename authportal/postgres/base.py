@@ -4,8 +4,8 @@ A PostgreSQL server that hangs (frozen, swapping, a network path that drops pack
 kernel ACK our packets, so neither TCP nor the server's `statement_timeout` ever ends the wait: a
 request would hold its thread until the client gave up. Here each wait for the server (connecting,
 and every round trip of a query) is bounded by the deadline of the code that asks
-(`authportal.deadlines`): a request of the protocol gets `AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS`, a
-portal page `AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS`, and commands and Celery tasks wait as long as
+(`authportal.deadlines`): a request of the protocol has `AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS` for all
+its waits, a portal page `AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS` for each, and commands and Celery tasks wait as long as
 it takes, as before. A wait that runs out closes the connection (the query is still outstanding on
 it) and raises OperationalError, which the token endpoint answers with 503 `temporarily_unavailable`.
 
@@ -41,7 +41,7 @@ class BoundedConnection(psycopg.Connection):
         except psycopg.errors._WaitTimeout:
             # The request is still outstanding on this connection: it cannot be used again.
             self.close()
-            raise DatabaseTimeout(f"the database did not answer within {limit:g} s") from None
+            raise DatabaseTimeout(f"the database did not answer in time ({limit:.3g} s)") from None
 
     @classmethod
     def _connect_gen(cls, conninfo: str = "") -> Any:
@@ -59,7 +59,9 @@ def _within(gen: Generator[Any, Any, Any], seconds: float) -> Generator[Any, Any
             ready = yield waiting_for
             if monotonic() >= deadline:
                 gen.close()
-                raise psycopg.errors.ConnectionTimeout(f"no connection to the database within {seconds:g} s")
+                raise psycopg.errors.ConnectionTimeout(
+                    f"no connection to the database in time ({seconds:.3g} s)"
+                )
             waiting_for = gen.send(ready)
     except StopIteration as done:
         return done.value

@@ -28,6 +28,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import pq
 
 from audit.escape import details_json
+from authportal.deadlines import database_wait_limit
 from clients.selectors import REGISTRY_VERSION_SQL
 from keys.selectors import signing_key_usable_sql
 
@@ -99,20 +100,10 @@ class AuditRowInFlight:
 
         Raises AuditWriteFailed if the INSERT failed or did not finish in time.
         """
-        pgconn = self._pgconn
-        deadline = time.monotonic() + timeout
         error = None
         written = 0
         try:
-            pgconn.consume_input()
-            while pgconn.is_busy():
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([pgconn.socket], [], [], left)[0]:
-                    # The INSERT is still outstanding: this connection cannot be used again.
-                    self._wrapper.close()
-                    raise AuditWriteFailed(f"the audit event was not committed within {timeout:g} s")
-                pgconn.consume_input()
-            while (result := pgconn.get_result()) is not None:
+            for result in _results(self._wrapper, self._pgconn, timeout):
                 if result.status not in _SUCCEEDED and error is None:
                     error = (result.error_message or b"").decode(errors="replace").strip()
                 written += result.command_tuples or 0
@@ -149,11 +140,38 @@ def _prepare_once(wrapper: BaseDatabaseWrapper, pgconn: Any, statement: tuple[by
     name, sql = statement
     if name in prepared[1]:
         return
-    result = pgconn.prepare(name, sql)
+    # Sent and read like the INSERT, within the request's deadline: libpq's own prepare() would wait
+    # for a hung server for ever.
+    pgconn.send_prepare(name, sql)
+    (result,) = _results(wrapper, pgconn, audit_write_timeout())
     if result.status != pq.ExecStatus.COMMAND_OK:
         message = (result.error_message or b"").decode(errors="replace").strip()
         raise psycopg.OperationalError(f"cannot prepare the audit INSERT: {message}")
     prepared[1].add(name)
+
+
+def _results(wrapper: BaseDatabaseWrapper, pgconn: Any, timeout: float) -> list[Any]:
+    """The results of what was sent on `pgconn`, read within `timeout` seconds (and the deadline)."""
+    limit = database_wait_limit()
+    if limit is not None:
+        timeout = min(timeout, limit)
+    deadline = time.monotonic() + timeout
+    pgconn.consume_input()
+    while pgconn.is_busy():
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([pgconn.socket], [], [], left)[0]:
+            # What was sent is still outstanding: this connection cannot be used again.
+            wrapper.close()
+            raise AuditWriteFailed(f"the audit event was not committed within {timeout:g} s")
+        pgconn.consume_input()
+    results = []
+    while (result := pgconn.get_result()) is not None:
+        results.append(result)
+    return results
+
+
+def audit_write_timeout() -> float:
+    return float(getattr(settings, "AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS", 10))
 
 
 def _text_params(row: AuditRow) -> list[bytes | None]:

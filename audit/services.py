@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from audit import chain
 from audit.escape import NUL, details_nul_escaped, text_nul_escaped
-from audit.inflight import AuditRow, AuditRowCommitted, AuditRowInFlight
+from audit.inflight import AuditRow, AuditRowCommitted, AuditRowInFlight, audit_write_timeout
 from audit.models import AuditCheckpoint, AuditEvent
 from clients.selectors import REGISTRY_VERSION_SQL
 from keys.selectors import signing_key_usable_sql
@@ -138,10 +138,6 @@ def audit_record_start(
             [*values, *conditions],
         )
         return AuditRowCommitted(written=cursor.rowcount == 1)
-
-
-def audit_write_timeout() -> float:
-    return float(getattr(settings, "AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS", 10))
 
 
 def _in_flight_applies(database: BaseDatabaseWrapper) -> bool:

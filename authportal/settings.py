@@ -71,6 +71,21 @@ AUTHPORTAL_AUDIT_PREPARED_INSERT = read_bool("AUTHPORTAL_AUDIT_PREPARED_INSERT",
 AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS = read_int(
     "AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS", 10, minimum=1, maximum=300
 )
+# How long a protocol request may wait for the database in all (connecting and every round trip)
+# before it gives up, answering 503 `temporarily_unavailable`; and how long any one wait of a portal
+# page may last. Commands and Celery tasks wait as long as it takes (authportal/deadlines.py).
+AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS = read_int(
+    "AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS", 1000, minimum=100, maximum=60000
+)
+AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS = read_int(
+    "AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS", 10, minimum=1, maximum=300
+)
+# The server (authportal/rsgi.py): threads per worker process that run Django, and how long a request's
+# body may take to arrive before it is answered 408 and its connection closed.
+AUTHPORTAL_THREADS = read_int("AUTHPORTAL_THREADS", 4, minimum=1, maximum=256)
+AUTHPORTAL_REQUEST_BODY_TIMEOUT_SECONDS = read_int(
+    "AUTHPORTAL_REQUEST_BODY_TIMEOUT_SECONDS", 10, minimum=1, maximum=30
+)
 AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES = read_int(
     "AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES", 4096, minimum=256, maximum=65536
 )
@@ -149,6 +164,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
     # A file, not memory, so that a Celery worker started by the tests sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a deadline on every wait for the server (authportal/postgres/base.py).
+    DATABASES["default"]["ENGINE"] = "authportal.postgres"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = read_url("REDIS_URL", None, schemes=("redis", "rediss", "unix"))

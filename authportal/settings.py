@@ -84,7 +84,6 @@ ALLOWED_HOSTS = read_list("ALLOWED_HOSTS", sorted({_issuer_host, "localhost", "1
 HTTPS = read_bool("AUTHPORTAL_HTTPS", AUTHPORTAL_ISSUER.startswith("https://"))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

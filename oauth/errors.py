@@ -35,6 +35,19 @@ class OAuthError(Exception):
         self.reason = reason or description
         self.allow = allow  # the methods a 405 names in its Allow header
 
+    def without(self, secret: str) -> OAuthError:
+        """This refusal with `secret` taken out of what it tells the client and the audit log: refusals
+        echo the scopes and resources asked for, where a caller may have put its secret."""
+        if not secret or (secret not in self.description and secret not in self.reason):
+            return self
+        return OAuthError(
+            self.error,
+            self.description.replace(secret, "[client_secret]"),
+            status=self.status,
+            reason=self.reason.replace(secret, "[client_secret]"),
+            allow=self.allow,
+        )
+
 
 def invalid_request(description: str, *, status: int = 400) -> OAuthError:
     return OAuthError("invalid_request", description, status=status)

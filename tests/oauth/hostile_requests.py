@@ -425,7 +425,8 @@ def _unchunk(data: bytes) -> bytes:
 class AuditRow:
     id: int
     request_id: str
-    text: str  # every column a secret could land in
+    who: str  # actor and subject
+    details: str
 
 
 def answer_problems(answer: Answer, *, method: bytes, request_id: str | None) -> list[str]:
@@ -462,6 +463,8 @@ def answer_problems(answer: Answer, *, method: bytes, request_id: str | None) ->
             document.get("error_description"), str
         ):
             problems.append("not an RFC 6749 error")
+    if method != b"POST" and answer.status != 405:
+        problems.append("a method other than POST served")  # methods are case-sensitive: not even `post`
     if answer.status == 405 and answer.headers.get("allow") != "POST":
         problems.append("a 405 without Allow: POST")
     if request_id is not None and answer.headers["x-request-id"] != request_id:
@@ -476,9 +479,11 @@ def audit_problems(answer: Answer, rows: list[AuditRow], *, secrets: Iterable[st
         return ["audit rows for a request the application never saw"] if rows else []
     problems = []
     if len(rows) != 1:
-        problems.append(f"{len(rows)} audit rows")
+        problems.append(f"{len(rows)} audit rows ({answer.status} answer)")
     elif rows[0].request_id != answer.headers["x-request-id"]:
         problems.append("an audit row with another request id")
-    if any(secret in row.text for row in rows for secret in secrets):
-        problems.append("a client secret in the audit log")
+    if any(secret in row.who for row in rows for secret in secrets):
+        problems.append("a client secret as an audit row's actor")
+    if any(secret in row.details for row in rows for secret in secrets):
+        problems.append("a client secret in an audit row's details")
     return problems

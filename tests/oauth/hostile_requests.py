@@ -2,8 +2,8 @@
 
 Hypothesis builds raw HTTP/1.1 requests to /o/token (methods, targets, content types, repeated and
 huge parameters, bad UTF-8, NUL bytes, odd Basic headers, URIs that break parsers); `exchange` sends
-one over a raw socket, so that what the HTTP server receives is exactly those bytes; `answer_problems`
-is the property every answer must have.
+one over a raw socket, so that what the HTTP server receives is exactly those bytes;
+`answer_problems` and `audit_problems` are the property every answer must have.
 
 Most requests are well-formed HTTP: they reach the application, which must answer RFC 6749 JSON with
 `no-store`, never a 5xx, and write exactly one audit row holding no secret. A few break HTTP's own
@@ -115,7 +115,7 @@ _parser_breakers = st.sampled_from(
         "https://\x00",
         "https:\\\\evil",
         "https://%zz",
-        "https://api.fuzz.internal#",
+        "https://doctors.internal#",
         "https:",
         "//host",
         "urn:",

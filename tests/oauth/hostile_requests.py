@@ -362,6 +362,42 @@ def token_requests(cast: Cast) -> st.SearchStrategy[HostileRequest]:
     return build()
 
 
+def known_faults(cast: Cast) -> list[HostileRequest]:
+    """The shortest requests that showed each fault the fuzz has found, run first on every test run so
+    that a fault found once is checked for ever, whatever the random examples happen to be."""
+    form = ((b"Content-Type", _FORM),)
+    good = form + (
+        (
+            b"Authorization",
+            _basic(quote_plus(cast.client_id).encode(), quote_plus(cast.client_secret).encode()),
+        ),
+    )
+    secret = quote_plus(cast.client_secret).encode()
+
+    def post(
+        headers: tuple[tuple[bytes, bytes], ...], body: bytes, method: bytes = b"POST"
+    ) -> HostileRequest:
+        return HostileRequest(
+            method=method, target=b"/o/token", version=b"HTTP/1.1", headers=headers, body=body
+        )
+
+    grant = b"grant_type=client_credentials"
+    return [
+        # The pair the wrong way round: the secret presented as the client id.
+        post(form + ((b"Authorization", _basic(secret, quote_plus(cast.client_id).encode())),), grant),
+        post(form + ((b"Authorization", _basic(secret, b"")),), grant),
+        # An unclosed IPv6 bracket: urlsplit raises ValueError.
+        post(good, grant + b"&resource=https%3A%2F%2F%5B%3A%3A1"),
+        # A refusal whose audit reason names a resource holding a NUL, or the text \u0000.
+        post(good, grant + b"&resource=https%3A%2F%2F%00"),
+        post(good, grant + b"&resource=https%3A%2F%2Fdoctors.internal%2F%5Cu0000"),
+        # The client's own secret asked for as a scope, echoed in the refusal.
+        post(good, grant + b"&scope=" + secret),
+        # A method is case-sensitive: `post` is not POST.
+        post(good, grant, method=b"post"),
+    ]
+
+
 # --- sending and judging -------------------------------------------------------------------------
 
 

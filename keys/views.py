@@ -4,13 +4,13 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
 
 from keys.selectors import jwks_published
 from keys.services import jwks_publish
+from oauth.errors import protocol_endpoint
 
 
-@require_GET
+@protocol_endpoint(methods=("GET", "HEAD"))
 def jwks(request: HttpRequest) -> HttpResponse:
     """The published public keys, with an ETag so verifiers can revalidate cheaply."""
     published = jwks_published()

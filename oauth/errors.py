@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from functools import wraps
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 
 # Paths that speak the protocol: they answer JSON, never HTML, and carry no portal machinery.
 PROTOCOL_PATH_PREFIXES = ("/o/", "/.well-known/")
@@ -15,13 +18,35 @@ _NOT_ALLOWED_IN_DESCRIPTION = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
 
 class OAuthError(Exception):
-    def __init__(self, error: str, description: str, *, status: int = 400, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        *,
+        status: int = 400,
+        reason: str | None = None,
+        allow: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
         self.status = status
         # What the audit log records; may say more than we tell the client (e.g. "wrong client secret").
         self.reason = reason or description
+        self.allow = allow  # the methods a 405 names in its Allow header
+
+    def without(self, secret: str) -> OAuthError:
+        """This refusal with `secret` taken out of what it tells the client and the audit log: refusals
+        echo the scopes and resources asked for, where a caller may have put its secret."""
+        if not secret or (secret not in self.description and secret not in self.reason):
+            return self
+        return OAuthError(
+            self.error,
+            self.description.replace(secret, "[client_secret]"),
+            status=self.status,
+            reason=self.reason.replace(secret, "[client_secret]"),
+            allow=self.allow,
+        )
 
 
 def invalid_request(description: str, *, status: int = 400) -> OAuthError:
@@ -40,6 +65,39 @@ def invalid_target(description: str) -> OAuthError:
     return OAuthError("invalid_target", description)
 
 
+def method_check(request: HttpRequest, *, allowed: tuple[str, ...]) -> None:
+    """The one answer to a wrong method on a protocol URL: 405, naming the methods it serves.
+
+    Methods are case-sensitive (RFC 9110 §9.1) and Django upper-cases `request.method`, so the method
+    is read as it was sent: `post` is an unknown method, not POST.
+    """
+    if request.META.get("REQUEST_METHOD") not in allowed:
+        raise OAuthError(
+            "invalid_request",
+            f"This endpoint accepts {' and '.join(allowed)} only.",
+            status=405,
+            allow=allowed,
+        )
+
+
+def protocol_endpoint(*, methods: tuple[str, ...]) -> Callable[[Callable], Callable]:
+    """A view on a protocol URL that keeps no record of refusals: any other method gets the JSON 405,
+    and no CSRF check, since protocol endpoints use no cookies (a CSRF failure would be HTML)."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            try:
+                method_check(request, allowed=methods)
+            except OAuthError as error:
+                return oauth_error_response(error)
+            return view(request, *args, **kwargs)
+
+        return csrf_exempt(checked)
+
+    return decorate
+
+
 def json_no_store(payload: dict, *, status: int = 200) -> HttpResponse:
     response = HttpResponse(json.dumps(payload), status=status, content_type="application/json")
     response["Cache-Control"] = "no-store"
@@ -52,8 +110,8 @@ def oauth_error_response(error: OAuthError) -> HttpResponse:
     response = json_no_store({"error": error.error, "error_description": description}, status=error.status)
     if error.status == 401:
         response["WWW-Authenticate"] = 'Basic realm="authportal"'
-    if error.status == 405:
-        response["Allow"] = "POST"
+    if error.allow:
+        response["Allow"] = ", ".join(error.allow)
     if error.status == 503:
         response["Retry-After"] = "1"
     return response

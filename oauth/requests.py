@@ -11,7 +11,14 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from clients.validators import is_absolute_uri_without_fragment
-from oauth.errors import OAuthError, invalid_client, invalid_request, invalid_scope, invalid_target
+from oauth.errors import (
+    OAuthError,
+    invalid_client,
+    invalid_request,
+    invalid_scope,
+    invalid_target,
+    method_check,
+)
 
 SINGLE_VALUED = ("grant_type", "scope", "client_id", "client_secret")
 MAX_FIELDS = 64
@@ -30,8 +37,7 @@ class TokenRequest:
 
 
 def token_request_parse(request: HttpRequest) -> TokenRequest:
-    if request.method != "POST":
-        raise OAuthError("invalid_request", "The token endpoint accepts POST only.", status=405)
+    method_check(request, allowed=("POST",))
     if request.META.get("QUERY_STRING"):
         raise invalid_request("Parameters belong in the form-encoded request body, not in the URL.")
     params = _form_body(request)

@@ -226,7 +226,11 @@ def client_credentials_grant(
 def _issue(
     client: AuthenticatedClient, request: TokenRequest, *, remote_addr: str | None, request_id: str
 ) -> IssuedToken | None:
-    targets = token_targets_resolve(
-        granted=client.granted, scopes=request.scopes, resources=request.resources
-    )
+    try:
+        targets = token_targets_resolve(
+            granted=client.granted, scopes=request.scopes, resources=request.resources
+        )
+    except OAuthError as refusal:
+        # The client has authenticated, so its secret is real: never echoed, never recorded.
+        raise refusal.without(request.client_secret) from None
     return token_issue(client=client, targets=targets, remote_addr=remote_addr, request_id=request_id)

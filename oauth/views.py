@@ -6,22 +6,28 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
+from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
 from django.views.defaults import bad_request as html_bad_request
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as html_server_error
 
 from clients.selectors import scope_names_all
 from keys.tokens import SigningUnavailable
-from oauth.errors import PROTOCOL_PATH_PREFIXES, OAuthError, json_no_store, oauth_error_response
+from oauth.errors import (
+    PROTOCOL_PATH_PREFIXES,
+    OAuthError,
+    json_no_store,
+    oauth_error_response,
+    protocol_endpoint,
+)
 from oauth.requests import token_request_parse
 from oauth.services import client_credentials_grant, token_denial_record
 
 logger = logging.getLogger(__name__)
 
 
-@csrf_exempt
+@csrf_exempt  # no cookies; token_request_parse answers a wrong method, so that its refusal has a row
 def token(request: HttpRequest) -> HttpResponse:
     remote_addr = request.META.get("REMOTE_ADDR")
     client_id = ""
@@ -63,7 +69,7 @@ def _temporarily_unavailable() -> HttpResponse:
     )
 
 
-@require_GET
+@protocol_endpoint(methods=("GET", "HEAD"))
 def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
     """RFC 8414 metadata. Every URL is built from the configured issuer, never from the Host header."""
     issuer = settings.AUTHPORTAL_ISSUER
@@ -95,6 +101,16 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     if request.path.startswith(PROTOCOL_PATH_PREFIXES):
         return json_no_store({"error": "invalid_request", "error_description": "Bad request."}, status=400)
     return html_bad_request(request, exception)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW. Protocol views are exempt (they use no cookies); should one ever be checked,
+    its caller still gets RFC 6749 JSON rather than Django's HTML page."""
+    if request.path.startswith(PROTOCOL_PATH_PREFIXES):
+        return json_no_store(
+            {"error": "invalid_request", "error_description": "Cross-site request check failed."}, status=403
+        )
+    return html_csrf_failure(request, reason)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

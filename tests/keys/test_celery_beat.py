@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from keys.models import SigningKey
 from keys.services import key_rotate, key_rotate_now, signing_key_active
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def worker_environment(tmp_path: Path) -> dict[str, str]:
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    else:
-        url = f"sqlite:///{db['NAME']}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(
-        DATABASE_URL=url,
-        AUTHPORTAL_DATA_DIR=str(tmp_path),  # its own embedded broker when there is no REDIS_URL
-        AUTHPORTAL_KEK=settings.AUTHPORTAL_KEK,
-        SECRET_KEY=settings.SECRET_KEY,
-        AUTHPORTAL_ISSUER=settings.AUTHPORTAL_ISSUER,
-    )
-    return env
+from tests.servers import ROOT, server_environment
 
 
 def published_kids(base_url: str) -> set[str]:
@@ -80,7 +59,7 @@ def test_a_worker_with_beat_performs_the_scheduled_rotation(live_server, tmp_pat
             str(tmp_path / "beat-schedule"),
         ],
         cwd=ROOT,
-        env=worker_environment(tmp_path),
+        env=server_environment(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -401,6 +401,22 @@ def test_an_unregistered_client_id_is_stored_as_a_fingerprint_and_a_registered_o
     )
 
 
+@pytest.mark.parametrize(
+    "params",
+    [{"scope": "{secret}"}, {"resource": "https://doctors.internal/{secret}"}, {"resource": "urn:{secret}"}],
+)
+def test_a_secret_sent_where_a_scope_or_resource_belongs_is_kept_out_of_the_audit_log(
+    request_token, ms_admin, params
+):
+    secret = ms_admin.client_secret
+    response = request_token(ms_admin, **{k: v.format(secret=secret) for k, v in params.items()})
+    assert response.status_code == 400
+    assert secret not in response.json()["error_description"]
+    row = AuditEvent.objects.get(event="token.denied")
+    assert "[client_secret]" in row.details["reason"]
+    assert secret not in json.dumps(list(AuditEvent.objects.values()), default=str)
+
+
 def test_an_unknown_host_still_gets_json(client, db):
     response = client.post(
         "/o/token",

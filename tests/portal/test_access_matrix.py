@@ -92,3 +92,10 @@ def test_the_matrix_covers_every_portal_url(ms_doctor, ms_admin, db):
     covered = {url for url, _ in portal_urls(ms_doctor, scope, ms_admin.client, key)}
     names = {p.name for p in urlpatterns} - {"login", "logout"}
     assert len(names) == len(covered)
+
+
+def test_djangos_admin_is_not_served(client, admin_user):
+    # The portal covers what admins need, with its roles and audit rows; Django's admin had neither.
+    client.force_login(admin_user)
+    assert client.get("/django-admin/").status_code == 404
+    assert client.post("/django-admin/login/", {"username": "x", "password": "y"}).status_code == 404

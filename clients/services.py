@@ -390,7 +390,7 @@ def trusted_issuer_add(
         algorithms=algorithms,
     )
     audit_record(
-        event="trusted_issuer.added",
+        event="issuer.added",
         actor=actor_name(actor),
         subject=f"issuer:{slug}",
         details=_trusted_issuer_details(trusted),
@@ -405,7 +405,7 @@ def trusted_issuer_remove(*, trusted_issuer: TrustedIssuer, actor: Any = None) -
     deleted, _ = TrustedIssuer.objects.filter(pk=trusted_issuer.pk).delete()
     if deleted:
         audit_record(
-            event="trusted_issuer.removed",
+            event="issuer.removed",
             actor=actor_name(actor),
             subject=f"issuer:{trusted_issuer.slug}",
             details=details,

@@ -138,7 +138,11 @@ def external_subject_verify(*, token: str, now: datetime | None = None) -> Exter
     iss = unverified.get("iss")
     if not isinstance(iss, str) or not iss:
         raise ExternalTokenError("missing_claim", "The subject token has no iss.")
-    issuer = TrustedIssuer.objects.filter(issuer=iss).first()
+    # A registered issuer is at most 255 printable characters: anything else (a NUL, which PostgreSQL
+    # cannot even compare) is no issuer of ours and never reaches the database.
+    issuer = (
+        TrustedIssuer.objects.filter(issuer=iss).first() if len(iss) <= 255 and iss.isprintable() else None
+    )
     if issuer is None:
         raise ExternalTokenError("unknown_issuer", "The subject token's issuer is not trusted.")
 
@@ -451,8 +455,11 @@ _caches_lock = threading.Lock()
 
 def _cache_for(issuer: TrustedIssuer) -> _JwksCache:
     # Keyed by the row and its URL: an issuer removed and added again starts a fresh copy.
+    key = (issuer.pk, issuer.jwks_uri)
     with _caches_lock:
-        return _caches.setdefault((issuer.pk, issuer.jwks_uri), _JwksCache(issuer.jwks_uri))
+        if key not in _caches:
+            _caches[key] = _JwksCache(issuer.jwks_uri)
+        return _caches[key]
 
 
 def external_jwks_forget() -> None:

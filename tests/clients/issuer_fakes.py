@@ -124,7 +124,7 @@ def serving(issuer: FakeIssuer) -> Iterator[FakeIssuer]:
             continue
     assert server is not None, "no free port in 18700–18799"
     issuer.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield issuer

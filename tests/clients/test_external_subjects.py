@@ -145,6 +145,9 @@ def test_a_token_for_an_issuer_not_trusted_is_refused(trusted):
     assert refused(mint(claims_at(NOW, iss=ISSUER + "/"), RSA)).reason == "unknown_issuer"
     assert refused(mint(claims_at(NOW, iss="https://evil.example"), RSA)).reason == "unknown_issuer"
     assert refused(mint(claims_at(NOW, iss=None), RSA)).reason == "missing_claim"
+    for hostile in ("\x00", ISSUER + "\x00", "h" * 5000):
+        assert refused(mint(claims_at(NOW, iss=hostile), RSA)).reason == "unknown_issuer"
+    assert refused(compact({"alg": "RS256", "kid": "k1"}, claims_at(NOW, iss=42))).reason == "missing_claim"
 
 
 def test_a_token_signed_by_another_key_under_a_known_kid_is_refused(trusted):

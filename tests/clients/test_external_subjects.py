@@ -315,3 +315,14 @@ def test_adding_and_removing_an_issuer_moves_the_registry_version(db, idp):
     before = version()
     trusted_issuer_remove(trusted_issuer=trusted)
     assert version() > before
+
+
+@pytest.mark.parametrize("algorithm", ["none", "HS256", "HS512", "RS1"])
+def test_only_asymmetric_algorithms_can_be_registered(db, algorithm):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as raised:
+        trusted_issuer_add(
+            issuer=ISSUER, jwks_uri="https://idp.example.com/jwks", audience=AUDIENCE, algorithms=[algorithm]
+        )
+    assert "is not allowed: use asymmetric algorithms" in str(raised.value.message_dict["algorithms"])

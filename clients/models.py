@@ -136,3 +136,37 @@ class RegistryVersion(models.Model):
 
     def __str__(self) -> str:
         return f"registry version {self.version}"
+
+
+class TrustedIssuer(models.Model):
+    """An outside issuer of user tokens (an OpenID provider, a gateway) whose JWTs may be exchanged
+    (RFC 8693, `subject_token_type=urn:ietf:params:oauth:token-type:jwt`) for one of our tokens whose
+    `sub` is that user, namespaced as `user:<slug>:<user id>` (see `clients.external_subjects`).
+
+    Its keys come from `jwks_uri`, fetched and cached as its `Cache-Control` says, or from `jwks`,
+    a JWKS document stored at registration. Rows are never edited: remove and add again.
+    """
+
+    issuer = models.CharField(max_length=255, unique=True, help_text="The `iss` of its tokens, exactly")
+    slug = models.CharField(
+        max_length=63, unique=True, help_text="Names the issuer in `sub`: user:<slug>:<user id>"
+    )
+    jwks_uri = models.CharField(max_length=500, blank=True)
+    jwks = models.JSONField(null=True, blank=True)
+    audience = models.CharField(max_length=255, help_text="Its tokens' `aud` must contain this")
+    user_claim = models.CharField(max_length=64, default="sub")
+    algorithms = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["issuer"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(jwks_uri="") & models.Q(jwks__isnull=False))
+                | (~models.Q(jwks_uri="") & models.Q(jwks__isnull=True)),
+                name="trusted_issuer_one_key_source",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.issuer

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from audit.services import actor_name, audit_record
+from clients.external_subjects import (
+    ALLOWED_ALGORITHMS,
+    DEFAULT_ALGORITHMS,
+    jwks_public_keys,
+    trusted_issuer_url_check,
+)
 from clients.hashers import generate_client_secret
-from clients.models import Client, Grant, Scope, Service
+from clients.models import Client, Grant, Scope, Service, TrustedIssuer
 
 
 @dataclass(frozen=True)
@@ -318,3 +327,142 @@ def grant_remove(*, client: Client, scope: Scope, actor: Any = None) -> None:
             subject=f"client:{client.client_id}",
             details={"client": client.name, "service": scope.service.name, "scope": scope.name},
         )
+
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+SLUG_RULES = "1–63 lowercase letters, digits or -, not starting or ending with -"
+USER_CLAIM_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def trusted_issuer_slug_default(issuer: str) -> str:
+    """The issuer's host as a slug: https://login.example.com/x → login-example-com."""
+    try:
+        host = urlsplit(issuer).hostname or ""
+    except ValueError:
+        host = ""
+    return re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-")[:63].strip("-")
+
+
+@transaction.atomic
+def trusted_issuer_add(
+    *,
+    issuer: str,
+    audience: str,
+    jwks_uri: str = "",
+    jwks: dict[str, Any] | None = None,
+    user_claim: str = "sub",
+    algorithms: list[str] | None = None,
+    slug: str = "",
+    actor: Any = None,
+) -> TrustedIssuer:
+    """Trust an outside issuer's user tokens for token exchange (see clients.external_subjects).
+
+    Its keys come from exactly one of `jwks_uri` (fetched when needed) or `jwks`, a JWKS document
+    stored now. The slug names it in the subjects it yields, `user:<slug>:<user id>`; by default the
+    issuer's host.
+    """
+    algorithms = list(dict.fromkeys(algorithms or DEFAULT_ALGORITHMS))
+    slug = slug or trusted_issuer_slug_default(issuer)
+    errors: dict[str, list[str]] = {}
+
+    def check(field: str, problem: str | None) -> None:
+        if problem:
+            errors.setdefault(field, []).append(problem)
+
+    check("issuer", _url_problem(issuer, what="issuer", max_length=255))
+    if not errors.get("issuer") and (urlsplit(issuer).query or issuer.endswith("?")):
+        check("issuer", "The issuer must have no query (RFC 8414 §2).")
+    if issuer == settings.AUTHPORTAL_ISSUER:
+        check(
+            "issuer", "That is our own issuer: our tokens are exchanged as access tokens, not as user tokens."
+        )
+    if bool(jwks_uri) == (jwks is not None):
+        check("jwks_uri", "Give exactly one of a JWKS URL or a JWKS document.")
+    elif jwks_uri:
+        check("jwks_uri", _url_problem(jwks_uri, what="JWKS URL", max_length=500))
+    else:
+        check("jwks", _jwks_problem(jwks))
+    if not audience or len(audience) > 255 or not audience.isprintable():
+        check("audience", "The audience must be 1 to 255 printable characters.")
+    if not USER_CLAIM_RE.match(user_claim):
+        check("user_claim", "The user claim must be a claim name: 1 to 64 letters, digits or _ . : -.")
+    for name in algorithms:
+        if name not in ALLOWED_ALGORITHMS:
+            check(
+                "algorithms",
+                f"{name[:20]!r} is not allowed: use asymmetric algorithms ({', '.join(ALLOWED_ALGORITHMS)}).",
+            )
+    if not SLUG_RE.match(slug):
+        check("slug", f"{slug[:70]!r} is not a slug: use {SLUG_RULES}.")
+    elif TrustedIssuer.objects.filter(slug=slug).exists():
+        check("slug", f"The slug {slug!r} names another trusted issuer: choose another.")
+    if TrustedIssuer.objects.filter(issuer=issuer).exists():
+        check("issuer", "This issuer is already trusted: remove it first to change it.")
+    if errors:
+        raise ValidationError(errors)
+
+    trusted = TrustedIssuer.objects.create(
+        issuer=issuer,
+        slug=slug,
+        jwks_uri=jwks_uri,
+        jwks=jwks,
+        audience=audience,
+        user_claim=user_claim,
+        algorithms=algorithms,
+    )
+    audit_record(
+        event="issuer.added",
+        actor=actor_name(actor),
+        subject=f"issuer:{slug}",
+        details=_trusted_issuer_details(trusted),
+    )
+    return trusted
+
+
+@transaction.atomic
+def trusted_issuer_remove(*, trusted_issuer: TrustedIssuer, actor: Any = None) -> None:
+    """Stop trusting an issuer: its users' tokens are refused from the next exchange on."""
+    details = _trusted_issuer_details(trusted_issuer)
+    deleted, _ = TrustedIssuer.objects.filter(pk=trusted_issuer.pk).delete()
+    if deleted:
+        audit_record(
+            event="issuer.removed",
+            actor=actor_name(actor),
+            subject=f"issuer:{trusted_issuer.slug}",
+            details=details,
+        )
+
+
+def _trusted_issuer_details(trusted: TrustedIssuer) -> dict[str, Any]:
+    return {
+        "issuer": trusted.issuer,
+        "slug": trusted.slug,
+        "jwks_uri": trusted.jwks_uri or None,
+        "kids": sorted(jwks_public_keys(trusted.jwks)) if trusted.jwks is not None else None,
+        "audience": trusted.audience,
+        "user_claim": trusted.user_claim,
+        "algorithms": trusted.algorithms,
+    }
+
+
+def _url_problem(url: str, *, what: str, max_length: int) -> str | None:
+    if not url or len(url) > max_length:
+        return f"The {what} must be 1 to {max_length} characters."
+    try:
+        trusted_issuer_url_check(url, what=what)
+    except ValueError as error:
+        return str(error)[0].upper() + str(error)[1:] + "."
+    return None
+
+
+def _jwks_problem(jwks: Any) -> str | None:
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if isinstance(keys, list) and any(
+        isinstance(jwk, dict) and {"d", "p", "q", "k"} & set(jwk) for jwk in keys
+    ):
+        return "The JWKS holds a private or secret key: give the public keys only."
+    try:
+        jwks_public_keys(jwks)
+    except ValueError as error:
+        return f"Not a usable JWKS: {error}."
+    return None

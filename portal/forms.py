@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django import forms
@@ -8,6 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.urls import reverse
 from django.utils.html import format_html
 
+from clients.external_subjects import ALLOWED_ALGORITHMS, DEFAULT_ALGORITHMS, JWKS_MAX_BYTES
 from clients.models import Client, Scope, Service
 from clients.validators import NAME_RULES, scope_names_parse, validate_client_name
 
@@ -168,3 +170,43 @@ class AuditFilterForm(forms.Form):
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise forms.ValidationError("'Since' must be before 'until'.")
         return data
+
+
+class TrustedIssuerForm(forms.Form):
+    issuer = forms.CharField(
+        max_length=255, help_text="The iss of its tokens, exactly, e.g. https://login.example.com"
+    )
+    slug = forms.CharField(
+        max_length=63,
+        required=False,
+        help_text="Names it in its users' subject, user:<slug>:<user id>; by default its host, e.g. login-example-com",
+    )
+    jwks_uri = forms.CharField(
+        max_length=500, required=False, label="JWKS URL", help_text="https (http only on loopback)"
+    )
+    jwks = forms.CharField(
+        required=False,
+        max_length=JWKS_MAX_BYTES,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="or a JWKS document",
+        help_text="Its public keys, stored now: remove and add again to change them",
+    )
+    audience = forms.CharField(max_length=255, help_text="Its tokens' aud must contain this")
+    user_claim = forms.CharField(max_length=64, initial="sub", help_text="The claim holding the user id")
+    algorithms = forms.MultipleChoiceField(
+        choices=[(name, name) for name in ALLOWED_ALGORITHMS],
+        initial=list(DEFAULT_ALGORITHMS),
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def clean_jwks(self) -> dict | None:
+        text = self.cleaned_data["jwks"].strip()
+        if not text:
+            return None
+        try:
+            document = json.loads(text)
+        except ValueError:
+            raise forms.ValidationError("Not JSON: paste the JWKS document itself.") from None
+        if not isinstance(document, dict):
+            raise forms.ValidationError('Not a JWKS: a JSON object with a "keys" array.')
+        return document

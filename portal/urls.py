@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.views import audit, auth, clients, dashboard, grants, keys, security, services
+from portal.views import audit, auth, clients, dashboard, grants, keys, security, services, trusted_issuers
 
 app_name = "portal"
 
@@ -32,4 +32,11 @@ urlpatterns = [
     path("audit/export/", audit.audit_export, name="audit_export"),
     path("security/lockouts/", security.lockout_list, name="lockout_list"),
     path("security/lockouts/clear/", security.lockout_clear, name="lockout_clear"),
+    path("trusted-issuers/", trusted_issuers.trusted_issuer_list, name="trusted_issuer_list"),
+    path("trusted-issuers/new/", trusted_issuers.trusted_issuer_create, name="trusted_issuer_create"),
+    path(
+        "trusted-issuers/<int:pk>/remove/",
+        trusted_issuers.trusted_issuer_delete,
+        name="trusted_issuer_delete",
+    ),
 ]

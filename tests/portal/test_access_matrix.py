@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from clients.models import TrustedIssuer
 from keys.services import signing_key_active
 
 READ = "read"  # GET for admins and auditors; POST is 405
@@ -31,6 +32,9 @@ def portal_urls(service, scope, client, key) -> list[tuple[str, str]]:
         (reverse("portal:client_delete", args=[client.pk]), CHANGE),
         (reverse("portal:client_rotate_secret", args=[client.pk]), CHANGE),
         (reverse("portal:key_revoke", args=[key.kid]), CHANGE),
+        (reverse("portal:trusted_issuer_list"), READ),
+        (reverse("portal:trusted_issuer_create"), CHANGE),
+        (reverse("portal:trusted_issuer_delete", args=[trusted_issuer().pk]), CHANGE),
         (reverse("portal:lockout_list"), ADMIN_READ),
         (reverse("portal:scope_create", args=[service.pk]), POST_ONLY_CHANGE),
         (reverse("portal:scope_delete", args=[service.pk, scope.pk]), POST_ONLY_CHANGE),
@@ -41,6 +45,17 @@ def portal_urls(service, scope, client, key) -> list[tuple[str, str]]:
         (reverse("portal:key_rotate"), POST_ONLY_CHANGE),
         (reverse("portal:lockout_clear"), POST_ONLY_CHANGE),
     ]
+
+
+def trusted_issuer() -> TrustedIssuer:
+    return TrustedIssuer.objects.get_or_create(
+        issuer="https://idp.example.com",
+        defaults={
+            "slug": "idp",
+            "jwks_uri": "https://idp.example.com/jwks",
+            "audience": "https://gateway.internal",
+        },
+    )[0]
 
 
 def expected_status(role: str, kind: str, method: str) -> set[int]:

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from audit.services import ACTOR_HELP, operator_name
+from clients.models import TrustedIssuer
+from clients.services import trusted_issuer_remove
+
+
+class Command(BaseCommand):
+    help = "Stop trusting an outside issuer's user tokens."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("issuer", help="The issuer URL, exactly as added")
+        parser.add_argument("--actor", help=ACTOR_HELP)
+
+    def handle(self, *args, issuer: str, **options):
+        trusted = TrustedIssuer.objects.filter(issuer=issuer).first()
+        if trusted is None:
+            raise CommandError(f"No trusted issuer {issuer[:300]!r}.")
+        trusted_issuer_remove(trusted_issuer=trusted, actor=operator_name(options["actor"]))
+        self.stdout.write(f"No longer trusting {trusted.issuer} (user:{trusted.slug}:…).")

@@ -176,6 +176,15 @@ def client_search(*, query: str) -> QuerySet[Client]:
     )
 
 
+def last_key_activation(*, kid: str) -> AuditEvent | None:
+    """Who made `kid` the active key, and when: what a second "Rotate now" is told."""
+    return (
+        AuditEvent.objects.filter(event="key.activated", subject=f"key:{kid}")
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+
+
 def last_secret_rotation(*, client: Client) -> AuditEvent | None:
     """Who rotated this client's secret last, and when: what a second submission of the form is told."""
     return (

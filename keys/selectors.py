@@ -80,3 +80,10 @@ def key_schedule() -> list[KeyScheduleRow]:
         else:
             rows.append(KeyScheduleRow(key, key.activated_at, key.retired_at, key.expires_at))
     return rows
+
+
+def key_active_kid() -> str:
+    """The kid of the key that signs now, "" when there is none yet: what "Rotate now" replaces."""
+    return (
+        SigningKey.objects.filter(state=SigningKey.State.ACTIVE).values_list("kid", flat=True).first() or ""
+    )

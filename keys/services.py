@@ -70,6 +70,15 @@ class KeyStateError(Exception):
     pass
 
 
+class KeyChanged(Exception):
+    """The active key is no longer the one the caller saw: someone (or the same form, again) rotated."""
+
+    def __init__(self, *, expected_kid: str, active_kid: str) -> None:
+        super().__init__(f"The active key is {active_kid or 'none'}, not {expected_kid or 'none'}.")
+        self.expected_kid = expected_kid
+        self.active_kid = active_kid
+
+
 def key_create(*, algorithm: str, state: str, now: datetime, actor: Any = None) -> SigningKey:
     """Generate a key pair and store it, its private half encrypted under the KEK."""
     jwk = jwk_generate(algorithm)
@@ -155,17 +164,25 @@ def key_rotate(*, now: datetime, actor: Any = None) -> LifecycleReport:
 
 
 @transaction.atomic
-def key_rotate_now(*, now: datetime, actor: Any = None) -> SigningKey:
+def key_rotate_now(*, now: datetime, actor: Any = None, expected_active_kid: str | None = None) -> SigningKey:
     """Emergency rotation: another key signs at once; the previous one stays published as retired.
 
     The staged key when it has been published for max-age + margin (every verifier that honours
     our Cache-Control already holds it, so none of its tokens meets an unknown kid); otherwise a
     fresh key, which verifiers fetch when its first token names it.
+
+    With `expected_active_kid` (the key the caller decided to replace; "" for none), the rotation
+    happens only if that key is still the active one, and otherwise raises KeyChanged and changes
+    nothing: a form submitted twice rotates once.
     """
     timing = LifecycleTiming.from_settings()
     algorithm = settings.AUTHPORTAL_SIGNING_ALG
     _lifecycle_lock()
-    for key in SigningKey.objects.select_for_update().filter(state=State.ACTIVE):
+    active = list(SigningKey.objects.select_for_update().filter(state=State.ACTIVE))
+    active_kid = active[0].kid if active else ""
+    if expected_active_kid is not None and expected_active_kid != active_kid:
+        raise KeyChanged(expected_kid=expected_active_kid, active_kid=active_kid)
+    for key in active:
         _retire(key, now=now, timing=timing, actor=actor)
     staged = SigningKey.objects.select_for_update().filter(state=State.STAGED, algorithm=algorithm).first()
     if staged is not None and _published_long_enough(staged, now, timing):

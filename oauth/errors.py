@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from functools import wraps
 
+from django import db
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
+
+logger = logging.getLogger(__name__)
 
 # Paths that speak the protocol: they answer JSON, never HTML, and carry no portal machinery.
 PROTOCOL_PATH_PREFIXES = ("/o/", "/.well-known/")
@@ -65,6 +69,14 @@ def invalid_target(description: str) -> OAuthError:
     return OAuthError("invalid_target", description)
 
 
+def temporarily_unavailable() -> OAuthError:
+    """The one answer when the database (any `django.db.Error`: InterfaceError is not a DatabaseError)
+    or the signing key cannot be reached in time: 503 with Retry-After, so that clients retry."""
+    return OAuthError(
+        "temporarily_unavailable", "The server cannot answer right now; retry shortly.", status=503
+    )
+
+
 def method_check(request: HttpRequest, *, allowed: tuple[str, ...]) -> None:
     """The one answer to a wrong method on a protocol URL: 405, naming the methods it serves.
 
@@ -82,7 +94,8 @@ def method_check(request: HttpRequest, *, allowed: tuple[str, ...]) -> None:
 
 def protocol_endpoint(*, methods: tuple[str, ...]) -> Callable[[Callable], Callable]:
     """A view on a protocol URL that keeps no record of refusals: any other method gets the JSON 405,
-    and no CSRF check, since protocol endpoints use no cookies (a CSRF failure would be HTML)."""
+    a database that fails or does not answer in time the JSON 503, and no CSRF check, since protocol
+    endpoints use no cookies (a CSRF failure would be HTML)."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -91,7 +104,11 @@ def protocol_endpoint(*, methods: tuple[str, ...]) -> Callable[[Callable], Calla
                 method_check(request, allowed=methods)
             except OAuthError as error:
                 return oauth_error_response(error)
-            return view(request, *args, **kwargs)
+            try:
+                return view(request, *args, **kwargs)
+            except db.Error:
+                logger.exception("%s failed: the database is unavailable", request.path)
+                return oauth_error_response(temporarily_unavailable())
 
         return csrf_exempt(checked)
 

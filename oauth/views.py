@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import logging
 
+from django import db
 from django.conf import settings
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.csrf import csrf_failure as html_csrf_failure
@@ -20,6 +20,7 @@ from oauth.errors import (
     json_no_store,
     oauth_error_response,
     protocol_endpoint,
+    temporarily_unavailable,
 )
 from oauth.requests import token_request_parse
 from oauth.services import client_credentials_grant, token_denial_record
@@ -42,15 +43,16 @@ def token(request: HttpRequest) -> HttpResponse:
             token_denial_record(
                 error=error, client_id=client_id, remote_addr=remote_addr, request_id=request.request_id
             )
-        except DatabaseError:
+        except db.Error:
             # Every answer has its row: a refusal that cannot be recorded is not given either.
             logger.exception("token.denied could not be recorded")
-            return _temporarily_unavailable()
+            return oauth_error_response(temporarily_unavailable())
         return oauth_error_response(error)
-    except (DatabaseError, SigningUnavailable):
-        # No audit row, no token: the client may retry.
+    except (db.Error, SigningUnavailable):
+        # No audit row, no token: the client may retry. db.Error, not DatabaseError: a connection
+        # closed under us raises InterfaceError, which is not a DatabaseError.
         logger.exception("token request failed: the database or the signing key is unavailable")
-        return _temporarily_unavailable()
+        return oauth_error_response(temporarily_unavailable())
     return json_no_store(
         {
             "access_token": issued.access_token,
@@ -58,14 +60,6 @@ def token(request: HttpRequest) -> HttpResponse:
             "expires_in": issued.expires_in,
             "scope": issued.scope,
         }
-    )
-
-
-def _temporarily_unavailable() -> HttpResponse:
-    return oauth_error_response(
-        OAuthError(
-            "temporarily_unavailable", "The server cannot issue tokens right now; retry shortly.", status=503
-        )
     )
 
 

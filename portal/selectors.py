@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from audit.models import AuditEvent
 from clients.models import Client, Grant, Scope, Service
@@ -155,18 +155,34 @@ def service_callers(*, service: Service, limit: int = 200) -> list[tuple[Client,
     return [(clients[pk], names) for pk, names in scopes_of.items()]
 
 
-def service_search(*, query: str):
+def _searched(rows: QuerySet, *, query: str, match: Q) -> QuerySet:
+    """`rows` that `match` the search. A search holding a NUL matches nothing: PostgreSQL refuses a
+    NUL in text (a DataError, a 500) and so no stored name can hold one."""
+    if "\x00" in query:
+        return rows.none()
+    return rows.filter(match) if query else rows
+
+
+def service_search(*, query: str) -> QuerySet[Service]:
     services = Service.objects.annotate(scope_count=Count("scopes", distinct=True))
-    if query:
-        services = services.filter(Q(name__icontains=query) | Q(audience__icontains=query))
-    return services.order_by("name")
+    match = Q(name__icontains=query) | Q(audience__icontains=query)
+    return _searched(services, query=query, match=match).order_by("name")
 
 
-def client_search(*, query: str):
+def client_search(*, query: str) -> QuerySet[Client]:
     clients = Client.objects.select_related("service").annotate(grant_count=Count("grants"))
-    if query:
-        clients = clients.filter(Q(name__icontains=query) | Q(client_id=query))
-    return clients.order_by("name")
+    return _searched(clients, query=query, match=Q(name__icontains=query) | Q(client_id=query)).order_by(
+        "name"
+    )
+
+
+def last_key_activation(*, kid: str) -> AuditEvent | None:
+    """Who made `kid` the active key, and when: what a second "Rotate now" is told."""
+    return (
+        AuditEvent.objects.filter(event="key.activated", subject=f"key:{kid}")
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
 
 
 def last_secret_rotation(*, client: Client) -> AuditEvent | None:

@@ -4,6 +4,7 @@ from axes.helpers import get_client_ip_address, get_cool_off
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -28,6 +29,18 @@ def _audit_login(request: HttpRequest, event: str, username: str, outcome: str =
     )
 
 
+def _after_sign_in(request: HttpRequest) -> str:
+    """Where `next` asks to go, if it is a URL of this site; else the dashboard. A control character
+    (a NUL, a line break) is refused too: Django's check looks at the first character only, and a
+    Location header must not carry one."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target) or not url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, request.is_secure()
+    ):
+        return reverse("portal:dashboard")
+    return target
+
+
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
@@ -38,10 +51,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             user = form.get_user()
             login(request, user)  # cycles the session key
             _audit_login(request, "portal.login", user.get_username())
-            target = request.POST.get("next") or request.GET.get("next") or ""
-            if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-                target = "portal:dashboard"
-            return redirect(target)
+            return redirect(_after_sign_in(request))
         if getattr(request, "lockout_refused", None) is None:  # a refusal is audited as one, below
             _audit_login(
                 request, "portal.login_failed", request.POST.get("username", ""), AuditEvent.Outcome.FAILURE

@@ -29,13 +29,13 @@ from portal.forms import (
 )
 from portal.roles import ADMIN, admin_required, reader_required, role_of
 from portal.selectors import client_search, last_secret_rotation, scopes_to_grant
-from portal.views.common import add_validation_errors
+from portal.views.common import add_validation_errors, search_query
 
 
 @reader_required
 @require_GET
 def client_list(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:100]
+    query = search_query(request)
     page = Paginator(client_search(query=query), 50).get_page(request.GET.get("page"))
     return render(request, "portal/clients/list.html", {"page": page, "q": query})
 

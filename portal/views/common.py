@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
 
 def add_validation_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -11,3 +12,8 @@ def add_validation_errors(form: forms.Form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc)
+
+
+def search_query(request: HttpRequest) -> str:
+    """A list page's search, `?q=`: trimmed, at most 100 characters (the selectors decide the rest)."""
+    return request.GET.get("q", "").strip()[:100]

@@ -11,6 +11,7 @@ from clients.models import Client, Scope, Service
 from clients.services import grant_add, grant_remove
 from portal.roles import admin_required, reader_required, role_of
 from portal.selectors import client_search, grant_matrix
+from portal.views.common import search_query
 
 
 @reader_required
@@ -20,7 +21,7 @@ def grant_matrix_view(request: HttpRequest) -> HttpResponse:
     chosen = next(
         (s for s in services if str(s.pk) == request.GET.get("service")), services[0] if services else None
     )
-    query = request.GET.get("q", "").strip()[:100]
+    query = search_query(request)
     page = Paginator(client_search(query=query), 50).get_page(request.GET.get("page"))
     scopes = list(Scope.objects.filter(service=chosen).order_by("name")) if chosen else []
     matrix = grant_matrix(clients=list(page.object_list), scopes=scopes, now=timezone.now())

@@ -7,12 +7,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from keys.models import SigningKey
-from keys.selectors import key_schedule
-from keys.services import key_revoke, key_rotate_now
+from keys.selectors import key_active_kid, key_schedule
+from keys.services import KeyChanged, key_revoke, key_rotate_now
 from keys.tokens import signer_cache_clear
 from portal.charts import key_timeline
 from portal.forms import TypedConfirmationForm
 from portal.roles import admin_required, reader_required
+from portal.selectors import last_key_activation
 
 
 @reader_required
@@ -22,14 +23,29 @@ def key_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/keys/list.html",
-        {"rows": rows, "timeline": key_timeline(rows[:12], now=timezone.now())},
+        {
+            "rows": rows,
+            "timeline": key_timeline(rows[:12], now=timezone.now()),
+            "active_kid": key_active_kid(),
+        },
     )
 
 
 @admin_required
 @require_POST
 def key_rotate_view(request: HttpRequest) -> HttpResponse:
-    key = key_rotate_now(now=timezone.now(), actor=request.user)
+    # The form names the key it replaces, so a second submission (a double click) rotates nothing.
+    expected = request.POST.get("active_kid", "")[:64]
+    try:
+        key = key_rotate_now(now=timezone.now(), actor=request.user, expected_active_kid=expected)
+    except KeyChanged as changed:
+        activation = last_key_activation(kid=changed.active_kid)
+        by = f" by {activation.actor} at {activation.occurred_at:%Y-%m-%d %H:%M:%S} UTC" if activation else ""
+        messages.error(
+            request,
+            f"Nothing rotated: the key was already rotated{by}; {changed.active_kid or 'no key'} signs now.",
+        )
+        return redirect("portal:key_list")
     signer_cache_clear()
     messages.success(
         request, f"Rotated: the new key {key.kid} signs from now on; the previous one is retired."

@@ -13,13 +13,13 @@ from clients.services import ScopeSpec, scope_remove, scopes_add, service_regist
 from portal.forms import ScopeForm, ServiceEditForm, ServiceForm
 from portal.roles import admin_required, reader_required
 from portal.selectors import service_callers, service_search
-from portal.views.common import add_validation_errors
+from portal.views.common import add_validation_errors, search_query
 
 
 @reader_required
 @require_GET
 def service_list(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:100]
+    query = search_query(request)
     page = Paginator(service_search(query=query), 50).get_page(request.GET.get("page"))
     return render(request, "portal/services/list.html", {"page": page, "q": query})
 

@@ -1,4 +1,4 @@
-"""A PostgreSQL, a Redis and the real server (granian, as bin/run starts it) that the fault tests own.
+"""A PostgreSQL, a Redis and the real server (as bin/run starts it: tests/servers.py) that the fault tests own.
 
 Nothing here touches the machine's shared PostgreSQL (5432) or Redis (6379): the tests start their
 own on free ports in 18400-18499, stop, freeze and restart them at will, and stop them at the end.
@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,8 +27,9 @@ import psycopg
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON_BIN = Path(sys.executable).parent
+from tests import servers
+
+ROOT = servers.ROOT
 AUDIENCE = "https://api.faults.internal"
 
 
@@ -39,22 +41,11 @@ def postgres_bin() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-_handed_out: set[int] = set()
+PORTS = range(18400, 18500)
 
 
 def free_port() -> int:
-    """A port of 18400-18499 that is free now and not yet handed out by this process."""
-    for port in range(18400, 18500):
-        if port in _handed_out:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _handed_out.add(port)
-        return port
-    raise RuntimeError("no free port in 18400-18499")
+    return servers.free_port(PORTS)
 
 
 def wait_until(check, *, timeout: float, what: str) -> None:
@@ -74,11 +65,6 @@ def children_of(pid: int) -> list[int]:
             if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
                 children.append(int(stat.parent.name))
     return children
-
-
-def group_signal(process: subprocess.Popen, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signum)
 
 
 class Postgres:
@@ -210,7 +196,7 @@ class Portal:
     env: dict[str, str]
     data_dir: Path
     port: int = 0
-    server: subprocess.Popen | None = None
+    server: ExitStack | None = None
     client_id: str = ""
     client_secret: str = ""
 
@@ -235,43 +221,24 @@ class Portal:
         )
 
     def serve(self, **extra_env: str) -> None:
-        """Serve as bin/run does (granian, RSGI, authportal.rsgi), with the benchmark's 2 workers."""
+        """Serve as bin/run does, with the benchmark's 2 workers of 4 threads."""
         self.port = free_port()
         self.env["AUTHPORTAL_ISSUER"] = self.url
-        self.server = subprocess.Popen(
-            [
-                PYTHON_BIN / "granian",
-                "--interface",
-                "rsgi",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-ws",
-                "--workers",
-                "2",
-                "authportal.rsgi:application",
-            ],
-            cwd=ROOT,
-            env={"AUTHPORTAL_THREADS": "4", **self.env, **extra_env},
-            stdout=(self.data_dir / "server.log").open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_until(
-            lambda: requests.get(f"{self.url}/.well-known/jwks.json", timeout=2).status_code == 200,
-            timeout=30,
-            what="the server answered",
+        self.server = ExitStack()
+        self.server.enter_context(
+            servers.granian_serving(
+                env=self.env,
+                log=self.data_dir / "server.log",
+                port=self.port,
+                workers=2,
+                threads=4,
+                extra_env=extra_env,
+            )
         )
 
     def stop_serving(self) -> None:
         if self.server is not None:
-            group_signal(self.server, signal.SIGTERM)
-            try:
-                self.server.wait(15)
-            except subprocess.TimeoutExpired:
-                group_signal(self.server, signal.SIGKILL)
-                self.server.wait(5)
+            self.server.close()
             self.server = None
 
     @property

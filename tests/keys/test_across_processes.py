@@ -14,7 +14,8 @@ from authportal_client import InvalidToken, Verifier
 from django.core.management import call_command
 
 from keys.models import SigningKey
-from tests.keys.servers import closed_port_url, granian_servers, manage
+from tests.keys.servers import closed_port_url, granian_servers
+from tests.servers import manage
 
 DOCTORS = "https://doctors.internal"
 

@@ -59,7 +59,7 @@ def test_a_worker_with_beat_performs_the_scheduled_rotation(live_server, tmp_pat
             str(tmp_path / "beat-schedule"),
         ],
         cwd=ROOT,
-        env=server_environment(tmp_path),
+        env=server_environment(tmp_path, redis_url=settings.REDIS_URL),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -11,6 +11,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from keys.models import SigningKey
 from keys.services import (
+    KeyChanged,
     KeyNotFound,
     KeyStateError,
     key_revoke,
@@ -202,3 +203,13 @@ def test_each_algorithm_signs_tokens_pyjwt_verifies_and_publishes_only_public_me
     claims = jwt.decode(token, key=jwt.PyJWK(jwk), algorithms=[algorithm], options={"verify_aud": False})
     assert claims["sub"] == "y"
     assert jwt.get_unverified_header(token) == {"alg": algorithm, "kid": jwk["kid"], "typ": "at+jwt"}
+
+
+def test_rotate_now_naming_a_key_no_longer_active_changes_nothing(db):
+    first = signing_key_active()
+    second = key_rotate_now(now=timezone.now(), expected_active_kid=first.kid)
+    with pytest.raises(KeyChanged) as refused:
+        key_rotate_now(now=timezone.now(), expected_active_kid=first.kid)
+    assert refused.value.active_kid == second.kid
+    assert SigningKey.objects.get(state="active").kid == second.kid
+    assert SigningKey.objects.count() == 2

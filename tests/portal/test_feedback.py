@@ -80,7 +80,7 @@ def test_granting_and_revoking_says_what_happened(admin_client, ms_doctor, ms_re
 
 def test_rotating_and_revoking_keys_says_what_happened(admin_client, db):
     first = signing_key_active()
-    rotated = admin_client.post(reverse("portal:key_rotate"), follow=True)
+    rotated = admin_client.post(reverse("portal:key_rotate"), {"active_kid": first.kid}, follow=True)
     assert message_of(rotated).startswith("Rotated: the new key ")
     revoked = admin_client.post(
         reverse("portal:key_revoke", args=[first.kid]), {"confirmation": first.kid}, follow=True

@@ -280,7 +280,7 @@ def test_revoking_a_key_needs_its_kid_typed(admin_client, db):
 
 def test_rotate_now_from_the_keys_page(admin_client, db):
     first = signing_key_active()
-    admin_client.post(reverse("portal:key_rotate"))
+    admin_client.post(reverse("portal:key_rotate"), {"active_kid": first.kid})
     assert SigningKey.objects.get(kid=first.kid).state == "retired"
     page = admin_client.get(reverse("portal:key_list")).content.decode()
     assert "retired" in page and "active" in page

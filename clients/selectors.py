@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection
+from django.db.models import Count, Max
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from clients.hashers import client_secret_matches
-from clients.models import Client, Grant, Scope, Service
+from clients.models import Client, DelegationEdge, Grant, Scope, Service
 
 # The registry's current version, in SQL: for a statement that must read it in its own snapshot (the
 # client read below, the token's conditional audit INSERT). Migration 0003's triggers move it; 0 when
@@ -187,3 +189,88 @@ def _client_id_registered_sql() -> str:
 
 def scope_names_all() -> list[str]:
     return list(Scope.objects.order_by("name").values_list("name", flat=True))
+
+
+# --- the call graph ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EdgeTraffic:
+    edge: DelegationEdge
+    exchanges: int  # token.exchanged along it since the window's start
+    denials: int  # token.denied naming it (scope, depth, cycle refusals on a declared edge)
+    last_exchanged_at: datetime | None
+
+
+def delegation_edges_with_traffic(*, since: datetime) -> list[EdgeTraffic]:
+    """Every declared edge with its exchanges and refusals since `since`, for a call-graph page.
+
+    Two grouped queries over the audit log's event index, whatever the number of edges.
+    """
+    edges = list(DelegationEdge.objects.select_related("from_service", "to_service"))
+    counts: dict[tuple[str, str], dict] = {}
+    rows = (
+        AuditEvent.objects.filter(event__in=("token.exchanged", "token.denied"), occurred_at__gte=since)
+        .exclude(details__edge=None)
+        .values("event", "details__edge")
+        .annotate(count=Count("id"), last=Max("occurred_at"))
+    )
+    for row in rows:
+        counts[(row["event"], row["details__edge"])] = row
+    result = []
+    for edge in edges:
+        exchanged = counts.get(("token.exchanged", edge.label), {})
+        denied = counts.get(("token.denied", edge.label), {})
+        result.append(
+            EdgeTraffic(
+                edge=edge,
+                exchanges=exchanged.get("count", 0),
+                denials=denied.get("count", 0),
+                last_exchanged_at=exchanged.get("last"),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class ExchangeEdge:
+    """What a token exchange needs to know of the registry about one hop, read in one query."""
+
+    actor_service: str | None  # the service the authenticated client represents
+    actor_audience: str | None
+    target_service: str | None  # the service whose audience is the requested resource
+    edge_label: str | None
+    declared: bool
+    scope_map: dict[str, list[str]]
+    max_depth: int
+    enabled: bool
+    target_scopes: frozenset[str]  # the target service's scopes now (a mapped scope may have been removed)
+
+
+def delegation_edge_for(*, client_pk: int, resource: str) -> ExchangeEdge:
+    """The actor's service, the target service for `resource`, and the edge between them if declared."""
+    client = Client.objects.select_related("service").filter(pk=client_pk).first()
+    actor = client.service if client is not None else None
+    target = Service.objects.filter(audience=resource).first()
+    edge = None
+    target_scopes: frozenset[str] = frozenset()
+    if actor is not None and target is not None:
+        edge = DelegationEdge.objects.filter(from_service=actor, to_service=target).first()
+        if edge is not None:
+            target_scopes = frozenset(Scope.objects.filter(service=target).values_list("name", flat=True))
+    return ExchangeEdge(
+        actor_service=actor.name if actor else None,
+        actor_audience=actor.audience if actor else None,
+        target_service=target.name if target else None,
+        edge_label=f"{actor.name}->{target.name}" if actor and target else None,
+        declared=edge is not None,
+        scope_map=edge.scope_map if edge else {},
+        max_depth=edge.max_depth if edge else 0,
+        enabled=bool(edge and edge.enabled),
+        target_scopes=target_scopes,
+    )
+
+
+def client_services(*, client_ids: list[str]) -> dict[str, str | None]:
+    """The service each client id represents (None: none), for the ids that are registered."""
+    return dict(Client.objects.filter(client_id__in=client_ids).values_list("client_id", "service__name"))

@@ -117,6 +117,12 @@ class AuditFilterForm(forms.Form):
     client = forms.CharField(required=False, max_length=255, label="Client id")
     service = forms.CharField(required=False, max_length=63, help_text="a service name")
     actor = forms.CharField(required=False, max_length=255)
+    txn = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Transaction",
+        help_text="a txn: every hop of one delegated request",
+    )
     outcome = forms.ChoiceField(
         required=False, choices=[("", "any"), ("success", "success"), ("failure", "failure")]
     )

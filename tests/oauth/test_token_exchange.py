@@ -10,6 +10,8 @@ import base64
 import hashlib
 import hmac
 import json
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from types import SimpleNamespace
@@ -38,6 +40,7 @@ from clients.services import (
     service_register,
 )
 from keys.tokens import signer_active
+from tests.oauth.test_discovery import INTEROP
 
 ISSUER = "http://localhost:8000"
 ORDERS, PAYMENTS, LEDGER = "https://orders.internal", "https://payments.internal", "https://ledger.internal"
@@ -500,3 +503,59 @@ def test_the_audit_page_filters_by_txn(auditor_client, exchange, graph, first_to
     assert page.status_code == 200
     assert [e.details["txn"] for e in page.context["events"]] == [txn]
     assert 'name="txn"' in page.content.decode()
+
+
+# --- through a live server -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_issuer(live_server, settings):
+    settings.AUTHPORTAL_ISSUER = live_server.url
+    return live_server.url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_hops_over_http_with_the_sdk_verified_by_pyjwt_the_sdk_and_node_jose(live_issuer, graph):
+    from authportal_client import TokenClient
+
+    def sdk_client(registered):
+        return TokenClient(live_issuer, registered.client.client_id, registered.client_secret)
+
+    first = sdk_client(graph.caller).get_token(resource=ORDERS)
+    orders = sdk_client(graph.orders_client)
+    second = orders.exchange(first, resource=PAYMENTS, scope="payments:charge")
+    assert orders.exchange(first, resource=PAYMENTS, scope="payments:charge") == second  # cached
+    assert orders.requests_made == 1
+    third = sdk_client(graph.payments_client).exchange(second, resource=LEDGER)
+
+    jwks = jwt.PyJWKClient(f"{live_issuer}/.well-known/jwks.json")
+    claims = jwt.decode(
+        third,
+        jwks.get_signing_key_from_jwt(third).key,
+        algorithms=["RS256"],
+        audience=LEDGER,
+        issuer=live_issuer,
+    )
+    orders_id, payments_id = graph.orders_client.client.client_id, graph.payments_client.client.client_id
+    assert claims["sub"] == graph.caller.client.client_id
+    assert claims["act"] == {"sub": payments_id, "act": {"sub": orders_id}}
+
+    verified = Verifier(live_issuer, LEDGER).verify(third)
+    assert verified.subject == graph.caller.client.client_id
+    assert verified.actor_chain == (payments_id, orders_id)
+    assert verified.txn == claims["txn"]
+    assert AuditEvent.objects.filter(event="token.exchanged", details__txn=claims["txn"]).count() == 2
+
+    if not shutil.which("node") or not (INTEROP / "node_modules" / "jose").is_dir():
+        pytest.skip("node or the jose package is missing: run `make test` (npm install in tests/interop)")
+    result = subprocess.run(
+        ["node", "verify_jose.mjs", f"{live_issuer}/.well-known/oauth-authorization-server", LEDGER, third],
+        cwd=INTEROP,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    outcome = json.loads(result.stdout)
+    assert outcome["ok"], outcome
+    assert outcome["payload"]["act"] == claims["act"]
+    assert outcome["payload"]["txn"] == claims["txn"]

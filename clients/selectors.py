@@ -234,7 +234,7 @@ def delegation_edges_with_traffic(*, since: datetime) -> list[EdgeTraffic]:
 
 @dataclass(frozen=True)
 class ExchangeEdge:
-    """What a token exchange needs to know of the registry about one hop, read in one query."""
+    """What a token exchange needs to know of the registry about one hop."""
 
     actor_service: str | None  # the service the authenticated client represents
     actor_audience: str | None
@@ -247,30 +247,108 @@ class ExchangeEdge:
     target_scopes: frozenset[str]  # the target service's scopes now (a mapped scope may have been removed)
 
 
-def delegation_edge_for(*, client_pk: int, resource: str) -> ExchangeEdge:
-    """The actor's service, the target service for `resource`, and the edge between them if declared."""
-    client = Client.objects.select_related("service").filter(pk=client_pk).first()
-    actor = client.service if client is not None else None
-    target = Service.objects.filter(audience=resource).first()
-    edge = None
-    target_scopes: frozenset[str] = frozenset()
-    if actor is not None and target is not None:
-        edge = DelegationEdge.objects.filter(from_service=actor, to_service=target).first()
-        if edge is not None:
-            target_scopes = frozenset(Scope.objects.filter(service=target).values_list("name", flat=True))
-    return ExchangeEdge(
-        actor_service=actor.name if actor else None,
-        actor_audience=actor.audience if actor else None,
-        target_service=target.name if target else None,
-        edge_label=f"{actor.name}->{target.name}" if actor and target else None,
-        declared=edge is not None,
-        scope_map=edge.scope_map if edge else {},
-        max_depth=edge.max_depth if edge else 0,
-        enabled=bool(edge and edge.enabled),
-        target_scopes=target_scopes,
+@dataclass(frozen=True)
+class _EdgeRule:
+    scope_map: dict[str, list[str]]
+    max_depth: int
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class CallGraph:
+    """The registry as token exchange reads it (services, which client represents which, edges,
+    scopes), held per process and valid only at `version`, the registry version it was read at.
+
+    Like the credentials cache it saves every query on the request path: whatever is decided from it
+    commits only if the registry version still holds (the exchange's audit INSERT is conditional on it).
+    """
+
+    version: int
+    audience_service: dict[str, str]
+    service_audience: dict[str, str]
+    client_service: dict[str, str]  # client id → the service it represents (only those that do)
+    client_pk_service: dict[int, str]
+    edges: dict[tuple[str, str], _EdgeRule]
+    scopes: dict[str, frozenset[str]]
+
+    def hop(self, *, client_pk: int, resource: str) -> ExchangeEdge:
+        """The actor's service, the target service for `resource`, and the edge between them if declared."""
+        actor = self.client_pk_service.get(client_pk)
+        target = self.audience_service.get(resource)
+        rule = self.edges.get((actor, target)) if actor and target else None
+        return ExchangeEdge(
+            actor_service=actor,
+            actor_audience=self.service_audience.get(actor) if actor else None,
+            target_service=target,
+            edge_label=f"{actor}->{target}" if actor and target else None,
+            declared=rule is not None,
+            scope_map=rule.scope_map if rule else {},
+            max_depth=rule.max_depth if rule else 0,
+            enabled=bool(rule and rule.enabled),
+            target_scopes=self.scopes.get(target, frozenset()) if rule and target else frozenset(),
+        )
+
+    def services_of(self, client_ids: list[str]) -> dict[str, str]:
+        """The service each of these clients represents, for those that represent one."""
+        return {cid: self.client_service[cid] for cid in client_ids if cid in self.client_service}
+
+
+_call_graph: CallGraph | None = None
+_CALL_GRAPH_READ_ATTEMPTS = 3
+
+
+def call_graph(*, version: int | None) -> CallGraph | None:
+    """The call graph at registry version `version`: this process's copy, or read anew.
+
+    None when the registry moved on while it was read (the caller decides anew from fresh credentials).
+    """
+    global _call_graph
+    graph = _call_graph
+    if graph is not None and version is not None and graph.version == version:
+        return graph
+    for _ in range(_CALL_GRAPH_READ_ATTEMPTS):
+        graph = _call_graph_read()
+        if graph is not None:
+            _call_graph = graph
+            return graph if graph.version == version else None
+    return None
+
+
+def call_graph_forget() -> None:
+    global _call_graph
+    _call_graph = None
+
+
+def _registry_version() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {REGISTRY_VERSION_SQL}")  # noqa: S608 (a constant)
+        return cursor.fetchone()[0]
+
+
+def _call_graph_read() -> CallGraph | None:
+    # Every registry change moves the version in its own transaction, so reads framed by the same
+    # version on both sides saw no change: together they are the registry at that version.
+    before = _registry_version()
+    services = list(Service.objects.values_list("name", "audience"))
+    clients = list(
+        Client.objects.filter(service__isnull=False).values_list("pk", "client_id", "service__name")
     )
-
-
-def client_services(*, client_ids: list[str]) -> dict[str, str | None]:
-    """The service each client id represents (None: none), for the ids that are registered."""
-    return dict(Client.objects.filter(client_id__in=client_ids).values_list("client_id", "service__name"))
+    edges = list(
+        DelegationEdge.objects.values_list(
+            "from_service__name", "to_service__name", "scope_map", "max_depth", "enabled"
+        )
+    )
+    scopes: dict[str, set[str]] = {}
+    for service, scope in Scope.objects.values_list("service__name", "name"):
+        scopes.setdefault(service, set()).add(scope)
+    if _registry_version() != before:
+        return None
+    return CallGraph(
+        version=before,
+        audience_service={audience: name for name, audience in services},
+        service_audience=dict(services),
+        client_service={client_id: service for _, client_id, service in clients},
+        client_pk_service={pk: service for pk, _, service in clients},
+        edges={(f, t): _EdgeRule(scope_map, depth, enabled) for f, t, scope_map, depth, enabled in edges},
+        scopes={service: frozenset(names) for service, names in scopes.items()},
+    )

@@ -35,12 +35,12 @@ from audit.inflight import AuditWriteFailed
 from audit.services import audit_record_start, audit_write_timeout
 from clients.selectors import (
     AuthenticatedClient,
+    CallGraph,
     ClientAuthFailure,
     ExchangeEdge,
+    call_graph,
     client_authenticate,
     client_authenticate_cached,
-    client_services,
-    delegation_edge_for,
 )
 from keys.selectors import signing_key_published
 from keys.tokens import signer_active
@@ -360,7 +360,10 @@ def _decide_and_issue(
 ) -> ExchangedToken | None:
     subject_token, resource = _parameters(request)
     now = timezone.now()
-    hop = delegation_edge_for(client_pk=client.pk, resource=resource)
+    graph = call_graph(version=client.registry_version)
+    if graph is None:
+        return None  # the registry changed since the client was read: decide anew
+    hop = graph.hop(client_pk=client.pk, resource=resource)
     if hop.actor_service is None or hop.actor_audience is None:
         raise ExchangeRefused(
             "unauthorized_client",
@@ -395,7 +398,7 @@ def _decide_and_issue(
             f"The actor chain would be {len(chain)} deep; the edge {hop.edge_label} allows {hop.max_depth}.",
             reason=f"chain too deep: {len(chain)} actors, edge {hop.edge_label} allows {hop.max_depth}",
         )
-    _refuse_cycles(subject, chain, hop)
+    _refuse_cycles(subject, chain, hop, graph)
     scopes = _scopes(hop, subject, request.scopes)
     txn = subject.txn or secrets.token_urlsafe(16)
     known["txn"] = txn
@@ -412,7 +415,9 @@ def _decide_and_issue(
     )
 
 
-def _refuse_cycles(subject: SubjectToken, chain: tuple[str, ...], hop: ExchangeEdge) -> None:
+def _refuse_cycles(
+    subject: SubjectToken, chain: tuple[str, ...], hop: ExchangeEdge, graph: CallGraph
+) -> None:
     """No client, and no service, twice along the way from the original caller to the target."""
     repeated = next((actor for index, actor in enumerate(chain) if actor in chain[index + 1 :]), None)
     if repeated is not None:
@@ -421,7 +426,7 @@ def _refuse_cycles(subject: SubjectToken, chain: tuple[str, ...], hop: ExchangeE
             "The actor chain is cyclic: a client would act twice.",
             reason=f"cycle: client {repeated} appears twice in the chain",
         )
-    services_of = client_services(client_ids=[subject.sub, *subject.actor_chain])
+    services_of = graph.services_of([subject.sub, *subject.actor_chain])
     # Oldest first: the original caller's service, each earlier actor's, this actor's, the target.
     path = [services_of.get(subject.sub), *(services_of.get(a) for a in reversed(subject.actor_chain))]
     path += [hop.actor_service, hop.target_service]

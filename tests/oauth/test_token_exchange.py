@@ -559,3 +559,35 @@ def test_two_hops_over_http_with_the_sdk_verified_by_pyjwt_the_sdk_and_node_jose
     assert outcome["ok"], outcome
     assert outcome["payload"]["act"] == claims["act"]
     assert outcome["payload"]["txn"] == claims["txn"]
+
+
+# --- the per-process call graph ------------------------------------------------------------------------
+
+
+def test_a_known_actors_next_exchange_costs_one_statement_its_audit_row(
+    exchange, graph, first_token, django_assert_num_queries
+):
+    assert exchange(graph.orders_client, first_token, resource=PAYMENTS).status_code == 200
+    with django_assert_num_queries(1) as captured:
+        assert exchange(graph.orders_client, first_token, resource=PAYMENTS).status_code == 200
+    assert "INSERT INTO" in captured.captured_queries[0]["sql"]
+
+
+def test_an_edge_removed_between_the_decision_and_the_audit_row_discards_the_token(
+    exchange, graph, first_token, monkeypatch
+):
+    import oauth.exchange
+
+    assert exchange(graph.orders_client, first_token, resource=PAYMENTS).status_code == 200
+    scopes = oauth.exchange._scopes
+    calls = []
+
+    def decide_then_remove(*args):
+        calls.append(1)
+        if len(calls) == 1:  # decided from the cached graph; now an admin removes the edge in plain SQL
+            DelegationEdge.objects.filter(pk=graph.edges.orders_payments.pk).delete()
+        return scopes(*args)
+
+    monkeypatch.setattr(oauth.exchange, "_scopes", decide_then_remove)
+    refused(exchange(graph.orders_client, first_token, resource=PAYMENTS), "invalid_target", "not declared")
+    assert AuditEvent.objects.filter(event="token.exchanged").count() == 1  # the stale one went unrecorded

@@ -36,15 +36,15 @@ def token(request: HttpRequest) -> HttpResponse:
         )
         issued = grant(request=token_request, remote_addr=remote_addr, request_id=request.request_id)
     except OAuthError as error:
+        # What a refused token exchange knew of the request (oauth/exchange.py), for its row.
+        known = getattr(error, "audit_details", None)
         try:
             token_denial_record(
                 error=error,
                 client_id=client_id,
                 remote_addr=remote_addr,
                 request_id=request.request_id,
-                extra=getattr(
-                    error, "audit_details", None
-                ),  # what a refused exchange knew (oauth/exchange.py)
+                extra=known,
             )
         except DatabaseError:
             # Every answer has its row: a refusal that cannot be recorded is not given either.

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.fields.json import KeyTextTransform
 
 
 class AuditEvent(models.Model):
@@ -38,6 +39,14 @@ class AuditEvent(models.Model):
             models.Index(fields=["subject", "occurred_at", "id"], name="audit_subject_time_id"),
             models.Index(
                 fields=["occurred_at", "id"], condition=Q(outcome="failure"), name="audit_failure_time_id"
+            ),
+            # Following one delegated request across its hops: only the rows that carry a txn.
+            models.Index(
+                KeyTextTransform("txn", "details"),
+                F("occurred_at"),
+                F("id"),
+                condition=Q(details__has_key="txn"),
+                name="audit_txn_time_id",
             ),
         ]
 

@@ -170,3 +170,47 @@ class TrustedIssuer(models.Model):
 
     def __str__(self) -> str:
         return self.issuer
+
+
+def default_delegation_max_depth() -> int:
+    return 3
+
+
+class DelegationEdge(models.Model):
+    """A declared call: `from_service`, holding a token sent to it, may exchange it for one to `to_service`.
+
+    `scope_map` says which downstream scopes each upstream scope allows: {"orders:write":
+    ["payments:charge"]}. A token exchanged along this edge carries only those (RFC 8693 token
+    exchange at /o/token, oauth/exchange.py), and at most `max_depth` actors in its `act` chain.
+    Part of the registry: migration 0005's trigger moves `RegistryVersion` on every change.
+    """
+
+    from_service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="edges_out")
+    to_service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="edges_in")
+    scope_map = models.JSONField(default=dict, help_text="Upstream scope → the downstream scopes it allows")
+    max_depth = models.PositiveSmallIntegerField(
+        default=default_delegation_max_depth,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="Most actors in the chain of a token exchanged along this edge",
+    )
+    enabled = models.BooleanField(default=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["from_service__name", "to_service__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["from_service", "to_service"], name="delegation_edge_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(from_service=models.F("to_service")), name="delegation_edge_not_a_loop"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_service} → {self.to_service}"
+
+    @property
+    def label(self) -> str:
+        """How the audit log names the edge: `FROM->TO` by service name."""
+        return f"{self.from_service.name}->{self.to_service.name}"

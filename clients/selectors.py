@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection
+from django.db.models import Count, Max
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from clients.hashers import client_secret_matches
-from clients.models import Client, Grant, Scope, Service
+from clients.models import Client, DelegationEdge, Grant, Scope, Service
 
 # The registry's current version, in SQL: for a statement that must read it in its own snapshot (the
 # client read below, the token's conditional audit INSERT). Migration 0003's triggers move it; 0 when
@@ -187,3 +189,166 @@ def _client_id_registered_sql() -> str:
 
 def scope_names_all() -> list[str]:
     return list(Scope.objects.order_by("name").values_list("name", flat=True))
+
+
+# --- the call graph ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EdgeTraffic:
+    edge: DelegationEdge
+    exchanges: int  # token.exchanged along it since the window's start
+    denials: int  # token.denied naming it (scope, depth, cycle refusals on a declared edge)
+    last_exchanged_at: datetime | None
+
+
+def delegation_edges_with_traffic(*, since: datetime) -> list[EdgeTraffic]:
+    """Every declared edge with its exchanges and refusals since `since`, for a call-graph page.
+
+    Two grouped queries over the audit log's event index, whatever the number of edges.
+    """
+    edges = list(DelegationEdge.objects.select_related("from_service", "to_service"))
+    counts: dict[tuple[str, str], dict] = {}
+    rows = (
+        AuditEvent.objects.filter(event__in=("token.exchanged", "token.denied"), occurred_at__gte=since)
+        .exclude(details__edge=None)
+        .values("event", "details__edge")
+        .annotate(count=Count("id"), last=Max("occurred_at"))
+    )
+    for row in rows:
+        counts[(row["event"], row["details__edge"])] = row
+    result = []
+    for edge in edges:
+        exchanged = counts.get(("token.exchanged", edge.label), {})
+        denied = counts.get(("token.denied", edge.label), {})
+        result.append(
+            EdgeTraffic(
+                edge=edge,
+                exchanges=exchanged.get("count", 0),
+                denials=denied.get("count", 0),
+                last_exchanged_at=exchanged.get("last"),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class ExchangeEdge:
+    """What a token exchange needs to know of the registry about one hop."""
+
+    actor_service: str | None  # the service the authenticated client represents
+    actor_audience: str | None
+    target_service: str | None  # the service whose audience is the requested resource
+    edge_label: str | None
+    declared: bool
+    scope_map: dict[str, list[str]]
+    max_depth: int
+    enabled: bool
+    target_scopes: frozenset[str]  # the target service's scopes now (a mapped scope may have been removed)
+
+
+@dataclass(frozen=True)
+class _EdgeRule:
+    scope_map: dict[str, list[str]]
+    max_depth: int
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class CallGraph:
+    """The registry as token exchange reads it (services, which client represents which, edges,
+    scopes), held per process and valid only at `version`, the registry version it was read at.
+
+    Like the credentials cache it saves every query on the request path: whatever is decided from it
+    commits only if the registry version still holds (the exchange's audit INSERT is conditional on it).
+    """
+
+    version: int
+    audience_service: dict[str, str]
+    service_audience: dict[str, str]
+    client_service: dict[str, str]  # client id → the service it represents (only those that do)
+    client_pk_service: dict[int, str]
+    edges: dict[tuple[str, str], _EdgeRule]
+    scopes: dict[str, frozenset[str]]
+
+    def hop(self, *, client_pk: int, resource: str) -> ExchangeEdge:
+        """The actor's service, the target service for `resource`, and the edge between them if declared."""
+        actor = self.client_pk_service.get(client_pk)
+        target = self.audience_service.get(resource)
+        rule = self.edges.get((actor, target)) if actor and target else None
+        return ExchangeEdge(
+            actor_service=actor,
+            actor_audience=self.service_audience.get(actor) if actor else None,
+            target_service=target,
+            edge_label=f"{actor}->{target}" if actor and target else None,
+            declared=rule is not None,
+            scope_map=rule.scope_map if rule else {},
+            max_depth=rule.max_depth if rule else 0,
+            enabled=bool(rule and rule.enabled),
+            target_scopes=self.scopes.get(target, frozenset()) if rule and target else frozenset(),
+        )
+
+    def services_of(self, client_ids: list[str]) -> dict[str, str]:
+        """The service each of these clients represents, for those that represent one."""
+        return {cid: self.client_service[cid] for cid in client_ids if cid in self.client_service}
+
+
+_call_graph: CallGraph | None = None
+_CALL_GRAPH_READ_ATTEMPTS = 3
+
+
+def call_graph(*, version: int | None) -> CallGraph | None:
+    """The call graph at registry version `version`: this process's copy, or read anew.
+
+    None when the registry moved on while it was read (the caller decides anew from fresh credentials).
+    """
+    global _call_graph
+    graph = _call_graph
+    if graph is not None and version is not None and graph.version == version:
+        return graph
+    for _ in range(_CALL_GRAPH_READ_ATTEMPTS):
+        graph = _call_graph_read()
+        if graph is not None:
+            _call_graph = graph
+            return graph if graph.version == version else None
+    return None
+
+
+def call_graph_forget() -> None:
+    global _call_graph
+    _call_graph = None
+
+
+def _registry_version() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {REGISTRY_VERSION_SQL}")  # noqa: S608 (a constant)
+        return cursor.fetchone()[0]
+
+
+def _call_graph_read() -> CallGraph | None:
+    # Every registry change moves the version in its own transaction, so reads framed by the same
+    # version on both sides saw no change: together they are the registry at that version.
+    before = _registry_version()
+    services = list(Service.objects.values_list("name", "audience"))
+    clients = list(
+        Client.objects.filter(service__isnull=False).values_list("pk", "client_id", "service__name")
+    )
+    edges = list(
+        DelegationEdge.objects.values_list(
+            "from_service__name", "to_service__name", "scope_map", "max_depth", "enabled"
+        )
+    )
+    scopes: dict[str, set[str]] = {}
+    for service, scope in Scope.objects.values_list("service__name", "name"):
+        scopes.setdefault(service, set()).add(scope)
+    if _registry_version() != before:
+        return None
+    return CallGraph(
+        version=before,
+        audience_service={audience: name for name, audience in services},
+        service_audience=dict(services),
+        client_service={client_id: service for _, client_id, service in clients},
+        client_pk_service={pk: service for pk, _, service in clients},
+        edges={(f, t): _EdgeRule(scope_map, depth, enabled) for f, t, scope_map, depth, enabled in edges},
+        scopes={service: frozenset(names) for service, names in scopes.items()},
+    )

@@ -21,7 +21,7 @@ from clients.external_subjects import (
     trusted_issuer_url_check,
 )
 from clients.hashers import generate_client_secret
-from clients.models import Client, Grant, Scope, Service, TrustedIssuer
+from clients.models import Client, DelegationEdge, Grant, Scope, Service, TrustedIssuer
 
 
 @dataclass(frozen=True)
@@ -466,3 +466,120 @@ def _jwks_problem(jwks: Any) -> str | None:
     except ValueError as error:
         return f"Not a usable JWKS: {error}."
     return None
+
+
+# --- the call graph ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScopeMapping:
+    """`UPSTREAM=DOWNSTREAM` as an operator writes it: holding `upstream` allows `downstream` next hop."""
+
+    upstream: str
+    downstream: str
+
+    @classmethod
+    def parse(cls, text: str) -> ScopeMapping:
+        upstream, equals, downstream = text.partition("=")
+        if not equals or not upstream or not downstream:
+            raise ValidationError(
+                f"{text!r} is not UPSTREAM_SCOPE=DOWNSTREAM_SCOPE, such as orders:write=payments:charge."
+            )
+        return cls(upstream=upstream, downstream=downstream)
+
+
+@transaction.atomic
+def delegation_edge_add(
+    *,
+    from_service: Service,
+    to_service: Service,
+    mappings: list[ScopeMapping],
+    max_depth: int | None = None,
+    description: str = "",
+    actor: Any = None,
+) -> DelegationEdge:
+    """Declare that `from_service` may call `to_service` on behalf of its callers, with these scopes.
+
+    Every upstream scope must be one of `from_service`'s (the scopes of tokens sent to it), every
+    downstream scope one of `to_service`'s.
+    """
+    if not mappings:
+        raise ValidationError("An edge needs at least one scope mapping (--map UPSTREAM=DOWNSTREAM).")
+    owned = {
+        (name, service_id)
+        for name, service_id in Scope.objects.filter(service__in=[from_service, to_service]).values_list(
+            "name", "service_id"
+        )
+    }
+    problems = []
+    for mapping in mappings:
+        if (mapping.upstream, from_service.pk) not in owned:
+            problems.append(f"The service {from_service.name!r} has no scope {mapping.upstream!r}.")
+        if (mapping.downstream, to_service.pk) not in owned:
+            problems.append(f"The service {to_service.name!r} has no scope {mapping.downstream!r}.")
+    if from_service.pk == to_service.pk:
+        problems.append("An edge joins two different services.")
+    elif DelegationEdge.objects.filter(from_service=from_service, to_service=to_service).exists():
+        problems.append(
+            f"The edge {from_service.name} -> {to_service.name} is already declared; remove it first."
+        )
+    if problems:
+        raise ValidationError(problems)
+    scope_map: dict[str, list[str]] = {}
+    for mapping in mappings:
+        allowed = scope_map.setdefault(mapping.upstream, [])
+        if mapping.downstream not in allowed:
+            allowed.append(mapping.downstream)
+    edge = DelegationEdge(
+        from_service=from_service, to_service=to_service, scope_map=scope_map, description=description
+    )
+    if max_depth is not None:
+        edge.max_depth = max_depth
+    edge.full_clean()
+    edge.save()
+    audit_record(
+        event="edge.added",
+        actor=actor_name(actor),
+        subject=f"edge:{edge.label}",
+        details={
+            "from_service": from_service.name,
+            "to_service": to_service.name,
+            "scope_map": scope_map,
+            "max_depth": edge.max_depth,
+            "enabled": edge.enabled,
+        },
+    )
+    return edge
+
+
+@transaction.atomic
+def delegation_edge_remove(*, edge: DelegationEdge, actor: Any = None) -> None:
+    """Withdraw an edge: the very next exchange along it is refused (the registry version moves)."""
+    audit_record(
+        event="edge.removed",
+        actor=actor_name(actor),
+        subject=f"edge:{edge.label}",
+        details={
+            "from_service": edge.from_service.name,
+            "to_service": edge.to_service.name,
+            "scope_map": edge.scope_map,
+            "max_depth": edge.max_depth,
+        },
+    )
+    edge.delete()
+
+
+@transaction.atomic
+def delegation_edge_set_enabled(*, edge: DelegationEdge, enabled: bool, actor: Any = None) -> DelegationEdge:
+    """Suspend an edge without forgetting its mapping, or resume it."""
+    if edge.enabled == enabled:
+        return edge
+    edge.enabled = enabled
+    edge.save(update_fields=["enabled", "updated_at"])
+    audit_record(
+        event="edge.enabled" if enabled else "edge.disabled",
+        actor=actor_name(actor),
+        subject=f"edge:{edge.label}",
+        details={"from_service": edge.from_service.name, "to_service": edge.to_service.name},
+    )
+    return edge

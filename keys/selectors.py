@@ -53,6 +53,19 @@ def jwks_published() -> tuple[bytes, str] | None:
     return row[0].encode(), row[1]
 
 
+def signing_key_published(*, kid: str, now: datetime) -> SigningKey | None:
+    """The key `kid` if it is in the JWKS now (staged, active or retired, not expired); else None.
+
+    A revoked or expired key is not: tokens it signed must no longer be accepted.
+    """
+    key = (
+        SigningKey.objects.filter(kid=kid, state__in=SigningKey.PUBLISHED_STATES)
+        .defer("private_key_encrypted")
+        .first()
+    )
+    return key if key is not None and key.is_publishable(now) else None
+
+
 @dataclass(frozen=True)
 class KeyScheduleRow:
     key: SigningKey

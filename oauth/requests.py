@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote_plus
 
 from django.conf import settings
@@ -20,7 +20,18 @@ from oauth.errors import (
     method_check,
 )
 
-SINGLE_VALUED = ("grant_type", "scope", "client_id", "client_secret")
+SINGLE_VALUED = (
+    "grant_type",
+    "scope",
+    "client_id",
+    "client_secret",
+    # RFC 8693 §2.1 (token exchange); only `resource` and `audience` may repeat there.
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "requested_token_type",
+)
 MAX_FIELDS = 64
 # RFC 6749 Appendix A.4: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "\\"}
@@ -34,6 +45,9 @@ class TokenRequest:
     auth_method: str
     scopes: list[str] | None
     resources: list[str] | None
+    # Every non-empty parameter given once, by name: what a grant other than client_credentials reads
+    # (oauth/exchange.py). Repeats of the single-valued ones are refused above.
+    params: dict[str, str] = field(default_factory=dict)
 
 
 def token_request_parse(request: HttpRequest) -> TokenRequest:
@@ -54,6 +68,7 @@ def token_request_parse(request: HttpRequest) -> TokenRequest:
         auth_method=method,
         scopes=_scopes(values.get("scope")),
         resources=_resources([value for name, value in params if name == "resource" and value != ""]),
+        params=values,
     )
 
 

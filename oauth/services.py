@@ -204,7 +204,10 @@ def client_credentials_grant(
         client = client_authenticate(client_id=request.client_id, client_secret=request.client_secret)
         if isinstance(client, ClientAuthFailure):
             raise invalid_client(client.reason)
-        raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
+        raise OAuthError(
+            "unsupported_grant_type",
+            "Supported grants: client_credentials and urn:ietf:params:oauth:grant-type:token-exchange.",
+        )
     cached = client_authenticate_cached(client_id=request.client_id, client_secret=request.client_secret)
     if cached is not None:
         try:

@@ -22,6 +22,7 @@ from oauth.errors import (
     protocol_endpoint,
     temporarily_unavailable,
 )
+from oauth.exchange import TOKEN_EXCHANGE_GRANT, ExchangedToken, token_exchange_grant
 from oauth.requests import token_request_parse
 from oauth.services import client_credentials_grant, token_denial_record
 
@@ -35,13 +36,22 @@ def token(request: HttpRequest) -> HttpResponse:
     try:
         token_request = token_request_parse(request)
         client_id = token_request.client_id
-        issued = client_credentials_grant(
-            request=token_request, remote_addr=remote_addr, request_id=request.request_id
+        grant = (
+            token_exchange_grant
+            if token_request.grant_type == TOKEN_EXCHANGE_GRANT
+            else client_credentials_grant
         )
+        issued = grant(request=token_request, remote_addr=remote_addr, request_id=request.request_id)
     except OAuthError as error:
+        # What a refused token exchange knew of the request (oauth/exchange.py), for its row.
+        known = getattr(error, "audit_details", None)
         try:
             token_denial_record(
-                error=error, client_id=client_id, remote_addr=remote_addr, request_id=request.request_id
+                error=error,
+                client_id=client_id,
+                remote_addr=remote_addr,
+                request_id=request.request_id,
+                extra=known,
             )
         except db.Error:
             # Every answer has its row: a refusal that cannot be recorded is not given either.
@@ -53,14 +63,15 @@ def token(request: HttpRequest) -> HttpResponse:
         # closed under us raises InterfaceError, which is not a DatabaseError.
         logger.exception("token request failed: the database or the signing key is unavailable")
         return oauth_error_response(temporarily_unavailable())
-    return json_no_store(
-        {
-            "access_token": issued.access_token,
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-            "scope": issued.scope,
-        }
-    )
+    body = {
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": issued.scope,
+    }
+    if isinstance(issued, ExchangedToken):
+        body["issued_token_type"] = issued.issued_token_type  # RFC 8693 §2.2.1
+    return json_no_store(body)
 
 
 @protocol_endpoint(methods=("GET", "HEAD"))
@@ -71,7 +82,7 @@ def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
         "issuer": issuer,
         "token_endpoint": issuer + reverse("oauth:token"),
         "jwks_uri": issuer + reverse("keys:jwks"),
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", TOKEN_EXCHANGE_GRANT],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": [],
         "scopes_supported": scope_names_all(),

@@ -156,6 +156,12 @@ class AuditFilterForm(forms.Form):
     )
     service = forms.CharField(required=False, max_length=63, help_text="a service name")
     actor = forms.CharField(required=False, max_length=255)
+    txn = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Transaction",
+        help_text="a txn: every hop of one delegated request",
+    )
     outcome = forms.ChoiceField(
         required=False, choices=[("", "any"), ("success", "success"), ("failure", "failure")]
     )

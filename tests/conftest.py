@@ -8,9 +8,10 @@ from urllib.parse import quote_plus, urlencode
 import pytest
 from django.core.cache import cache
 
-from clients.selectors import client_credentials_forget
+from clients.selectors import call_graph_forget, client_credentials_forget
 from clients.services import GrantSpec, RegisteredClient, ScopeSpec, client_register, service_register
 from keys.tokens import signer_cache_clear
+from oauth.exchange import exchange_key_cache_clear
 
 
 @pytest.fixture(autouse=True)
@@ -37,10 +38,14 @@ def fresh_caches():
     # by an earlier test must not leak.
     signer_cache_clear()
     client_credentials_forget()
+    call_graph_forget()
+    exchange_key_cache_clear()
     cache.clear()
     yield
     signer_cache_clear()
     client_credentials_forget()
+    call_graph_forget()
+    exchange_key_cache_clear()
     cache.clear()
 
 

@@ -1,6 +1,5 @@
 """Trusted user-token issuers, whose changes move the registry version like every registry change.
 
-Depends on 0004 on this branch; at the merge with 0005_delegation_edges it follows 0005.
 """
 
 from django.db import migrations, models
@@ -43,7 +42,7 @@ def triggers_drop(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clients', '0004_client_name_rules'),
+        ('clients', '0005_delegation_edges'),
     ]
 
     operations = [

@@ -31,6 +31,7 @@ def _filters(form: AuditFilterForm) -> AuditFilter | None:
             actor=data["actor"],
             outcome=data["outcome"],
             service=data["service"],
+            txn=data["txn"],
         )
     except ValueError as exc:
         form.add_error(None, str(exc))

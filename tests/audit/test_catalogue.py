@@ -32,4 +32,8 @@ def test_event_names_are_unique_dotted_and_documented():
 
 def test_a_prefix_pattern_expands_to_its_events():
     assert set(event_names_expand(["client.*"])) == {n for n in EVENT_NAMES if n.startswith("client.")}
-    assert event_names_expand(["token.issued", "token.*"]) == ("token.issued", "token.denied")
+    assert event_names_expand(["token.issued", "token.*"]) == (
+        "token.issued",
+        "token.exchanged",
+        "token.denied",
+    )

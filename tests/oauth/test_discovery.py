@@ -21,7 +21,10 @@ def test_metadata_names_the_issuer_and_endpoints(client, ms_admin):
     assert metadata["issuer"] == "http://localhost:8000"
     assert metadata["token_endpoint"] == "http://localhost:8000/o/token"
     assert metadata["jwks_uri"] == "http://localhost:8000/.well-known/jwks.json"
-    assert metadata["grant_types_supported"] == ["client_credentials"]
+    assert metadata["grant_types_supported"] == [
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    ]
     assert metadata["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
     assert metadata["scopes_supported"] == ["college:read", "doctors:read", "doctors:write"]
 

@@ -30,6 +30,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--client", default="", help="Events about this client id (subject client:ID)")
         parser.add_argument("--actor", default="")
+        parser.add_argument(
+            "--txn",
+            default="",
+            help="Every hop of one delegated request: events carrying this transaction id",
+        )
         parser.add_argument("--outcome", choices=("success", "failure"), default="")
         parser.add_argument("--output", type=Path, help="Write here instead of standard output")
 

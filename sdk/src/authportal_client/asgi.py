@@ -1,6 +1,10 @@
 """ASGI middleware (FastAPI, Starlette, any ASGI app): only requests with a good token get through.
 
     app.add_middleware(BearerTokenMiddleware, verifier=Verifier(ISSUER, AUDIENCE))
+    app.add_middleware(BearerTokenMiddleware, verifier=..., required_scopes=["payments:charge"],
+                       via=[ORDERS_CLIENT_ID])   # only ms_orders acting for its caller
+
+Per route: `requires(scope=…, via=[…])` decorates an ASGI endpoint behind the middleware.
 
 The verified `Claims` are in `scope["authportal.claims"]` and, for Starlette, `request.state.claims`.
 Verification runs on the event loop when the keys are at hand (microseconds of CPU); a call that
@@ -13,7 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from authportal_client.bearer import BearerGate, Denial, bearer_token
+from authportal_client.bearer import BearerGate, Denial, Requirement, bearer_token, unauthenticated
 from authportal_client.verifier import Verifier
 
 SCOPE_KEY = "authportal.claims"
@@ -30,10 +34,13 @@ class BearerTokenMiddleware(BearerGate):
         verifier: Verifier,
         *,
         required_scopes: Iterable[str] = (),
+        via: Iterable[str] | None = None,
         exempt_paths: Iterable[str] = (),
         realm: str = "api",
     ):
-        super().__init__(verifier, required_scopes=required_scopes, exempt_paths=exempt_paths, realm=realm)
+        super().__init__(
+            verifier, required_scopes=required_scopes, via=via, exempt_paths=exempt_paths, realm=realm
+        )
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -79,3 +86,23 @@ async def _deny(scope: Scope, send: Send, denial: Denial) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def requires(
+    *, scope: str | Iterable[str] = (), via: Iterable[str] | None = None, realm: str = "api"
+) -> Callable[[AsgiApp], AsgiApp]:
+    """Wrap one ASGI endpoint behind BearerTokenMiddleware: 403 unless its token meets the requirement."""
+    requirement = Requirement.of(scope=scope, via=via)
+
+    def decorator(app: AsgiApp) -> AsgiApp:
+        async def wrapped(scope_: Scope, receive: Receive, send: Send) -> None:
+            claims = scope_.get(SCOPE_KEY)
+            outcome = requirement.check(claims, realm=realm) if claims is not None else None
+            if outcome is None or isinstance(outcome, Denial):
+                await _deny(scope_, send, outcome or unauthenticated(realm))
+                return
+            await app(scope_, receive, send)
+
+        return wrapped
+
+    return decorator

@@ -62,10 +62,22 @@ def insufficient_scope(realm: str, scopes: Iterable[str]) -> Denial:
     return Denial(403, challenge, "insufficient_scope", f"this call needs the scope {needed}")
 
 
+def not_via(realm: str, via: tuple[str, ...]) -> Denial:
+    # Not a scope the caller could ask for, so no insufficient_scope: the chain of actors is wrong.
+    expected = " then ".join(via) if via else "no one (a direct call)"
+    description = f"this call must come via {expected}"
+    return Denial(403, f"Bearer realm={_quoted(realm)}", "access_denied", description)
+
+
 def authenticate(
-    verifier: Verifier, authorization: str | None, *, required_scopes: Iterable[str] = (), realm: str = "api"
+    verifier: Verifier,
+    authorization: str | None,
+    *,
+    required_scopes: Iterable[str] = (),
+    via: Iterable[str] | None = None,
+    realm: str = "api",
 ) -> Claims | Denial:
-    """Claims for a request with a good token and every required scope, else the Denial to send."""
+    """Claims for a request with a good token that meets the requirements, else the Denial to send."""
     token = bearer_token(authorization)
     if token is None:
         return unauthenticated(realm)
@@ -73,7 +85,7 @@ def authenticate(
         claims = verifier.verify(token)
     except InvalidToken as error:
         return invalid_token(realm, str(error))
-    return check_scopes(claims, required_scopes, realm=realm)
+    return Requirement.of(scope=required_scopes, via=via).check(claims, realm=realm)
 
 
 def check_scopes(claims: Claims, required_scopes: Iterable[str], *, realm: str = "api") -> Claims | Denial:
@@ -81,6 +93,31 @@ def check_scopes(claims: Claims, required_scopes: Iterable[str], *, realm: str =
     if required and not claims.has_scopes(*required):
         return insufficient_scope(realm, required)
     return claims
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What a view demands of a verified token: every one of `scopes`, and, when `via` is given, exactly
+    that chain of actors, nearest first (`Claims.actor_chain`): `via=[]` admits direct calls only,
+    `via=[ORDERS_CLIENT_ID]` only calls that ms_orders makes on behalf of its own caller."""
+
+    scopes: tuple[str, ...] = ()
+    via: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, *, scope: str | Iterable[str] = (), via: Iterable[str] | None = None) -> Requirement:
+        scopes = tuple(scope.split()) if isinstance(scope, str) else tuple(scope)
+        if isinstance(via, str):
+            raise TypeError("via is a list of client ids, nearest actor first")
+        return cls(scopes=scopes, via=None if via is None else tuple(via))
+
+    def check(self, claims: Claims, *, realm: str = "api") -> Claims | Denial:
+        outcome = check_scopes(claims, self.scopes, realm=realm)
+        if isinstance(outcome, Denial):
+            return outcome
+        if self.via is not None and claims.actor_chain != self.via:
+            return not_via(realm, self.via)
+        return claims
 
 
 class BearerGate:
@@ -92,15 +129,17 @@ class BearerGate:
         verifier: Verifier,
         *,
         required_scopes: Iterable[str] = (),
+        via: Iterable[str] | None = None,
         exempt_paths: Iterable[str] = (),
         realm: str = "api",
     ):
         self.verifier = verifier
         self.required_scopes = tuple(required_scopes)
+        self.via = None if via is None else tuple(via)
         self.exempt_paths = frozenset(exempt_paths)
         self.realm = realm
 
     def check(self, authorization: str | None) -> Claims | Denial:
         return authenticate(
-            self.verifier, authorization, required_scopes=self.required_scopes, realm=self.realm
+            self.verifier, authorization, required_scopes=self.required_scopes, via=self.via, realm=self.realm
         )

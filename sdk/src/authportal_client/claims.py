@@ -22,7 +22,26 @@ class Claims:
 
     @property
     def subject(self) -> str:
+        """On whose behalf the call is made: the original caller, kept across every exchange."""
         return self.raw.get("sub", self.client_id)
+
+    @property
+    def actor_chain(self) -> tuple[str, ...]:
+        """The client ids that acted for the subject (RFC 8693 `act`), nearest first; () for a direct call.
+
+        The nearest actor is the caller itself (`client_id`) when the token was exchanged.
+        """
+        chain: list[str] = []
+        act = self.raw.get("act")
+        while isinstance(act, Mapping):
+            chain.append(act["sub"])
+            act = act.get("act")
+        return tuple(chain)
+
+    @property
+    def txn(self) -> str | None:
+        """The transaction id (RFC 8417 `txn`) shared by every hop of one delegated request."""
+        return self.raw.get("txn")
 
     @property
     def issuer(self) -> str:

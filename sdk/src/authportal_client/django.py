@@ -7,6 +7,9 @@
     @scope_required("doctors:read")
     def doctors(request): ...        # request.claims.client_id, request.claims.scopes
 
+    @requires(scope="payments:charge", via=[ORDERS_CLIENT_ID])
+    def charge(request): ...         # only ms_orders, acting for request.claims.subject
+
 A request without a token goes through with `request.claims = None` (the decorator answers 401);
 a request with a bad token is answered 401 at once. Optional keys: "JWKS_URL", "JWKS_FILE",
 "LEEWAY", "REALM".
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +27,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse
 
-from authportal_client.bearer import Denial, authenticate, bearer_token, check_scopes, unauthenticated
+from authportal_client.bearer import (
+    Denial,
+    Requirement,
+    authenticate,
+    bearer_token,
+    check_scopes,
+    unauthenticated,
+)
 from authportal_client.verifier import Verifier
 
 _lock = threading.Lock()
@@ -95,6 +105,29 @@ def scope_required(*scopes: str) -> Callable[[Callable[..., HttpResponse]], Call
             if claims is None:
                 return denial_response(unauthenticated(realm()))
             outcome = check_scopes(claims, scopes, realm=realm())
+            if isinstance(outcome, Denial):
+                return denial_response(outcome)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def requires(
+    *, scope: str | Iterable[str] = (), via: Iterable[str] | None = None
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """401 without a verified token; 403 without every scope, or when `via` is given and the token's
+    actor chain (client ids, nearest first) is not exactly `via` (`via=[]`: direct calls only)."""
+    requirement = Requirement.of(scope=scope, via=via)
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            claims = getattr(request, "claims", None)
+            if claims is None:
+                return denial_response(unauthenticated(realm()))
+            outcome = requirement.check(claims, realm=realm())
             if isinstance(outcome, Denial):
                 return denial_response(outcome)
             return view(request, *args, **kwargs)

@@ -4,19 +4,23 @@
         authentication_classes = [BearerTokenAuthentication]
         permission_classes = [HasScope("doctors:read")]
 
+    class Charge(APIView):
+        permission_classes = [Requires(scope="payments:charge", via=[ORDERS_CLIENT_ID])]
+
 `request.user` is a `ServicePrincipal` (the calling client), `request.auth` its `Claims`. Settings
 as for `authportal_client.django` (AUTHPORTAL_CLIENT); the middleware is not needed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import BasePermission
 
-from authportal_client.bearer import bearer_token, insufficient_scope, invalid_token
+from authportal_client.bearer import Denial, Requirement, bearer_token, insufficient_scope, invalid_token
 from authportal_client.claims import Claims
 from authportal_client.django import get_verifier, realm
 from authportal_client.errors import InvalidToken
@@ -83,4 +87,34 @@ class HasScope(BasePermission):
             return False  # DRF answers 401 with our challenge when no token authenticated
         if not claims.has_scopes(*self.scopes):
             raise InsufficientScope(self.scopes)
+        return True
+
+
+class NotVia(PermissionDenied):
+    default_code = "access_denied"
+
+    def __init__(self, denial: Denial):
+        super().__init__(denial.description, code="access_denied")
+        self.auth_header = denial.www_authenticate
+
+
+class Requires(BasePermission):
+    """`permission_classes = [Requires(scope="payments:charge", via=[ORDERS_CLIENT_ID])]`: every scope,
+    and when `via` is given exactly that actor chain, nearest first (`via=[]`: direct calls only)."""
+
+    def __init__(self, *, scope: str | Iterable[str] = (), via: Iterable[str] | None = None):
+        self.requirement = Requirement.of(scope=scope, via=via)
+
+    def __call__(self) -> Requires:
+        return self
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        claims = request.auth
+        if not isinstance(claims, Claims):
+            return False
+        outcome = self.requirement.check(claims, realm=realm())
+        if isinstance(outcome, Denial):
+            if outcome.error == "insufficient_scope":
+                raise InsufficientScope(self.requirement.scopes)
+            raise NotVia(outcome)
         return True

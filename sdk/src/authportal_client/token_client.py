@@ -1,4 +1,5 @@
-"""Getting access tokens with the client_credentials grant, cached until shortly before they expire."""
+"""Getting access tokens with the client_credentials grant, and exchanging a token received for one to
+the next service (RFC 8693), each cached until shortly before it expires."""
 
 from __future__ import annotations
 
@@ -29,7 +30,12 @@ _ERRORS: dict[str, tuple[type[TokenRequestError], str]] = {
     "invalid_client": (InvalidClient, "the authorization server does not accept this client_id and secret"),
     "invalid_scope": (InvalidScope, "this client is not granted the scope it asked for"),
     "invalid_target": (InvalidTarget, "this client is not granted the resource (audience) it asked for"),
+    "unauthorized_client": (TokenRequestError, "this client represents no service: it cannot act for anyone"),
 }
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (a URN, no secret)
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
+# Exchanged tokens are cached per subject token: bound how many, since every caller brings its own.
+EXCHANGE_CACHE_MAX = 1024
 
 CacheKey = tuple[tuple[str, ...], tuple[str, ...]]
 
@@ -83,6 +89,8 @@ class TokenClient:
         self.sleep = sleep
         self.requests_made = 0
         self._cache: dict[CacheKey, _Cached] = {}
+        self._exchanged: dict[tuple[str, str, tuple[str, ...]], _Cached] = {}
+        self._exchange_locks = [threading.Lock() for _ in range(32)]
         self._locks: dict[CacheKey, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
@@ -107,6 +115,42 @@ class TokenClient:
             token, expires_in = self._request_with_retries(resources=key[0], scopes=key[1])
             margin = min(self.refresh_margin, expires_in / 2)
             self._cache[key] = _Cached(token, self.clock() + expires_in - margin)
+            return token
+
+    def exchange(self, subject_token: str, resource: str, scope: str | Iterable[str] | None = None) -> str:
+        """A token for `resource` on behalf of whoever `subject_token` speaks for (RFC 8693).
+
+        `subject_token` is the access token this service received (its `aud` is this service); the
+        edge from this service to `resource` must be declared at the portal. The new token keeps the
+        original caller as `sub`, adds this client to its `act` chain and never outlives the subject
+        token, so it is cached per subject token and target until either expires.
+        """
+        key = (subject_token, resource, tuple(sorted(set(_as_tuple(scope, split=True)))))
+        cached = self._exchanged.get(key)
+        if cached is not None and self.clock() < cached.refresh_at:
+            return cached.token
+        # One request per key however many threads ask; striped locks, as subject tokens are unbounded.
+        with self._exchange_locks[hash(key) % len(self._exchange_locks)]:
+            cached = self._exchanged.get(key)
+            if cached is not None and self.clock() < cached.refresh_at:
+                return cached.token
+            body = [
+                ("grant_type", TOKEN_EXCHANGE_GRANT),
+                ("subject_token", subject_token),
+                ("subject_token_type", ACCESS_TOKEN_TYPE),
+                ("requested_token_type", ACCESS_TOKEN_TYPE),
+                ("resource", resource),
+            ]
+            if key[2]:
+                body.append(("scope", " ".join(key[2])))
+            token, expires_in = self._send_with_retries(body)
+            now = self.clock()
+            if len(self._exchanged) >= EXCHANGE_CACHE_MAX:
+                self._exchanged = {k: v for k, v in self._exchanged.items() if now < v.refresh_at}
+                if len(self._exchanged) >= EXCHANGE_CACHE_MAX:
+                    self._exchanged.clear()
+            margin = min(self.refresh_margin, expires_in / 2)
+            self._exchanged[key] = _Cached(token, now + expires_in - margin)
             return token
 
     def authorization(
@@ -135,6 +179,9 @@ class TokenClient:
         body = [("grant_type", "client_credentials")] + [("resource", item) for item in resources]
         if scopes:
             body.append(("scope", " ".join(scopes)))
+        return self._send_with_retries(body)
+
+    def _send_with_retries(self, body: list[tuple[str, str]]) -> tuple[str, float]:
         last_problem, retry_after = "", None
         for attempt in range(self.retries + 1):
             if attempt:

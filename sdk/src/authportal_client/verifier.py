@@ -60,6 +60,26 @@ def _is_number(value: Any) -> bool:
     return (type(value) is int or type(value) is float) and math.isfinite(value)
 
 
+MAX_ACT_NESTING = 10
+
+
+def _check_delegation(raw: dict[str, Any]) -> None:
+    """`act` (RFC 8693 §4.1) is a chain of objects each naming its actor in `sub`; `txn` is text."""
+    act, depth = raw.get("act"), 0
+    while act is not None:
+        depth += 1
+        if (
+            type(act) is not dict
+            or type(act.get("sub")) is not str
+            or not act["sub"]
+            or depth > MAX_ACT_NESTING
+        ):
+            raise InvalidToken("malformed act")
+        act = act.get("act")
+    if "txn" in raw and (type(raw["txn"]) is not str or not raw["txn"]):
+        raise InvalidToken("malformed txn")
+
+
 class Verifier:
     """`Verifier(issuer, audience).verify(token) -> Claims`, or `InvalidToken`.
 
@@ -189,6 +209,7 @@ class Verifier:
             raise InvalidToken("missing jti")
         if type(scope) is not str:
             raise InvalidToken("malformed scope")
+        _check_delegation(raw)
         return Claims(raw, client_id=client_id, scopes=frozenset(scope.split()), audience=audiences)
 
     def _check_times(self, raw: dict[str, Any], now: float) -> None:

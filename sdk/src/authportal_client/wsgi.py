@@ -4,7 +4,9 @@
     app.wsgi_app = BearerTokenMiddleware(app.wsgi_app, verifier, required_scopes=["doctors:read"])
 
 The verified `Claims` are in `environ["authportal.claims"]`; answer a missing scope of a single
-route with `insufficient_scope_response(start_response, ["doctors:write"])`.
+route with `insufficient_scope_response(start_response, ["doctors:write"])`. `via=[CLIENT_ID, …]`
+admits only tokens exchanged along exactly that chain of actors (nearest first; `via=[]`: direct calls);
+for a single route, `requirement_response(start_response, environ, scope=…, via=[…])`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from authportal_client.bearer import BearerGate, Denial, insufficient_scope
+from authportal_client.bearer import BearerGate, Denial, Requirement, insufficient_scope
 from authportal_client.verifier import Verifier
 
 ENVIRON_KEY = "authportal.claims"
@@ -26,10 +28,13 @@ class BearerTokenMiddleware(BearerGate):
         verifier: Verifier,
         *,
         required_scopes: Iterable[str] = (),
+        via: Iterable[str] | None = None,
         exempt_paths: Iterable[str] = (),
         realm: str = "api",
     ):
-        super().__init__(verifier, required_scopes=required_scopes, exempt_paths=exempt_paths, realm=realm)
+        super().__init__(
+            verifier, required_scopes=required_scopes, via=via, exempt_paths=exempt_paths, realm=realm
+        )
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -60,3 +65,16 @@ def insufficient_scope_response(
     start_response: Callable[..., Any], scopes: Iterable[str], realm: str = "api"
 ) -> list[bytes]:
     return deny(start_response, insufficient_scope(realm, scopes))
+
+
+def requirement_response(
+    start_response: Callable[..., Any],
+    environ: dict[str, Any],
+    *,
+    scope: str | Iterable[str] = (),
+    via: Iterable[str] | None = None,
+    realm: str = "api",
+) -> list[bytes] | None:
+    """The 403 to send when this route's requirement is not met by the verified token, else None."""
+    outcome = Requirement.of(scope=scope, via=via).check(environ[ENVIRON_KEY], realm=realm)
+    return deny(start_response, outcome) if isinstance(outcome, Denial) else None

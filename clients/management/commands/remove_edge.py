@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from clients.models import DelegationEdge
+from clients.services import delegation_edge_remove
+
+
+class Command(BaseCommand):
+    help = "Withdraw the declared call FROM_SERVICE -> TO_SERVICE; the next exchange along it is refused."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("from_service")
+        parser.add_argument("to_service")
+
+    def handle(self, *args, from_service: str, to_service: str, **options):
+        edge = (
+            DelegationEdge.objects.select_related("from_service", "to_service")
+            .filter(from_service__name=from_service, to_service__name=to_service)
+            .first()
+        )
+        if edge is None:
+            raise CommandError(f"There is no edge {from_service} -> {to_service}.")
+        delegation_edge_remove(edge=edge)
+        self.stdout.write(f"Removed {from_service}->{to_service}.")

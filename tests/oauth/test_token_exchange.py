@@ -501,7 +501,7 @@ def test_the_audit_page_filters_by_txn(auditor_client, exchange, graph, first_to
     txn = jwt.decode(second, options={"verify_signature": False})["txn"]
     page = auditor_client.get(reverse("portal:audit_log"), {"txn": txn})
     assert page.status_code == 200
-    assert [e.details["txn"] for e in page.context["events"]] == [txn]
+    assert [row.event.details["txn"] for row in page.context["rows"]] == [txn]
     assert 'name="txn"' in page.content.decode()
 
 

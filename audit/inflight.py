@@ -143,9 +143,12 @@ def _prepare_once(wrapper: BaseDatabaseWrapper, pgconn: Any, statement: tuple[by
     # Sent and read like the INSERT, within the request's deadline: libpq's own prepare() would wait
     # for a hung server for ever.
     pgconn.send_prepare(name, sql)
-    (result,) = _results(wrapper, pgconn, audit_write_timeout())
-    if result.status != pq.ExecStatus.COMMAND_OK:
-        message = (result.error_message or b"").decode(errors="replace").strip()
+    results = _results(wrapper, pgconn, audit_write_timeout())
+    # One COMMAND_OK, or else: a server that goes away mid-way answers with an error or with nothing.
+    if [result.status for result in results] != [pq.ExecStatus.COMMAND_OK]:
+        failed = next((r for r in results if r.status != pq.ExecStatus.COMMAND_OK), None)
+        message = (failed.error_message or b"").decode(errors="replace").strip() if failed else "no answer"
+        wrapper.close()  # what the connection still owes is unknown: it is not used again
         raise psycopg.OperationalError(f"cannot prepare the audit INSERT: {message}")
     prepared[1].add(name)
 

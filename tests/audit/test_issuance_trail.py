@@ -182,3 +182,20 @@ def test_the_audit_insert_is_prepared_once_per_connection_unless_told_not_to(
         cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'authportal_audit_%%'")
         names = [name for (name,) in cursor.fetchall()]
     assert names == (["authportal_audit_insert_if_token_holds"] if prepared else [])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_prepare_that_gets_no_answer_from_a_vanishing_server_answers_503_and_no_token(
+    request_token, ms_admin, monkeypatch
+):
+    # Seen under load with PostgreSQL stopped: the PREPARE's connection closed with no result at all.
+    import audit.inflight
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the in-flight INSERT is PostgreSQL's")
+    connection.close()  # nothing prepared yet on the next connection
+    monkeypatch.setattr(audit.inflight, "_results", lambda wrapper, pgconn, timeout: [])
+    response = request_token(ms_admin, resource=DOCTORS)
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert committed_issued_jtis() == []

@@ -12,8 +12,9 @@ from tests.faults.conftest import Answer, Load, Portal, assert_every_token_has_o
 
 pytestmark = pytest.mark.faults
 
-# The protocol's database deadline (AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS, 1 s) and room for a busy machine.
-FAST = 1.8
+# The protocol's database deadline (AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS, 1 s) and room for a busy machine
+# (1.97 s was seen with the suite and three other jobs on the 2 cores).
+FAST = 2.5
 
 
 def assert_fast_503s(answers: list[Answer]) -> None:

@@ -17,7 +17,7 @@ from django.core.management import call_command
 
 from audit.models import AuditEvent
 from clients.external_subjects import external_jwks_forget
-from clients.services import ScopeSpec, client_register, service_register, trusted_issuer_add
+from clients.services import GrantSpec, ScopeSpec, client_register, service_register, trusted_issuer_add
 from tests.clients.issuer_fakes import AUDIENCE, claims_at, compact, mint, public_jwk, rsa_key
 from tests.clients.issuer_fakes import ISSUER as IDP
 from tests.oauth.test_token_exchange import ACCESS_TOKEN, EXCHANGE, decode, refused
@@ -130,6 +130,8 @@ def test_scope_is_narrowed_to_what_the_edge_maps_for_users(client, exchange, use
             lambda: compact({"alg": "none", "kid": "k1"}, claims_at(datetime.now(UTC))),
             "subject token: algorithm_not_allowed",
         ),
+        # Accepted by the verifier's 30 s leeway, but there is no lifetime left to give.
+        (lambda: user_token(iat=None, exp=int(datetime.now(UTC).timestamp()) - 10), "subject token: expired"),
         (lambda: "not-a-jwt", "subject token: malformed"),
     ],
 )
@@ -155,6 +157,16 @@ def test_users_cannot_be_exchanged_along_an_edge_with_no_user_mapping(exchange, 
     # ms_orders -> ms_payments maps orders:write only: a user's token reaches ms_payments only via ms_orders.
     row = refused(exchange(users.orders, user_token(), resource=PAYMENTS), "invalid_scope", "@user")
     assert row.details["sub"] == USER
+
+
+def test_a_services_token_gets_nothing_from_the_user_mapping(request_token, exchange, users):
+    # A client's own token sent to the gateway holds gateway:use, never @user.
+    caller = client_register(name="ms_caller", grants=[GrantSpec("gateway", "gateway:use")])
+    response = request_token(caller, resource=GATEWAY)
+    assert response.status_code == 200, response.content
+    token = response.json()["access_token"]
+    row = refused(exchange(users.gateway, token, token_type=ACCESS_TOKEN, resource=ORDERS), "invalid_scope")
+    assert row.details["sub"] == caller.client.client_id
 
 
 def test_a_client_whose_service_has_no_edge_to_the_target_is_invalid_target(exchange, users):

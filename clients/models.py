@@ -172,6 +172,13 @@ class TrustedIssuer(models.Model):
         return self.issuer
 
 
+# The upstream name an edge's scope map uses for a user token of a trusted issuer (a token exchange
+# with subject_token_type ...:jwt, which carries no scopes of ours): `--map @user=orders:read` lets
+# the edge's service exchange its users' tokens for orders:read. `@` is in no scope name, so this
+# key can never be confused with a scope.
+USERS_UPSTREAM = "@user"
+
+
 def default_delegation_max_depth() -> int:
     return 3
 
@@ -180,7 +187,7 @@ class DelegationEdge(models.Model):
     """A declared call: `from_service`, holding a token sent to it, may exchange it for one to `to_service`.
 
     `scope_map` says which downstream scopes each upstream scope allows: {"orders:write":
-    ["payments:charge"]}. A token exchanged along this edge carries only those (RFC 8693 token
+    ["payments:charge"]}; the key USERS_UPSTREAM stands for a trusted issuer's user token. A token exchanged along this edge carries only those (RFC 8693 token
     exchange at /o/token, oauth/exchange.py), and at most `max_depth` actors in its `act` chain.
     Part of the registry: migration 0005's trigger moves `RegistryVersion` on every change.
     """

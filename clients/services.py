@@ -21,7 +21,7 @@ from clients.external_subjects import (
     trusted_issuer_url_check,
 )
 from clients.hashers import generate_client_secret
-from clients.models import Client, DelegationEdge, Grant, Scope, Service, TrustedIssuer
+from clients.models import USERS_UPSTREAM, Client, DelegationEdge, Grant, Scope, Service, TrustedIssuer
 
 
 @dataclass(frozen=True)
@@ -500,7 +500,8 @@ def delegation_edge_add(
 ) -> DelegationEdge:
     """Declare that `from_service` may call `to_service` on behalf of its callers, with these scopes.
 
-    Every upstream scope must be one of `from_service`'s (the scopes of tokens sent to it), every
+    Every upstream scope must be one of `from_service`'s (the scopes of tokens sent to it), or
+    USERS_UPSTREAM (`@user`: a trusted issuer's user token, which carries no scope of ours); every
     downstream scope one of `to_service`'s.
     """
     if not mappings:
@@ -513,7 +514,7 @@ def delegation_edge_add(
     }
     problems = []
     for mapping in mappings:
-        if (mapping.upstream, from_service.pk) not in owned:
+        if mapping.upstream != USERS_UPSTREAM and (mapping.upstream, from_service.pk) not in owned:
             problems.append(f"The service {from_service.name!r} has no scope {mapping.upstream!r}.")
         if (mapping.downstream, to_service.pk) not in owned:
             problems.append(f"The service {to_service.name!r} has no scope {mapping.downstream!r}.")

@@ -7,9 +7,16 @@ with `resource` naming `ms_payments`. The edge `ms_orders -> ms_payments` must b
 nests every actor so far in `act` (RFC 8693 §4.1, nearest outermost), carries one transaction id
 `txn` (RFC 8417) from the first hop to the last, and never outlives the subject token.
 
+The first hop may start from a user instead: a gateway holding a user's token from a trusted issuer
+sends it with subject_token_type `...:jwt`. It is verified by `external_subject_verify`; the new
+token's `sub` is the user (`user:<slug>:<user id>`), its `act` chain starts with the gateway, its
+`txn` is new, and its scopes are those the edge maps from USERS_UPSTREAM (`@user`), since the user's
+token carries no scope of ours.
+
 Refusals follow RFC 8693 §2.2.2: `invalid_request` for a subject token that is invalid or not
 acceptable (signature, expiry, audience, depth, cycle), `invalid_target` for an undeclared edge,
-`invalid_scope`, `unauthorized_client` for a client that represents no service. Each is a
+`invalid_scope`, `unauthorized_client` for a client that represents no service; a trusted issuer
+whose keys cannot be read is `temporarily_unavailable` (503). Each is a
 `token.denied` row with a precise reason and what was known of the exchange.
 """
 
@@ -33,6 +40,8 @@ from jwcrypto.jws import JWSCore
 
 from audit.inflight import AuditWriteFailed
 from audit.services import audit_record_start, audit_write_timeout
+from clients.external_subjects import ExternalKeysUnavailable, ExternalTokenError, external_subject_verify
+from clients.models import USERS_UPSTREAM
 from clients.selectors import (
     AuthenticatedClient,
     CallGraph,
@@ -65,8 +74,8 @@ _COMPACT_JWS = re.compile(rf"{_SEGMENT}\.{_SEGMENT}\.{_SEGMENT}")
 class ExchangeRefused(OAuthError):
     """A refusal of a token exchange; `audit_details` is what the `token.denied` row adds."""
 
-    def __init__(self, error: str, description: str, *, reason: str | None = None) -> None:
-        super().__init__(error, description, reason=reason)
+    def __init__(self, error: str, description: str, *, reason: str | None = None, status: int = 400) -> None:
+        super().__init__(error, description, reason=reason, status=status)
         self.audit_details: dict[str, Any] = {}
 
 
@@ -91,6 +100,7 @@ class SubjectToken:
     txn: str | None
     act: dict[str, Any] | None
     actor_chain: tuple[str, ...]  # client ids of the actors so far, nearest first
+    issuer: str | None = None  # a trusted issuer's, for a user token (subject_token_type ...:jwt)
 
 
 @dataclass(frozen=True)
@@ -320,20 +330,18 @@ def _exchange(
         raise
 
 
-def _parameters(request: TokenRequest) -> tuple[str, str]:
-    """The subject token and the one resource, or the invalid_request for what is missing or refused."""
+def _parameters(request: TokenRequest) -> tuple[str, str, str]:
+    """The subject token, its type and the one resource, or the invalid_request for what is missing or
+    refused."""
     params = request.params
     token_type = params.get("subject_token_type")
     if "subject_token" not in params or token_type is None:
         raise ExchangeRefused("invalid_request", "subject_token and subject_token_type are required.")
-    if token_type == JWT_TOKEN_TYPE:
+    if token_type not in (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE):
         raise ExchangeRefused(
             "invalid_request",
-            f"subject_token_type {JWT_TOKEN_TYPE} (tokens of trusted external issuers) is not supported yet; "
-            f"send an access token of ours as {ACCESS_TOKEN_TYPE}.",
+            f"subject_token_type must be {ACCESS_TOKEN_TYPE} (ours) or {JWT_TOKEN_TYPE} (a trusted issuer's).",
         )
-    if token_type != ACCESS_TOKEN_TYPE:
-        raise ExchangeRefused("invalid_request", f"subject_token_type must be {ACCESS_TOKEN_TYPE}.")
     if params.get("requested_token_type", ACCESS_TOKEN_TYPE) != ACCESS_TOKEN_TYPE:
         raise ExchangeRefused("invalid_request", f"requested_token_type can only be {ACCESS_TOKEN_TYPE}.")
     if "actor_token" in params or "actor_token_type" in params:
@@ -350,7 +358,7 @@ def _parameters(request: TokenRequest) -> tuple[str, str]:
         )
     if len(request.resources) > 1:
         raise ExchangeRefused("invalid_target", "A token exchange names exactly one resource.")
-    return params["subject_token"], request.resources[0]
+    return params["subject_token"], token_type, request.resources[0]
 
 
 def _decide_and_issue(
@@ -361,7 +369,7 @@ def _decide_and_issue(
     remote_addr: str | None,
     request_id: str,
 ) -> ExchangedToken | None:
-    subject_token, resource = _parameters(request)
+    subject_token, token_type, resource = _parameters(request)
     now = timezone.now()
     graph = call_graph(version=client.registry_version)
     if graph is None:
@@ -373,9 +381,13 @@ def _decide_and_issue(
             "This client represents no service, so it cannot act for anyone.",
             reason="the client represents no service",
         )
-    subject = subject_token_verify(token=subject_token, audience=hop.actor_audience, now=now)
+    if token_type == JWT_TOKEN_TYPE:
+        subject = _user_subject(token=subject_token, now=now)
+        known.update(issuer=subject.issuer)
+    else:
+        subject = subject_token_verify(token=subject_token, audience=hop.actor_audience, now=now)
     known.update(
-        sub=subject.sub, subject_jti=subject.jti, actor_chain=[client.client_id, *subject.actor_chain]
+        sub=subject.sub, subject_jti=subject.jti or None, actor_chain=[client.client_id, *subject.actor_chain]
     )
     if subject.txn:
         known["txn"] = subject.txn
@@ -415,6 +427,45 @@ def _decide_and_issue(
         now=now,
         remote_addr=remote_addr,
         request_id=request_id,
+    )
+
+
+def _user_subject(*, token: str, now: datetime) -> SubjectToken:
+    """A trusted issuer's user token as a subject: the user, no actor yet, no txn, and the one
+    pseudo-scope USERS_UPSTREAM, so that only an edge mapping `@user` gives it any scope of ours.
+
+    The refusal's row has the verifier's reason code; its message is fixed text, never the token.
+    """
+    try:
+        user = external_subject_verify(token=token, now=now)
+    except ExternalKeysUnavailable as error:
+        # The token may be good: the client should retry, not give up on it.
+        raise ExchangeRefused(
+            "temporarily_unavailable",
+            "The subject token's issuer cannot be reached; retry shortly.",
+            reason=f"subject token: {error.reason}",
+            status=503,
+        ) from None
+    except ExternalTokenError as error:
+        raise ExchangeRefused(
+            "invalid_request",
+            f"The subject_token is not acceptable: {error}",
+            reason=f"subject token: {error.reason}",
+        ) from None
+    expires = int(user.expires_at.timestamp())
+    if expires <= now.timestamp():  # within the verifier's leeway, but no lifetime left to give
+        raise _refuse_subject("expired")
+    jti = user.claims.get("jti")
+    return SubjectToken(
+        sub=user.subject,
+        client_id="",
+        scopes=(USERS_UPSTREAM,),
+        exp=expires,
+        jti=jti if type(jti) is str and 0 < len(jti) <= 255 and jti.isprintable() else "",
+        txn=None,
+        act=None,
+        actor_chain=(),
+        issuer=user.issuer,
     )
 
 
@@ -511,7 +562,8 @@ def _issue(
             "audiences": [resource],
             "scopes": scopes,
             "txn": txn,
-            "subject_jti": subject.jti,
+            **({"issuer": subject.issuer} if subject.issuer else {}),
+            "subject_jti": subject.jti or None,
             "jti": jti,
             "kid": signer.kid,
             "exp": expires_at,

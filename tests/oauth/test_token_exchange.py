@@ -398,9 +398,10 @@ def test_a_token_of_a_revoked_key_is_refused(exchange, graph, first_token, monke
     ("params", "error", "words"),
     [
         (
+            # Our own token sent as a trusted issuer's: we are no trusted issuer of ourselves.
             {"subject_token_type": "urn:ietf:params:oauth:token-type:jwt"},
             "invalid_request",
-            "trusted external issuers",
+            "subject token: unknown_issuer",
         ),
         (
             {"subject_token_type": "urn:ietf:params:oauth:token-type:id_token"},

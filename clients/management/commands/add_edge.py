@@ -20,7 +20,8 @@ class Command(BaseCommand):
             default=[],
             dest="mappings",
             metavar="UPSTREAM_SCOPE=DOWNSTREAM_SCOPE",
-            help="A scope of FROM_SERVICE the caller's token holds, and the scope of TO_SERVICE it allows; repeat",
+            help="A scope of FROM_SERVICE the caller's token holds (or @user: a trusted issuer's user "
+            "token), and the scope of TO_SERVICE it allows; repeat",
         )
         parser.add_argument(
             "--max-depth", type=int, help="Most actors in a chain along this edge (default 3)"

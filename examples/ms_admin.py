@@ -24,11 +24,11 @@ from authportal_client import TokenClient
 AUDIENCE = "https://doctors.internal"
 ORDERS = "https://orders.internal"
 
-# How ms_orders may call ms_payments for its caller, and what the story expects of each.
+# How ms_orders may call ms_payments for its caller, and how the story expects each outcome to begin.
 PATTERNS = [
-    ("forward", "forward ms_admin's token", "refused by ms_payments"),
-    ("own", "its own token (god mode)", "refused by the portal"),
-    ("exchange", "exchange ms_admin's token", "accepted"),
+    ("forward", "forward ms_admin's token", "refused by ms_payments: 401 invalid_token (wrong audience)"),
+    ("own", "its own token (god mode)", "refused by the portal: invalid_scope"),
+    ("exchange", "exchange ms_admin's token", "accepted: charge ch_"),
 ]
 
 

@@ -1,10 +1,12 @@
-"""ms_admin: a service that calls ms_doctor with a token it gets from AuthPortal with its own credentials.
+"""ms_admin: a service that calls ms_doctor, then ms_orders, with tokens it gets from AuthPortal.
 
 Each step prints what it did and what came back; the exit status is 0 when every answer was the
-one the story expects (ms_admin holds doctors:read only, and is not ms_payroll).
+one the story expects (ms_admin holds doctors:read only, and is not ms_payroll). With
+MS_ORDERS_URL, it then places an order three times, once for each way ms_orders may try to charge
+it at ms_payments on ms_admin's behalf, and prints the three outcomes side by side.
 
     MS_ADMIN_ISSUER=… MS_ADMIN_CLIENT_ID=… MS_ADMIN_CLIENT_SECRET=… MS_DOCTOR_URL=… \\
-        python examples/ms_admin.py
+        [MS_ORDERS_URL=…] python examples/ms_admin.py
 """
 
 from __future__ import annotations
@@ -20,13 +22,22 @@ import jwt
 from authportal_client import TokenClient
 
 AUDIENCE = "https://doctors.internal"
+ORDERS = "https://orders.internal"
+
+# How ms_orders may call ms_payments for its caller, and how the story expects each outcome to begin.
+PATTERNS = [
+    ("forward", "forward ms_admin's token", "refused by ms_payments: 401 invalid_token (wrong audience)"),
+    ("own", "its own token (god mode)", "refused by the portal: invalid_scope"),
+    ("exchange", "exchange ms_admin's token", "accepted: charge ch_"),
+]
 
 
 def say(message: str) -> None:
-    print(f"  ms_admin  │ {message}", flush=True)
+    print(f"  ms_admin    │ {message}", flush=True)
 
 
 def call(method: str, url: str, authorization: str | None) -> tuple[int, str, str]:
+    """Status, WWW-Authenticate and body of one request."""
     data = b"{}" if method == "POST" else None
     request = urllib.request.Request(url, method=method, data=data)  # noqa: S310 (our loopback URL)
     if authorization:
@@ -71,7 +82,39 @@ def main() -> int:
         f"asked for a token again: {'the cached one' if again == token else 'a new one'} (requests made: "
         f"{tokens.requests_made})"
     )
+    if os.environ.get("MS_ORDERS_URL"):
+        surprises += place_orders(tokens, os.environ["MS_ORDERS_URL"], os.environ["MS_ADMIN_CLIENT_ID"])
     return 1 if surprises else 0
+
+
+def place_orders(tokens: TokenClient, orders_url: str, client_id: str) -> int:
+    """Place one order per pattern; print the outcomes side by side. Returns the number of surprises."""
+    bearer = tokens.authorization(resource=ORDERS)
+    say(f"got a token for {ORDERS} (orders:write) and places an order three times")
+    outcomes = []
+    for how, what, expected in PATTERNS:
+        status, _, body = call("POST", f"{orders_url}/orders?how={how}", bearer)
+        outcomes.append((what, expected, _outcome(status, json.loads(body), client_id)))
+    say("how ms_orders called ms_payments for ms_admin:")
+    surprises = 0
+    for what, expected, outcome in outcomes:
+        verdict = "as expected" if outcome.startswith(expected) else f"UNEXPECTED, wanted {expected}"
+        surprises += not outcome.startswith(expected)
+        say(f"  {what:<27} → {outcome}  ({verdict})")
+    return surprises
+
+
+def _outcome(status: int, answer: dict, client_id: str) -> str:
+    if status == 201:
+        charge = answer["charge"]
+        subject = "ms_admin" if charge["for"] == client_id else charge["for"]
+        actors = " → ".join(actor[:8] + "…" for actor in charge["via"])
+        return f"accepted: charge {charge['charge']} for sub={subject} via act={actors}, txn={charge['txn']}"
+    if answer.get("refused_by") == "ms_payments":
+        return f"refused by ms_payments: {answer['status']} {answer.get('error')} ({answer.get('error_description')})"
+    if answer.get("refused_by") == "portal":
+        return f"refused by the portal: {answer['error']} ({answer['error_description']})"
+    return f"{status} {answer}"
 
 
 def _short(body: str) -> str:

@@ -56,7 +56,7 @@ RULES = [
 
 
 def say(message: str) -> None:
-    print(f"  ms_doctor │ {message}", flush=True)
+    print(f"  ms_doctor   │ {message}", flush=True)
 
 
 def respond(start_response: Callable[..., Any], status: str, document: Any) -> list[bytes]:

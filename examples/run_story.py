@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
-"""The whole story on loopback: the portal, ms_doctor, and ms_admin calling it with a token.
+"""The whole story on loopback: the portal, ms_doctor, ms_orders, ms_payments, and ms_admin calling.
 
     python examples/run_story.py          # after `make setup`: .venv/bin/python examples/run_story.py
+    STORY_FIRST_PORT=19000 python examples/run_story.py   # ports 19000–19003 instead of free ones
 
 1. sets up a throw-away portal (SQLite in a temporary directory, issuer http://127.0.0.1:<port>),
-2. registers ms_doctor (audience https://doctors.internal, scopes doctors:read and doctors:write)
-   and the client ms_admin granted doctors:read, with the operator commands,
-3. serves the portal with granian (as `make run` does) and starts ms_doctor,
+2. registers, with the operator commands, the services ms_doctor (doctors:read, doctors:write),
+   ms_orders (orders:write) and ms_payments (payments:charge); the client ms_admin granted
+   doctors:read and orders:write; the client ms_orders representing its service, granted nothing;
+   and the edge ms_orders → ms_payments mapping orders:write to payments:charge,
+3. serves the portal with granian (as `make run` does) and starts ms_doctor, ms_payments, ms_orders,
 4. runs ms_admin, which gets a token and calls ms_doctor: allowed, refused by scope, refused by
-   caller, refused without or with a tampered token,
+   caller, refused without or with a tampered token; then places an order at ms_orders three
+   times, once for each way ms_orders may try to charge it at ms_payments: forwarding ms_admin's
+   token (refused: wrong audience), its own token (refused: nothing grants payments:charge to it),
+   exchanging the token (accepted, with ms_admin as `sub` and ms_orders as the actor),
 and stops everything. Exits 0 when every answer was the expected one.
 """
 
@@ -85,9 +91,38 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def ports(count: int) -> list[int]:
+    """Free loopback ports, or STORY_FIRST_PORT and the ones after it when that is set."""
+    first = os.environ.get("STORY_FIRST_PORT")
+    if first:
+        return [int(first) + offset for offset in range(count)]
+    return [free_port() for _ in range(count)]
+
+
+def service(env: dict[str, str], name: str, audience: str, *scopes: str) -> None:
+    manage(env, "create_service", name, "--audience", audience, *(f"--scope={scope}" for scope in scopes))
+    say(f"registered service {name}: audience {audience}, scopes {' '.join(scopes)}")
+
+
+def client(env: dict[str, str], name: str, *options: str) -> dict[str, str]:
+    """Register a client with create_client; its client_id and its secret, shown only now."""
+    output = manage(env, "create_client", name, *options, "--json")
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def start(script: str, env: dict[str, str], health: str) -> subprocess.Popen:
+    process = subprocess.Popen([PY, str(EXAMPLES / script)], cwd=ROOT, env=env)  # noqa: S603 (ours)
+    try:
+        wait_until_up(health, process)
+    except SystemExit:
+        stop(process)
+        raise
+    return process
+
+
 def main() -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="authportal-story-"))
-    portal_port, doctor_port = free_port(), free_port()
+    portal_port, doctor_port, orders_port, payments_port = ports(4)
     issuer = f"http://127.0.0.1:{portal_port}"
     env = story_env(data_dir, issuer)
     processes: list[subprocess.Popen] = []
@@ -95,30 +130,25 @@ def main() -> int:
         say(f"portal: a fresh database in {data_dir}, issuer {issuer}")
         manage(env, "migrate", "--noinput", "-v", "0")
         manage(env, "ensure_signing_key")
-        manage(
-            env,
-            "create_service",
-            "ms_doctor",
-            "--audience",
-            "https://doctors.internal",
-            "--scope",
-            "doctors:read",
-            "--scope",
-            "doctors:write",
+        service(env, "ms_doctor", "https://doctors.internal", "doctors:read", "doctors:write")
+        service(env, "ms_orders", "https://orders.internal", "orders:write")
+        service(env, "ms_payments", "https://payments.internal", "payments:charge")
+        admin_client = client(
+            env, "ms_admin", "--grant", "ms_doctor:doctors:read", "--grant", "ms_orders:orders:write"
         )
         say(
-            "registered service ms_doctor: audience https://doctors.internal, "
-            "scopes doctors:read doctors:write"
+            f"registered client ms_admin (client_id {admin_client['client_id']}), granted doctors:read "
+            "and orders:write; its secret goes to ms_admin only"
         )
-        created = json.loads(
-            manage(env, "create_client", "ms_admin", "--grant", "ms_doctor:doctors:read", "--json")
-            .strip()
-            .splitlines()[-1]
-        )
+        # ms_orders' client represents the service, so it may exchange the tokens sent to ms_orders;
+        # it is granted nothing of its own.
+        orders_client = client(env, "ms_orders", "--service", "ms_orders")
         say(
-            f"registered client ms_admin (client_id {created['client_id']}), granted doctors:read; "
-            "its secret goes to ms_admin only"
+            f"registered client ms_orders (client_id {orders_client['client_id']}) for service ms_orders, granted nothing"
         )
+        edge = manage(env, "add_edge", "ms_orders", "ms_payments", "--map", "orders:write=payments:charge")
+        say(edge.strip().splitlines()[-1])
+        names = {admin_client["client_id"]: "ms_admin", orders_client["client_id"]: "ms_orders"}
 
         portal_log = open(data_dir / "portal.log", "w")  # noqa: SIM115 (closed with the directory)
         portal = subprocess.Popen(  # noqa: S603 (our own commands)
@@ -144,20 +174,36 @@ def main() -> int:
         wait_until_up(f"{issuer}/.well-known/oauth-authorization-server", portal)
         say(f"portal up: {issuer}/.well-known/oauth-authorization-server and /.well-known/jwks.json")
 
-        doctor = subprocess.Popen(  # noqa: S603 (our own commands)
-            [PY, str(EXAMPLES / "ms_doctor.py")],
-            cwd=ROOT,
-            env={
-                **env,
-                "MS_DOCTOR_ISSUER": issuer,
-                "MS_DOCTOR_PORT": str(doctor_port),
-                "MS_DOCTOR_CALLERS": json.dumps({created["client_id"]: "ms_admin"}),
-            },
+        doctor_env = {
+            "MS_DOCTOR_ISSUER": issuer,
+            "MS_DOCTOR_PORT": str(doctor_port),
+            "MS_DOCTOR_CALLERS": json.dumps({admin_client["client_id"]: "ms_admin"}),
+        }
+        processes.append(
+            start("ms_doctor.py", {**env, **doctor_env}, f"http://127.0.0.1:{doctor_port}/health")
         )
-        processes.append(doctor)
-        wait_until_up(f"http://127.0.0.1:{doctor_port}/health", doctor)
+        payments_env = {
+            "MS_PAYMENTS_ISSUER": issuer,
+            "MS_PAYMENTS_PORT": str(payments_port),
+            "MS_PAYMENTS_ORDERS_CLIENT_ID": orders_client["client_id"],
+            "MS_PAYMENTS_CALLERS": json.dumps(names),
+        }
+        processes.append(
+            start("ms_payments.py", {**env, **payments_env}, f"http://127.0.0.1:{payments_port}/health")
+        )
+        orders_env = {
+            "MS_ORDERS_ISSUER": issuer,
+            "MS_ORDERS_PORT": str(orders_port),
+            "MS_ORDERS_CLIENT_ID": orders_client["client_id"],
+            "MS_ORDERS_CLIENT_SECRET": orders_client["client_secret"],
+            "MS_ORDERS_CALLERS": json.dumps(names),
+            "MS_PAYMENTS_URL": f"http://127.0.0.1:{payments_port}",
+        }
+        processes.append(
+            start("ms_orders.py", {**env, **orders_env}, f"http://127.0.0.1:{orders_port}/health")
+        )
 
-        say("ms_admin calls ms_doctor")
+        say("ms_admin calls ms_doctor, then ms_orders")
         admin = subprocess.run(  # noqa: S603 (our own commands)
             [PY, str(EXAMPLES / "ms_admin.py")],
             cwd=ROOT,
@@ -165,16 +211,20 @@ def main() -> int:
             env={
                 **env,
                 "MS_ADMIN_ISSUER": issuer,
-                "MS_ADMIN_CLIENT_ID": created["client_id"],
-                "MS_ADMIN_CLIENT_SECRET": created["client_secret"],
+                "MS_ADMIN_CLIENT_ID": admin_client["client_id"],
+                "MS_ADMIN_CLIENT_SECRET": admin_client["client_secret"],
                 "MS_DOCTOR_URL": f"http://127.0.0.1:{doctor_port}",
+                "MS_ORDERS_URL": f"http://127.0.0.1:{orders_port}",
             },
         )
         if admin.returncode != 0:
             say("some answers were not the expected ones; the portal's log:")
             print((data_dir / "portal.log").read_text()[-4000:])
             return 1
-        say("done: authentication by the portal, authorization by ms_doctor, every answer as expected")
+        say(
+            "done: authentication by the portal, authorization by each service, "
+            "delegation only along the declared edge; every answer as expected"
+        )
         return 0
     finally:
         for process in reversed(processes):

@@ -1,8 +1,10 @@
-"""The runnable story, end to end: portal, ms_doctor and ms_admin as real processes on loopback."""
+"""The runnable story, end to end: the portal, ms_doctor, ms_orders, ms_payments and ms_admin as real
+processes on loopback (STORY_FIRST_PORT, when set, picks their ports)."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the story runs POSIX processes")
 def test_the_story_runs_with_every_answer_as_expected():
+    # One run of the story (about 15 s) proves both halves: ms_admin → ms_doctor, and the three ways
+    # ms_orders may call ms_payments on ms_admin's behalf.
     env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "run_story.py")],
@@ -31,3 +35,26 @@ def test_the_story_runs_with_every_answer_as_expected():
     assert 'error="invalid_token"' in lines
     assert "the cached one (requests made: 1)" in lines
     assert "UNEXPECTED" not in lines
+
+    # 1. Forwarding ms_admin's token: it is addressed to ms_orders, so ms_payments refuses it.
+    assert (
+        'ms_payments │ POST /charges: refused, 401 Unauthorized  Bearer realm="ms_payments", '
+        'error="invalid_token", error_description="wrong audience"'
+    ) in lines
+    assert "forward ms_admin's token    → refused by ms_payments: 401 invalid_token (wrong audience)" in lines
+    # 2. God mode: ms_orders' own client is granted nothing at ms_payments, so the portal says no.
+    assert (
+        "its own token (god mode)    → refused by the portal: invalid_scope "
+        "(The scope payments:charge is unknown or not granted to this client.)"
+    ) in lines
+    # 3. Delegation: the exchanged token names ms_admin as sub and ms_orders as the one actor.
+    accepted = lines[lines.index("ms_payments │ POST /charges: accepted") :]
+    assert "sub       ms_admin (" in accepted
+    assert "act       ms_orders (" in accepted
+    assert "client_id ms_orders (" in accepted
+    assert "aud       https://payments.internal" in accepted
+    assert "scope     payments:charge\n" in accepted
+    txn = re.search(r"txn       (\S+)\n", accepted)
+    assert txn is not None and txn.group(1) != "—"
+    assert "exchange ms_admin's token   → accepted: charge ch_" in lines
+    assert "for sub=ms_admin via act=" in lines and f"txn={txn.group(1)}" in lines

@@ -1,0 +1,167 @@
+"""ms_orders: takes an order, and must charge it through ms_payments on behalf of whoever ordered.
+
+Tokens sent to it are verified by the SDK's WSGI middleware (audience https://orders.internal,
+scope orders:write). For the story, `POST /orders?how=…` tries one of three ways to call
+ms_payments, so that they can be seen side by side (a real service only ever does the third):
+
+- `forward`: send on the caller's token as it came. It is addressed to ms_orders, so ms_payments
+  refuses it (401, wrong audience): a token is good for one audience only.
+- `own`: ask the portal for payments:charge with ms_orders' own credentials, a "god mode" token
+  that would charge anyone's card. Nothing grants it to ms_orders' client: invalid_scope.
+- `exchange`: trade the caller's token for one addressed to ms_payments (RFC 8693), along the
+  declared edge ms_orders → ms_payments (orders:write → payments:charge). The caller stays `sub`,
+  ms_orders' client is the actor, and ms_payments accepts it.
+
+    MS_ORDERS_ISSUER=… MS_ORDERS_CLIENT_ID=… MS_ORDERS_CLIENT_SECRET=… MS_PAYMENTS_URL=… \\
+        python examples/ms_orders.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from authportal_client import Claims, TokenClient, TokenRequestError, Verifier
+from authportal_client.bearer import bearer_token
+from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware
+from claims_shown import claims_lines, named
+
+PAYMENTS = "https://payments.internal"
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def say(message: str) -> None:
+    print(f"  ms_orders   │ {message}", flush=True)
+
+
+def respond(start_response: Callable[..., Any], status: str, document: Any) -> list[bytes]:
+    body = json.dumps(document).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def charge(payments_url: str, token: str) -> tuple[int, str, dict[str, Any]]:
+    """POST /charges at ms_payments: its status, its challenge, its JSON body."""
+    request = urllib.request.Request(payments_url + "/charges", method="POST", data=b"{}")  # noqa: S310 (ours)
+    request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+            return response.status, "", json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers.get("WWW-Authenticate", ""), json.loads(error.read() or b"{}")
+
+
+def make_app(tokens: TokenClient, payments_url: str, names: dict[str, str]) -> WsgiApp:
+    shown: set[str | None] = set()  # the tokens whose claims were printed already (by jti)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        if path == "/health":
+            return respond(start_response, "200 OK", {"ok": True})
+        if (method, path) != ("POST", "/orders"):
+            return respond(start_response, "404 Not Found", {"error": "not_found"})
+        claims: Claims = environ[ENVIRON_KEY]
+        received = bearer_token(environ.get("HTTP_AUTHORIZATION"))
+        assert received is not None  # the middleware let the request through with a good token
+        how = parse_qs(environ.get("QUERY_STRING", "")).get("how", ["exchange"])[0]
+        if claims.token_id in shown:
+            say(f"POST /orders?how={how} from {named(claims.client_id, names)}, the same token as before")
+        else:
+            shown.add(claims.token_id)
+            say(f"POST /orders?how={how} from {named(claims.client_id, names)}, the token says")
+            for line in claims_lines(claims, names):
+                say(line)
+
+        if how == "forward":
+            say("forwards the caller's token to ms_payments as it came")
+            token = received
+        elif how == "own":
+            say("asks the portal for payments:charge with its own credentials (client_credentials)")
+            try:
+                token = tokens.get_token(resource=PAYMENTS, scope="payments:charge")
+            except TokenRequestError as refusal:
+                say(f"the portal refused: {refusal.error}: {refusal.description}")
+                return respond(
+                    start_response,
+                    "502 Bad Gateway",
+                    {
+                        "refused_by": "portal",
+                        "error": refusal.error,
+                        "error_description": refusal.description,
+                    },
+                )
+        elif how == "exchange":
+            say("exchanges the caller's token for one addressed to ms_payments (RFC 8693)")
+            try:
+                token = tokens.exchange(received, resource=PAYMENTS, scope="payments:charge")
+            except TokenRequestError as refusal:
+                say(f"the portal refused the exchange: {refusal.error}: {refusal.description}")
+                return respond(
+                    start_response,
+                    "502 Bad Gateway",
+                    {
+                        "refused_by": "portal",
+                        "error": refusal.error,
+                        "error_description": refusal.description,
+                    },
+                )
+        else:
+            return respond(start_response, "400 Bad Request", {"error": "how is forward, own or exchange"})
+
+        status, challenge, document = charge(payments_url, token)
+        if status != 201:
+            say(f"ms_payments refused: {status}  {challenge}")
+            return respond(
+                start_response,
+                "502 Bad Gateway",
+                {"refused_by": "ms_payments", "status": status, "www_authenticate": challenge, **document},
+            )
+        say(f"ms_payments charged: {document['charge']}")
+        return respond(start_response, "201 Created", {"order": 42, "charge": document})
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def main() -> None:
+    issuer = os.environ["MS_ORDERS_ISSUER"]
+    audience = os.environ.get("MS_ORDERS_AUDIENCE", "https://orders.internal")
+    port = int(os.environ.get("MS_ORDERS_PORT", "8002"))
+    names = json.loads(os.environ.get("MS_ORDERS_CALLERS", "{}"))
+    tokens = TokenClient(issuer, os.environ["MS_ORDERS_CLIENT_ID"], os.environ["MS_ORDERS_CLIENT_SECRET"])
+    app = BearerTokenMiddleware(
+        make_app(tokens, os.environ["MS_PAYMENTS_URL"], names),
+        Verifier(issuer, audience),
+        required_scopes=["orders:write"],
+        exempt_paths=["/health"],
+        realm="ms_orders",
+    )
+    with make_server(
+        "127.0.0.1", port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
+    ) as server:
+        say(f"listening on http://127.0.0.1:{port}, audience {audience}, trusting tokens from {issuer}")
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""ms_payments: charges money, and only for a caller who asked for it, through ms_orders.
+
+Every token is verified locally by the SDK's WSGI middleware (ours, addressed to
+https://payments.internal); the one route demands `payments:charge` and exactly one actor,
+ms_orders' client (`requirement_response(…, via=[ORDERS_CLIENT_ID])`): a token that ms_orders
+obtained by exchanging its caller's, so `sub` still names that caller. Standard library only,
+besides authportal_client.
+
+    MS_PAYMENTS_ISSUER=http://127.0.0.1:8000 MS_PAYMENTS_ORDERS_CLIENT_ID=<ms_orders' client_id> \\
+        MS_PAYMENTS_CALLERS='{"<client_id>": "ms_admin", …}' python examples/ms_payments.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from authportal_client import Claims, Verifier
+from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware, requirement_response
+from claims_shown import claims_lines, named
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def say(message: str) -> None:
+    print(f"  ms_payments │ {message}", flush=True)
+
+
+def respond(start_response: Callable[..., Any], status: str, document: Any) -> list[bytes]:
+    body = json.dumps(document).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def make_app(orders_client_id: str, names: dict[str, str]) -> WsgiApp:
+    """The service itself, behind the middleware: `environ[ENVIRON_KEY]` holds verified Claims."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        if path == "/health":
+            return respond(start_response, "200 OK", {"ok": True})
+        if (method, path) != ("POST", "/charges"):
+            return respond(start_response, "404 Not Found", {"error": "not_found"})
+        denied = requirement_response(
+            start_response, environ, scope="payments:charge", via=[orders_client_id], realm="ms_payments"
+        )
+        if denied is not None:
+            return denied
+        claims: Claims = environ[ENVIRON_KEY]
+        say("POST /charges: accepted, the token says")
+        for line in claims_lines(claims, names):
+            say(line)
+        charge = {
+            "charge": "ch_" + secrets.token_hex(4),
+            "for": claims.subject,
+            "via": list(claims.actor_chain),
+            "txn": claims.txn,
+            "scope": " ".join(sorted(claims.scopes)),
+        }
+        return respond(start_response, "201 Created", charge)
+
+    return app
+
+
+def telling_refusals(app: WsgiApp, names: dict[str, str]) -> WsgiApp:
+    """Print every refusal, the middleware's included, as the caller will read it."""
+
+    def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if status[0] in "45":
+                challenge = dict(headers).get("WWW-Authenticate", "")
+                claims = environ.get(ENVIRON_KEY)
+                caller = f" by {named(claims.client_id, names)}" if claims else ""
+                say(
+                    f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO')}{caller}: refused, {status}  {challenge}"
+                )
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return logged
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def main() -> None:
+    issuer = os.environ["MS_PAYMENTS_ISSUER"]
+    audience = os.environ.get("MS_PAYMENTS_AUDIENCE", "https://payments.internal")
+    port = int(os.environ.get("MS_PAYMENTS_PORT", "8003"))
+    orders_client_id = os.environ["MS_PAYMENTS_ORDERS_CLIENT_ID"]
+    names = json.loads(os.environ.get("MS_PAYMENTS_CALLERS", "{}"))
+    verifier = Verifier(issuer, audience)
+    app = BearerTokenMiddleware(
+        make_app(orders_client_id, names), verifier, exempt_paths=["/health"], realm="ms_payments"
+    )
+    with make_server(
+        "127.0.0.1",
+        port,
+        telling_refusals(app, names),
+        server_class=_ThreadingServer,
+        handler_class=_QuietHandler,
+    ) as server:
+        say(f"listening on http://127.0.0.1:{port}, audience {audience}, trusting tokens from {issuer}")
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -234,7 +234,7 @@ def call_graph(
     edges: list[tuple[int, str, str, dict[str, list[str]], bool]],
     *,
     box: tuple[int, int] = (150, 32),
-    column: int = 290,
+    column: int = 340,
     row: int = 90,
     margin: int = 30,
 ) -> CallGraph:

@@ -163,6 +163,12 @@ class AuditFilterForm(forms.Form):
         label="Transaction",
         help_text="a txn: every hop of one delegated request",
     )
+    edge = forms.CharField(
+        required=False,
+        max_length=130,
+        widget=forms.TextInput(attrs={"placeholder": "ms_orders->ms_payments"}),
+        help_text="a call-graph edge: its exchanges and their refusals",
+    )
     outcome = forms.ChoiceField(
         required=False, choices=[("", "any"), ("success", "success"), ("failure", "failure")]
     )

@@ -61,7 +61,8 @@ def test_an_auditor_reads_the_graph_and_each_edges_traffic_but_no_change_form(au
     assert '<code class="nowrap">orders:write=payments:charge</code>' in row
     assert "checkout charges the card" in row
     assert ">2</a>" in row and ">1</a>" in row  # exchanges, refusals
-    assert "event=token.exchanged&amp;service=ms_payments" in row
+    assert "event=token.exchanged&amp;edge=ms_orders-%3Ems_payments" in row
+    assert "event=token.denied&amp;edge=ms_orders-%3Ems_payments" in row
     assert "Add an edge" not in html and "data-confirm" not in html
 
 
@@ -172,3 +173,16 @@ def test_the_layout_is_layered_by_longest_path_and_survives_a_cycle():
     assert graph == call_graph(list(reversed(services)), edges)  # the order of the rows does not matter
     forward, back = graph.arrows
     assert forward.path != back.path and forward.label_y != back.label_y  # they bend apart
+
+
+def test_the_traffic_links_open_the_audit_log_at_that_edges_exchanges_and_refusals(auditor_client, edge):
+    audit_record(event="token.exchanged", actor="x", subject="client:x", details={"edge": edge.label})
+    audit_record(event="token.exchanged", actor="x", subject="client:x", details={"edge": "ms_a->ms_b"})
+    audit_record(event="token.denied", actor="x", subject="client:x", details={"edge": edge.label})
+    html = auditor_client.get(reverse("portal:call_graph")).content.decode()
+    links = re.findall(r'href="(/[^"]*event=token\.(?:exchanged|denied)[^"]*)"', html)
+    assert len(links) == 2
+    for link in links:
+        page = auditor_client.get(link.replace("&amp;", "&"))
+        assert len(page.context["rows"]) == 1
+        assert page.context["rows"][0].event.details["edge"] == edge.label

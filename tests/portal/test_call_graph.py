@@ -186,3 +186,9 @@ def test_the_traffic_links_open_the_audit_log_at_that_edges_exchanges_and_refusa
         page = auditor_client.get(link.replace("&amp;", "&"))
         assert len(page.context["rows"]) == 1
         assert page.context["rows"][0].event.details["edge"] == edge.label
+
+
+def test_with_no_edge_the_page_says_so(auditor_client, orders_and_payments):
+    assert call_graph([], []).arrows == []
+    html = auditor_client.get(reverse("portal:call_graph")).content.decode()
+    assert "No edge is declared" in html and '<svg class="call-graph"' not in html

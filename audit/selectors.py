@@ -32,6 +32,8 @@ class AuditFilter:
     events on PostgreSQL and on SQLite.
     txn: a transaction id (RFC 8417), matching every hop of one delegated request (`token.exchanged`
     and the refusals of exchanges that knew it).
+    edge: a call-graph edge, `FROM->TO` by service name, matching the exchanges along it and the
+    refusals of exchanges that reached it.
     """
 
     since: datetime | None = None
@@ -43,6 +45,7 @@ class AuditFilter:
     outcome: str = ""
     service: str = ""
     txn: str = ""
+    edge: str = ""
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):
@@ -77,6 +80,7 @@ class AuditFilter:
             outcome=str(params.get("outcome") or "").strip(),
             service=str(params.get("service") or "").strip(),
             txn=str(params.get("txn") or "").strip(),
+            edge=str(params.get("edge") or "").strip(),
         )
 
     def is_complete_range(self) -> bool:
@@ -89,6 +93,7 @@ class AuditFilter:
             or self.outcome
             or self.service
             or self.txn
+            or self.edge
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -120,6 +125,8 @@ class AuditFilter:
             events = events.filter(outcome=self.outcome)
         if self.service:
             events = events.filter(self._about_service())
+        if self.edge:
+            events = events.filter(details__edge=self.edge)
         if self.txn:
             # Spelled as the partial expression index audit_txn_time_id is, so that it is used.
             events = events.alias(_txn=KeyTextTransform("txn", "details")).filter(

@@ -504,24 +504,31 @@ def delegation_edge_add(
     USERS_UPSTREAM (`@user`: a trusted issuer's user token, which carries no scope of ours); every
     downstream scope one of `to_service`'s.
     """
+    # Keyed by this function's keywords, so that a form naming its fields alike shows each on its field.
     if not mappings:
-        raise ValidationError("An edge needs at least one scope mapping (--map UPSTREAM=DOWNSTREAM).")
+        raise ValidationError(
+            {"mappings": "An edge needs at least one scope mapping (--map UPSTREAM=DOWNSTREAM)."}
+        )
     owned = {
         (name, service_id)
         for name, service_id in Scope.objects.filter(service__in=[from_service, to_service]).values_list(
             "name", "service_id"
         )
     }
-    problems = []
+    problems: dict[str, list[str]] = {}
     for mapping in mappings:
         if mapping.upstream != USERS_UPSTREAM and (mapping.upstream, from_service.pk) not in owned:
-            problems.append(f"The service {from_service.name!r} has no scope {mapping.upstream!r}.")
+            problems.setdefault("mappings", []).append(
+                f"The service {from_service.name!r} has no scope {mapping.upstream!r}."
+            )
         if (mapping.downstream, to_service.pk) not in owned:
-            problems.append(f"The service {to_service.name!r} has no scope {mapping.downstream!r}.")
+            problems.setdefault("mappings", []).append(
+                f"The service {to_service.name!r} has no scope {mapping.downstream!r}."
+            )
     if from_service.pk == to_service.pk:
-        problems.append("An edge joins two different services.")
+        problems.setdefault("to_service", []).append("An edge joins two different services.")
     elif DelegationEdge.objects.filter(from_service=from_service, to_service=to_service).exists():
-        problems.append(
+        problems.setdefault("to_service", []).append(
             f"The edge {from_service.name} -> {to_service.name} is already declared; remove it first."
         )
     if problems:

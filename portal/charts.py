@@ -164,3 +164,123 @@ def key_timeline(
         day += timedelta(days=step)
     axis_y = top + len(rows) * lane
     return KeyTimeline(width, int(axis_y + 22), left, axis_y, lanes, ticks, x(now))
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    pk: int
+    name: str
+    x: int  # the box's top left corner
+    y: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class GraphArrow:
+    pk: int
+    path: str  # an SVG path: a quadratic curve from the source box's side to the target's
+    label_x: float
+    label_y: float
+    lines: list[str]  # the scope map, `upstream → downstream`, one line each
+    enabled: bool
+    title: str
+
+
+@dataclass(frozen=True)
+class CallGraph:
+    width: int
+    height: int
+    nodes: list[GraphNode]
+    arrows: list[GraphArrow]
+
+
+def graph_layers(names: list[str], pairs: list[tuple[str, str]]) -> dict[str, int]:
+    """Each node's column: the longest path reaching it, once the edges closing a cycle are set aside.
+
+    A depth-first walk in name order meets the same back edges every time, so the same registry
+    always draws the same picture.
+    """
+    out: dict[str, list[str]] = {name: [] for name in names}
+    for source, target in sorted(pairs):
+        out[source].append(target)
+    state: dict[str, int] = {}  # 1 on the walk's path, 2 done
+    order: list[str] = []  # reverse topological order of the kept edges
+    back: set[tuple[str, str]] = set()
+
+    def walk(node: str) -> None:
+        state[node] = 1
+        for nxt in out[node]:
+            if state.get(nxt) == 1:
+                back.add((node, nxt))
+            elif nxt not in state:
+                walk(nxt)
+        state[node] = 2
+        order.append(node)
+
+    for name in sorted(names):
+        if name not in state:
+            walk(name)
+    layer = {name: 0 for name in names}
+    for node in reversed(order):
+        for nxt in out[node]:
+            if (node, nxt) not in back:
+                layer[nxt] = max(layer[nxt], layer[node] + 1)
+    return layer
+
+
+def call_graph(
+    services: list[tuple[int, str]],
+    edges: list[tuple[int, str, str, dict[str, list[str]], bool]],
+    *,
+    box: tuple[int, int] = (150, 32),
+    column: int = 340,
+    row: int = 90,
+    margin: int = 30,
+) -> CallGraph:
+    """Services as boxes in columns by call depth, edges as arrows labelled with their scope maps.
+
+    `services`: (pk, name); `edges`: (pk, from name, to name, scope map, enabled). A call back to
+    an earlier column (a cycle across services) bends the other way, so A→B and B→A both show.
+    """
+    names = [name for _, name in services]
+    layer = graph_layers(names, [(source, target) for _, source, target, _, _ in edges])
+    columns: dict[int, list[str]] = {}
+    for name in sorted(names):
+        columns.setdefault(layer[name], []).append(name)
+    tallest = max((len(members) for members in columns.values()), default=0)
+    height = max(tallest, 1) * row + margin
+    width = max(len(columns), 1) * column - column + box[0] + 2 * margin + 60
+    pk_of = dict((name, pk) for pk, name in services)
+    place: dict[str, GraphNode] = {}
+    for depth, members in columns.items():
+        top = 20 + (height - len(members) * row) / 2 + (row - box[1]) / 2
+        for i, name in enumerate(members):
+            place[name] = GraphNode(
+                pk_of[name], name, margin + depth * column, round(top + i * row), box[0], box[1]
+            )
+    arrows = []
+    for pk, source, target, scope_map, enabled in edges:
+        a, b = place[source], place[target]
+        forward = a.x < b.x
+        x1 = a.x + a.width if forward else a.x
+        x2 = b.x - 4 if forward else b.x + b.width + 4  # stop short of the box: the arrowhead shows
+        y1, y2 = a.y + a.height / 2, b.y + b.height / 2
+        # Bend to the left of the direction of travel: opposite edges bend apart.
+        dx, dy = x2 - x1, y2 - y1
+        length = max((dx * dx + dy * dy) ** 0.5, 1.0)
+        bend = 0.18 * length if forward else 0.3 * length
+        cx, cy = (x1 + x2) / 2 + dy / length * bend, (y1 + y2) / 2 - dx / length * bend
+        lines = [f"{up} → {down}" for up, downs in scope_map.items() for down in downs]
+        arrows.append(
+            GraphArrow(
+                pk,
+                f"M{x1:.1f},{y1:.1f} Q{cx:.1f},{cy:.1f} {x2:.1f},{y2:.1f}",
+                round((x1 + 2 * cx + x2) / 4, 1),  # the curve's midpoint
+                round((y1 + 2 * cy + y2) / 4 - 6 * (len(lines) - 1), 1),
+                lines,
+                enabled,
+                f"{source} → {target}{'' if enabled else ' (disabled)'}: {', '.join(lines)}",
+            )
+        )
+    return CallGraph(int(width), int(height + 40), list(place.values()), arrows)

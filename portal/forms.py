@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from clients.external_subjects import ALLOWED_ALGORITHMS, DEFAULT_ALGORITHMS, JWKS_MAX_BYTES
 from clients.models import Client, Scope, Service
+from clients.services import ScopeMapping
 from clients.validators import NAME_RULES, scope_names_parse, validate_client_name
 
 
@@ -162,6 +163,12 @@ class AuditFilterForm(forms.Form):
         label="Transaction",
         help_text="a txn: every hop of one delegated request",
     )
+    edge = forms.CharField(
+        required=False,
+        max_length=130,
+        widget=forms.TextInput(attrs={"placeholder": "ms_orders->ms_payments"}),
+        help_text="a call-graph edge: its exchanges and their refusals",
+    )
     outcome = forms.ChoiceField(
         required=False, choices=[("", "any"), ("success", "success"), ("failure", "failure")]
     )
@@ -216,3 +223,33 @@ class TrustedIssuerForm(forms.Form):
         if not isinstance(document, dict):
             raise forms.ValidationError('Not a JWKS: a JSON object with a "keys" array.')
         return document
+
+
+class DelegationEdgeForm(forms.Form):
+    """Fields named as `delegation_edge_add`'s keywords, so its refusals land on the right field."""
+
+    from_service = forms.ModelChoiceField(
+        queryset=Service.objects.order_by("name"),
+        to_field_name="name",
+        help_text="It exchanges the tokens sent to it",
+    )
+    to_service = forms.ModelChoiceField(
+        queryset=Service.objects.order_by("name"), to_field_name="name", help_text="The service it calls next"
+    )
+    mappings = forms.CharField(
+        label="Scope map",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "orders:write=payments:charge"}),
+        help_text="One per line, UPSTREAM=DOWNSTREAM: a scope of the first service the caller's token holds, "
+        "and a scope of the second it allows",
+    )
+    max_depth = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=10,
+        help_text="Most actors in a chain along this edge (default 3)",
+    )
+    description = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_mappings(self) -> list[ScopeMapping]:
+        lines = [line.strip() for line in self.cleaned_data["mappings"].splitlines() if line.strip()]
+        return [ScopeMapping.parse(line) for line in lines]

@@ -1,6 +1,17 @@
 from django.urls import path
 
-from portal.views import audit, auth, clients, dashboard, grants, keys, security, services, trusted_issuers
+from portal.views import (
+    audit,
+    auth,
+    clients,
+    dashboard,
+    grants,
+    graph,
+    keys,
+    security,
+    services,
+    trusted_issuers,
+)
 
 app_name = "portal"
 
@@ -28,6 +39,10 @@ urlpatterns = [
     path("keys/", keys.key_list, name="key_list"),
     path("keys/rotate/", keys.key_rotate_view, name="key_rotate"),
     path("keys/<str:kid>/revoke/", keys.key_revoke_view, name="key_revoke"),
+    path("graph/", graph.call_graph_view, name="call_graph"),
+    path("graph/edges/", graph.edge_create, name="edge_create"),
+    path("graph/edges/<int:pk>/enabled/", graph.edge_set_enabled, name="edge_set_enabled"),
+    path("graph/edges/<int:pk>/remove/", graph.edge_remove, name="edge_remove"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/export/", audit.audit_export, name="audit_export"),
     path("security/lockouts/", security.lockout_list, name="lockout_list"),

@@ -32,6 +32,7 @@ def _filters(form: AuditFilterForm) -> AuditFilter | None:
             outcome=data["outcome"],
             service=data["service"],
             txn=data["txn"],
+            edge=data["edge"],
         )
     except ValueError as exc:
         form.add_error(None, str(exc))

@@ -4,11 +4,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from clients.models import Scope, Service
+from clients.models import DelegationEdge, Scope, Service
 from clients.services import ScopeSpec, scope_remove, scopes_add, service_register, service_update
 from portal.forms import ScopeForm, ServiceEditForm, ServiceForm
 from portal.roles import admin_required, reader_required
@@ -36,8 +37,17 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "scopes": service.scopes.all(),
             "callers": service_callers(service=service),
             "scope_form": ScopeForm(),
+            **_edges(service),
         },
     )
+
+
+def _edges(service: Service) -> dict[str, QuerySet[DelegationEdge]]:
+    """The call-graph edges into and out of the service, for its page."""
+    return {
+        "edges_out": service.edges_out.select_related("to_service"),
+        "edges_in": service.edges_in.select_related("from_service"),
+    }
 
 
 @admin_required
@@ -105,6 +115,7 @@ def scope_create(request: HttpRequest, pk: int) -> HttpResponse:
             "scopes": service.scopes.all(),
             "callers": service_callers(service=service),
             "scope_form": form,
+            **_edges(service),
         },
         status=400,
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from clients.models import TrustedIssuer
+from clients.models import DelegationEdge, Service, TrustedIssuer
+from clients.services import ScopeMapping, delegation_edge_add
 from keys.services import signing_key_active
 
 READ = "read"  # GET for admins and auditors; POST is 405
@@ -36,6 +37,10 @@ def portal_urls(service, scope, client, key) -> list[tuple[str, str]]:
         (reverse("portal:trusted_issuer_create"), CHANGE),
         (reverse("portal:trusted_issuer_delete", args=[trusted_issuer().pk]), CHANGE),
         (reverse("portal:lockout_list"), ADMIN_READ),
+        (reverse("portal:call_graph"), READ),
+        (reverse("portal:edge_create"), POST_ONLY_CHANGE),
+        (reverse("portal:edge_set_enabled", args=[edge(service).pk]), POST_ONLY_CHANGE),
+        (reverse("portal:edge_remove", args=[edge(service).pk]), POST_ONLY_CHANGE),
         (reverse("portal:scope_create", args=[service.pk]), POST_ONLY_CHANGE),
         (reverse("portal:scope_delete", args=[service.pk, scope.pk]), POST_ONLY_CHANGE),
         (reverse("portal:client_disable", args=[client.pk]), POST_ONLY_CHANGE),
@@ -56,6 +61,19 @@ def trusted_issuer() -> TrustedIssuer:
             "audience": "https://gateway.internal",
         },
     )[0]
+
+
+def edge(service) -> DelegationEdge:
+    """An edge from `service` to another: the matrix's admin POST may remove it, so it comes back."""
+    found = DelegationEdge.objects.filter(from_service=service).first()
+    if found:
+        return found
+    other = Service.objects.exclude(pk=service.pk).order_by("name").first()
+    return delegation_edge_add(
+        from_service=service,
+        to_service=other,
+        mappings=[ScopeMapping(service.scopes.order_by("name").first().name, other.scopes.first().name)],
+    )
 
 
 def expected_status(role: str, kind: str, method: str) -> set[int]:

@@ -95,6 +95,10 @@ def test_an_admin_registers_a_service_and_client_and_the_copied_secret_gets_a_to
     page.click("button:has-text('Rotate now')")
     page.wait_for_selector(".message:has-text('Rotated: the new key')")
     screenshot("keys")
+    # Short words are never broken mid-word, however narrow their column: one line each.
+    lines = "e => { const r = document.createRange(); r.selectNodeContents(e); return r.getClientRects().length; }"
+    for word in ("table tbody .tag.state-retired", "thead th:has-text('Algorithm')"):
+        assert page.locator(word).first.evaluate(lines) == 1, word
 
 
 def test_an_auditor_filters_the_audit_log_and_cannot_reach_a_change_page(

@@ -2,7 +2,8 @@
 
 Every token is verified locally by the SDK's WSGI middleware (ours, addressed to
 https://payments.internal); the one route demands `payments:charge` and exactly one actor,
-ms_orders' client (`requirement_response(…, via=[ORDERS_CLIENT_ID])`): a token that ms_orders
+ms_orders' client (`requirement_response(…, via=[ORDERS_CLIENT_ID])`), or ms_orders then
+ms_gateway's client (MS_PAYMENTS_GATEWAY_CLIENT_ID, a user's order): a token that ms_orders
 obtained by exchanging its caller's, so `sub` still names that caller. Standard library only,
 besides authportal_client.
 
@@ -39,7 +40,7 @@ def respond(start_response: Callable[..., Any], status: str, document: Any) -> l
     return [body]
 
 
-def make_app(orders_client_id: str, names: dict[str, str]) -> WsgiApp:
+def make_app(orders_client_id: str, names: dict[str, str], gateway_client_id: str = "") -> WsgiApp:
     """The service itself, behind the middleware: `environ[ENVIRON_KEY]` holds verified Claims."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -48,8 +49,12 @@ def make_app(orders_client_id: str, names: dict[str, str]) -> WsgiApp:
             return respond(start_response, "200 OK", {"ok": True})
         if (method, path) != ("POST", "/charges"):
             return respond(start_response, "404 Not Found", {"error": "not_found"})
+        # Exactly ms_orders, or ms_orders acting for ms_gateway (a user's order): no other chain.
+        via = [orders_client_id]
+        if gateway_client_id and len(environ[ENVIRON_KEY].actor_chain) == 2:
+            via.append(gateway_client_id)
         denied = requirement_response(
-            start_response, environ, scope="payments:charge", via=[orders_client_id], realm="ms_payments"
+            start_response, environ, scope="payments:charge", via=via, realm="ms_payments"
         )
         if denied is not None:
             return denied
@@ -105,7 +110,10 @@ def main() -> None:
     names = json.loads(os.environ.get("MS_PAYMENTS_CALLERS", "{}"))
     verifier = Verifier(issuer, audience)
     app = BearerTokenMiddleware(
-        make_app(orders_client_id, names), verifier, exempt_paths=["/health"], realm="ms_payments"
+        make_app(orders_client_id, names, os.environ.get("MS_PAYMENTS_GATEWAY_CLIENT_ID", "")),
+        verifier,
+        exempt_paths=["/health"],
+        realm="ms_payments",
     )
     with make_server(
         "127.0.0.1",

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The whole story on loopback: the portal, ms_doctor, ms_orders, ms_payments, and ms_admin calling.
+"""The whole story on loopback: the portal, ms_doctor, ms_orders, ms_payments, ms_gateway, ms_admin
+calling, and a user, alice, ordering through the gateway.
 
     python examples/run_story.py          # after `make setup`: .venv/bin/python examples/run_story.py
-    STORY_FIRST_PORT=19000 python examples/run_story.py   # ports 19000–19003 instead of free ones
+    STORY_FIRST_PORT=19000 python examples/run_story.py   # ports 19000–19004 instead of free ones
 
 1. sets up a throw-away portal (SQLite in a temporary directory, issuer http://127.0.0.1:<port>),
 2. registers, with the operator commands, the services ms_doctor (doctors:read, doctors:write),
@@ -15,6 +16,12 @@
    times, once for each way ms_orders may try to charge it at ms_payments: forwarding ms_admin's
    token (refused: wrong audience), its own token (refused: nothing grants payments:charge to it),
    exchanging the token (accepted, with ms_admin as `sub` and ms_orders as the actor),
+5. plays a small login service, https://login.example.test (a key pair made now; its public JWKS
+   registered with add_trusted_issuer), which gives alice a user token; alice's app sends it to
+   ms_gateway, which exchanges it (subject_token_type …:jwt, along the edge
+   ms_gateway → ms_orders mapping @user to orders:write) and orders at ms_orders, which exchanges
+   again to charge at ms_payments: sub user:login-example-test:alice, actors ms_orders then
+   ms_gateway, one txn,
 and stops everything. Exits 0 when every answer was the expected one.
 """
 
@@ -28,12 +35,18 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 PY = sys.executable
+LOGIN = "https://login.example.test"  # the user-token issuer the story plays
+GATEWAY = "https://gateway.internal"
 
 
 def say(message: str) -> None:
@@ -101,7 +114,7 @@ def ports(count: int) -> list[int]:
 
 def service(env: dict[str, str], name: str, audience: str, *scopes: str) -> None:
     manage(env, "create_service", name, "--audience", audience, *(f"--scope={scope}" for scope in scopes))
-    say(f"registered service {name}: audience {audience}, scopes {' '.join(scopes)}")
+    say(f"registered service {name}: audience {audience}, scopes {' '.join(scopes) or 'none'}")
 
 
 def client(env: dict[str, str], name: str, *options: str) -> dict[str, str]:
@@ -120,9 +133,51 @@ def start(script: str, env: dict[str, str], health: str) -> subprocess.Popen:
     return process
 
 
+class LoginService:
+    """A stand-in for the company's login service: one RSA key, made now; user tokens signed with it."""
+
+    def __init__(self) -> None:
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def write_jwks(self, path: Path) -> Path:
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))
+        path.write_text(json.dumps({"keys": [{**jwk, "kid": "login-1", "alg": "RS256", "use": "sig"}]}))
+        return path
+
+    def user_token(self, user: str) -> str:
+        now = int(time.time())
+        claims = {"iss": LOGIN, "aud": GATEWAY, "sub": user, "iat": now, "exp": now + 300}
+        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": "login-1"})
+
+
+def alice_orders(gateway_url: str, login: LoginService, names: dict[str, str]) -> int:
+    """Alice's app orders through ms_gateway with her user token; 0 when the charge is as expected."""
+    say("alice signs in at the login service and her app orders through ms_gateway")
+    request = urllib.request.Request(gateway_url + "/orders", method="POST", data=b"{}")  # noqa: S310
+    request.add_header("Authorization", "Bearer " + login.user_token("alice"))
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310 (loopback)
+            status, answer = response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            status, answer = error.code, json.loads(error.read() or b"{}")
+    charge = answer.get("charge", {})
+    via = [names.get(actor, actor) for actor in charge.get("via", [])]
+    expected = status == 201 and charge.get("for") == "user:login-example-test:alice"
+    expected = expected and via == ["ms_orders", "ms_gateway"] and bool(charge.get("txn"))
+    outcome = (
+        f"charge {charge.get('charge')} for sub={charge.get('for')} via act={' → '.join(via)}, "
+        f"txn={charge.get('txn')}"
+        if status == 201
+        else f"{status} {answer}"
+    )
+    say(f"alice's order → {outcome}  ({'as expected' if expected else 'UNEXPECTED'})")
+    return 0 if expected else 1
+
+
 def main() -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="authportal-story-"))
-    portal_port, doctor_port, orders_port, payments_port = ports(4)
+    portal_port, doctor_port, orders_port, payments_port, gateway_port = ports(5)
     issuer = f"http://127.0.0.1:{portal_port}"
     env = story_env(data_dir, issuer)
     processes: list[subprocess.Popen] = []
@@ -148,7 +203,27 @@ def main() -> int:
         )
         edge = manage(env, "add_edge", "ms_orders", "ms_payments", "--map", "orders:write=payments:charge")
         say(edge.strip().splitlines()[-1])
-        names = {admin_client["client_id"]: "ms_admin", orders_client["client_id"]: "ms_orders"}
+        login = LoginService()
+        trusted = manage(
+            env,
+            "add_trusted_issuer",
+            LOGIN,
+            "--jwks-file",
+            str(login.write_jwks(data_dir / "login-jwks.json")),
+            "--audience",
+            GATEWAY,
+        )
+        say(trusted.strip().splitlines()[-1])
+        service(env, "ms_gateway", GATEWAY)
+        gateway_client = client(env, "ms_gateway", "--service", "ms_gateway")
+        say(f"registered client ms_gateway (client_id {gateway_client['client_id']}) for service ms_gateway")
+        edge = manage(env, "add_edge", "ms_gateway", "ms_orders", "--map", "@user=orders:write")
+        say(edge.strip().splitlines()[-1])
+        names = {
+            admin_client["client_id"]: "ms_admin",
+            orders_client["client_id"]: "ms_orders",
+            gateway_client["client_id"]: "ms_gateway",
+        }
 
         portal_log = open(data_dir / "portal.log", "w")  # noqa: SIM115 (closed with the directory)
         portal = subprocess.Popen(  # noqa: S603 (our own commands)
@@ -186,6 +261,7 @@ def main() -> int:
             "MS_PAYMENTS_ISSUER": issuer,
             "MS_PAYMENTS_PORT": str(payments_port),
             "MS_PAYMENTS_ORDERS_CLIENT_ID": orders_client["client_id"],
+            "MS_PAYMENTS_GATEWAY_CLIENT_ID": gateway_client["client_id"],
             "MS_PAYMENTS_CALLERS": json.dumps(names),
         }
         processes.append(
@@ -203,6 +279,17 @@ def main() -> int:
             start("ms_orders.py", {**env, **orders_env}, f"http://127.0.0.1:{orders_port}/health")
         )
 
+        gateway_env = {
+            "MS_GATEWAY_ISSUER": issuer,
+            "MS_GATEWAY_PORT": str(gateway_port),
+            "MS_GATEWAY_CLIENT_ID": gateway_client["client_id"],
+            "MS_GATEWAY_CLIENT_SECRET": gateway_client["client_secret"],
+            "MS_ORDERS_URL": f"http://127.0.0.1:{orders_port}",
+        }
+        processes.append(
+            start("ms_gateway.py", {**env, **gateway_env}, f"http://127.0.0.1:{gateway_port}/health")
+        )
+
         say("ms_admin calls ms_doctor, then ms_orders")
         admin = subprocess.run(  # noqa: S603 (our own commands)
             [PY, str(EXAMPLES / "ms_admin.py")],
@@ -217,13 +304,15 @@ def main() -> int:
                 "MS_ORDERS_URL": f"http://127.0.0.1:{orders_port}",
             },
         )
-        if admin.returncode != 0:
+        surprises = admin.returncode != 0
+        surprises += alice_orders(f"http://127.0.0.1:{gateway_port}", login, names)
+        if surprises:
             say("some answers were not the expected ones; the portal's log:")
             print((data_dir / "portal.log").read_text()[-4000:])
             return 1
         say(
             "done: authentication by the portal, authorization by each service, "
-            "delegation only along the declared edge; every answer as expected"
+            "delegation only along the declared edges; every answer as expected"
         )
         return 0
     finally:

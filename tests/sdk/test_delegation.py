@@ -8,7 +8,7 @@ import time
 from urllib.parse import parse_qs
 
 import pytest
-from authportal_client import InvalidToken, TokenClient, Verifier
+from authportal_client import JWT_TOKEN_TYPE, InvalidToken, TokenClient, Verifier
 from authportal_client import asgi as asgi_integration
 from authportal_client import wsgi as wsgi_integration
 from authportal_client.django import BearerTokenMiddleware, requires
@@ -106,6 +106,27 @@ def test_exchange_posts_rfc8693_and_caches_per_subject_token_and_target(portal):
         client.exchange("subject-a", resource="https://payments.internal", scope="payments:charge") != first
     )
     assert portal.count("/o/token") == 4
+
+
+def test_exchange_sends_a_user_token_as_a_jwt_and_caches_it_apart(portal):
+    client = TokenClient(portal.url, "gateway", "secret", clock=Clock(1000.0))
+    as_user = client.exchange(
+        "user-token", resource="https://orders.internal", subject_token_type=JWT_TOKEN_TYPE
+    )
+    assert parse_qs(portal.token_bodies[0])["subject_token_type"] == ["urn:ietf:params:oauth:token-type:jwt"]
+    assert parse_qs(portal.token_bodies[0])["requested_token_type"] == [
+        "urn:ietf:params:oauth:token-type:access_token"
+    ]
+    assert (
+        client.exchange("user-token", resource="https://orders.internal", subject_token_type=JWT_TOKEN_TYPE)
+        == as_user
+    )
+    assert portal.count("/o/token") == 1
+    # The same string sent as an access token is another request, cached apart.
+    assert client.exchange("user-token", resource="https://orders.internal") != as_user
+    assert parse_qs(portal.token_bodies[1])["subject_token_type"] == [
+        "urn:ietf:params:oauth:token-type:access_token"
+    ]
 
 
 def test_a_refused_exchange_raises_with_the_rfc_error(portal):

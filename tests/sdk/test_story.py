@@ -1,5 +1,6 @@
-"""The runnable story, end to end: the portal, ms_doctor, ms_orders, ms_payments and ms_admin as real
-processes on loopback (STORY_FIRST_PORT, when set, picks their ports)."""
+"""The runnable story, end to end: the portal, ms_doctor, ms_orders, ms_payments, ms_gateway and
+ms_admin as real processes on loopback (STORY_FIRST_PORT, when set, picks their ports), and alice
+ordering through the gateway with a user token from a login service the story plays."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the story runs POSIX processes")
 def test_the_story_runs_with_every_answer_as_expected():
-    # One run of the story (about 15 s) proves both halves: ms_admin → ms_doctor, and the three ways
-    # ms_orders may call ms_payments on ms_admin's behalf.
+    # One run of the story (15–30 s) proves its three parts: ms_admin → ms_doctor, the three ways
+    # ms_orders may call ms_payments on ms_admin's behalf, and alice → ms_gateway → ms_orders → ms_payments.
     env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "run_story.py")],
@@ -58,3 +59,19 @@ def test_the_story_runs_with_every_answer_as_expected():
     assert txn is not None and txn.group(1) != "—"
     assert "exchange ms_admin's token   → accepted: charge ch_" in lines
     assert "for sub=ms_admin via act=" in lines and f"txn={txn.group(1)}" in lines
+
+    # 4. A user: alice's token from the trusted login service, exchanged by ms_gateway (…:jwt), then
+    # again by ms_orders. ms_payments sees alice's namespaced id, both actors nearest first, one txn.
+    users = lines[lines.index("alice signs in at the login service") :]
+    at_orders = users[users.index("ms_orders   │ POST /orders") : users.index("ms_payments │ POST /charges")]
+    at_payments = users[users.index("ms_payments │ POST /charges: accepted") :]
+    assert "sub       user:login-example-test:alice " in at_payments
+    assert re.search(r"act       ms_orders \(\S+\) → ms_gateway \(\S+\)   who acted", at_payments)
+    assert "act       ms_gateway (" in at_orders
+    first_hop, second_hop = (re.search(r"txn       (\S+)\n", part) for part in (at_orders, at_payments))
+    assert first_hop is not None and second_hop is not None
+    assert first_hop.group(1) == second_hop.group(1) != "—"
+    assert "alice's order → charge ch_" in users
+    assert (
+        f"sub=user:login-example-test:alice via act=ms_orders → ms_gateway, txn={first_hop.group(1)}" in users
+    )

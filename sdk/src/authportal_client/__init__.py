@@ -12,7 +12,7 @@ from authportal_client.errors import (
     KeysUnavailable,
     TokenRequestError,
 )
-from authportal_client.token_client import TokenClient
+from authportal_client.token_client import JWT_TOKEN_TYPE, TokenClient
 from authportal_client.verifier import Verifier
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "InvalidScope",
     "InvalidTarget",
     "InvalidToken",
+    "JWT_TOKEN_TYPE",
     "KeysUnavailable",
     "TokenClient",
     "TokenRequestError",

@@ -34,6 +34,7 @@ _ERRORS: dict[str, tuple[type[TokenRequestError], str]] = {
 }
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (a URN, no secret)
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 (a user token from a trusted issuer)
 # Exchanged tokens are cached per subject token: bound how many, since every caller brings its own.
 EXCHANGE_CACHE_MAX = 1024
 
@@ -89,7 +90,7 @@ class TokenClient:
         self.sleep = sleep
         self.requests_made = 0
         self._cache: dict[CacheKey, _Cached] = {}
-        self._exchanged: dict[tuple[str, str, tuple[str, ...]], _Cached] = {}
+        self._exchanged: dict[tuple[str, str, str, tuple[str, ...]], _Cached] = {}
         self._exchange_locks = [threading.Lock() for _ in range(32)]
         self._locks: dict[CacheKey, threading.Lock] = {}
         self._locks_lock = threading.Lock()
@@ -117,15 +118,28 @@ class TokenClient:
             self._cache[key] = _Cached(token, self.clock() + expires_in - margin)
             return token
 
-    def exchange(self, subject_token: str, resource: str, scope: str | Iterable[str] | None = None) -> str:
+    def exchange(
+        self,
+        subject_token: str,
+        resource: str,
+        scope: str | Iterable[str] | None = None,
+        subject_token_type: str = ACCESS_TOKEN_TYPE,
+    ) -> str:
         """A token for `resource` on behalf of whoever `subject_token` speaks for (RFC 8693).
 
         `subject_token` is the access token this service received (its `aud` is this service); the
         edge from this service to `resource` must be declared at the portal. The new token keeps the
         original caller as `sub`, adds this client to its `act` chain and never outlives the subject
-        token, so it is cached per subject token and target until either expires.
+        token, so it is cached per subject token, type and target until either expires. A user token
+        from an issuer the portal trusts is sent with `subject_token_type=JWT_TOKEN_TYPE`, along an
+        edge from the reserved upstream `@user`.
         """
-        key = (subject_token, resource, tuple(sorted(set(_as_tuple(scope, split=True)))))
+        key = (
+            subject_token,
+            subject_token_type,
+            resource,
+            tuple(sorted(set(_as_tuple(scope, split=True)))),
+        )
         cached = self._exchanged.get(key)
         if cached is not None and self.clock() < cached.refresh_at:
             return cached.token
@@ -137,12 +151,12 @@ class TokenClient:
             body = [
                 ("grant_type", TOKEN_EXCHANGE_GRANT),
                 ("subject_token", subject_token),
-                ("subject_token_type", ACCESS_TOKEN_TYPE),
+                ("subject_token_type", subject_token_type),
                 ("requested_token_type", ACCESS_TOKEN_TYPE),
                 ("resource", resource),
             ]
-            if key[2]:
-                body.append(("scope", " ".join(key[2])))
+            if key[3]:
+                body.append(("scope", " ".join(key[3])))
             token, expires_in = self._send_with_retries(body)
             now = self.clock()
             if len(self._exchanged) >= EXCHANGE_CACHE_MAX:

@@ -38,23 +38,20 @@ from jwcrypto.common import base64url_decode
 from jwcrypto.jwk import JWK
 from jwcrypto.jws import JWSCore
 
-from audit.inflight import AuditWriteFailed
 from audit.services import audit_record_start, audit_write_timeout
 from clients.external_subjects import ExternalKeysUnavailable, ExternalTokenError, external_subject_verify
 from clients.models import USERS_UPSTREAM
 from clients.selectors import (
     AuthenticatedClient,
     CallGraph,
-    ClientAuthFailure,
     ExchangeEdge,
     call_graph,
-    client_authenticate,
-    client_authenticate_cached,
 )
 from keys.selectors import signing_key_published
 from keys.tokens import signer_active, signer_recheck
-from oauth.errors import OAuthError, invalid_client
+from oauth.errors import OAuthError
 from oauth.requests import TokenRequest
+from oauth.services import client_decided
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -288,9 +285,6 @@ def _actor_chain(act: Any) -> tuple[str, ...]:
 
 # --- the exchange -------------------------------------------------------------------------------------
 
-# How many times a request is decided anew when the registry keeps changing under it.
-_REGISTRY_RACE_ATTEMPTS = 3
-
 
 def token_exchange_grant(
     *, request: TokenRequest, remote_addr: str | None, request_id: str
@@ -301,22 +295,10 @@ def token_exchange_grant(
     credentials, and the audit INSERT commits only if the registry (clients, services, edges…) has
     not changed since they were read; a refusal is always decided on a fresh read.
     """
-    cached = client_authenticate_cached(client_id=request.client_id, client_secret=request.client_secret)
-    if cached is not None:
-        try:
-            issued = _exchange(cached, request, remote_addr=remote_addr, request_id=request_id)
-        except OAuthError:
-            issued = None
-        if issued is not None:
-            return issued
-    for _ in range(_REGISTRY_RACE_ATTEMPTS):
-        client = client_authenticate(client_id=request.client_id, client_secret=request.client_secret)
-        if isinstance(client, ClientAuthFailure):
-            raise invalid_client(client.reason)
-        issued = _exchange(client, request, remote_addr=remote_addr, request_id=request_id)
-        if issued is not None:
-            return issued
-    raise AuditWriteFailed("the registry kept changing while the token was being exchanged")
+    return client_decided(
+        request=request,
+        decide=lambda client: _exchange(client, request, remote_addr=remote_addr, request_id=request_id),
+    )
 
 
 def _exchange(

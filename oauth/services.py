@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from django.conf import settings
 from django.utils import timezone
@@ -25,6 +27,8 @@ from clients.selectors import (
 from keys.tokens import signer_active, signer_recheck
 from oauth.errors import OAuthError, invalid_client, invalid_scope, invalid_target
 from oauth.requests import TokenRequest
+
+Decided = TypeVar("Decided")
 
 
 @dataclass(frozen=True)
@@ -208,22 +212,39 @@ def client_credentials_grant(
             "unsupported_grant_type",
             "Supported grants: client_credentials and urn:ietf:params:oauth:grant-type:token-exchange.",
         )
+    return client_decided(
+        request=request,
+        decide=lambda client: _issue(client, request, remote_addr=remote_addr, request_id=request_id),
+    )
+
+
+def client_decided(
+    *, request: TokenRequest, decide: Callable[[AuthenticatedClient], Decided | None]
+) -> Decided:
+    """Run a grant's `decide` for the client that authenticated, the way every grant must.
+
+    A client this process has seen is decided from its cached credentials first; `decide` returns
+    None when its audit row did not commit because the registry (or the signing key) changed since
+    the client was read, and raises OAuthError to refuse. A refusal is never decided on the cache:
+    then, and when the cache is stale, the client is read afresh, a few times if the registry keeps
+    changing under the request.
+    """
     cached = client_authenticate_cached(client_id=request.client_id, client_secret=request.client_secret)
     if cached is not None:
         try:
-            issued = _issue(cached, request, remote_addr=remote_addr, request_id=request_id)
+            decided = decide(cached)
         except OAuthError:
-            issued = None  # a refusal is decided on fresh data, never on the cache
-        if issued is not None:
-            return issued
+            decided = None  # a refusal is decided on fresh data, never on the cache
+        if decided is not None:
+            return decided
     for _ in range(_REGISTRY_RACE_ATTEMPTS):
         client = client_authenticate(client_id=request.client_id, client_secret=request.client_secret)
         if isinstance(client, ClientAuthFailure):
             raise invalid_client(client.reason)
-        issued = _issue(client, request, remote_addr=remote_addr, request_id=request_id)
-        if issued is not None:
-            return issued
-    raise AuditWriteFailed("the registry kept changing while the token was being issued")
+        decided = decide(client)
+        if decided is not None:
+            return decided
+    raise AuditWriteFailed("the registry kept changing while the request was being decided")
 
 
 def _issue(

@@ -52,6 +52,14 @@ def test_revoke_key_and_its_errors():
         run("revoke_key", "nope")
 
 
+def test_revoke_key_reads_a_kid_that_starts_with_a_dash():
+    from keys.management.commands.revoke_key import Command
+
+    kid = "-" + "Ab3_" * 10 + "xyz"  # a thumbprint can start with '-'
+    options = Command().create_parser("manage.py", "revoke_key").parse_args([kid, "--actor", "ops"])
+    assert (options.kid, options.actor) == (kid, "ops")
+
+
 @pytest.mark.django_db
 def test_list_keys_shows_state_and_dates():
     key = signing_key_active()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
@@ -13,6 +15,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("kid", help="The key's kid (see list_keys)")
+        # A kid is a base64url thumbprint, and one in 64 starts with '-': argparse would take it for an
+        # option and say the kid is missing. It reads an argument that matches this as a value, as it
+        # does a negative number (no option of this command looks like one).
+        parser._negative_number_matcher = re.compile(r"^-[A-Za-z0-9_-]{16,}$")
         parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(self, *args, kid: str, **options) -> None:

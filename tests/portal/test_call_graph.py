@@ -157,6 +157,9 @@ def test_each_service_page_lists_its_inbound_and_outbound_edges(auditor_client, 
     assert "calls →" in html and f'href="{reverse("portal:service_detail", args=[payments.pk])}"' in html
     html = auditor_client.get(reverse("portal:service_detail", args=[payments.pk])).content.decode()
     assert "← called by" in html and f'href="{reverse("portal:service_detail", args=[orders.pk])}"' in html
+    # Once, in the page's content: not in its <title> too.
+    assert html.count("<h2>Call graph</h2>") == 1
+    assert "<section" not in html.split("<title>", 1)[1].split("</title>", 1)[0]
 
 
 def test_the_layout_is_layered_by_longest_path_and_survives_a_cycle():

@@ -16,6 +16,7 @@ from django.db.models import Field, Q
 from django.utils import timezone
 
 from audit import chain
+from audit.actor import Actor
 from audit.escape import NUL, details_nul_escaped, text_nul_escaped
 from audit.inflight import AuditRow, AuditRowCommitted, AuditRowInFlight, audit_write_timeout
 from audit.models import AuditCheckpoint, AuditEvent
@@ -67,6 +68,29 @@ def audit_record(
         details=details,
         occurred_at=occurred_at,
     ).wait(audit_write_timeout())
+
+
+def audit_change(
+    *,
+    actor: Actor,
+    event: str,
+    subject: str,
+    details: dict[str, Any] | None = None,
+    outcome: str = AuditEvent.Outcome.SUCCESS,
+) -> None:
+    """Record a change made by `actor` (a portal user, an operator, the system), with the request it came in.
+
+    Call it inside the transaction of the change it records, like `audit_record`.
+    """
+    audit_record(
+        event=event,
+        outcome=outcome,
+        actor=actor.name,
+        subject=subject,
+        remote_addr=actor.remote_addr,
+        request_id=actor.request_id,
+        details=details,
+    )
 
 
 def audit_record_start(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -88,8 +88,8 @@ def csv_header() -> list[str]:
     return list(CSV_COLUMNS)
 
 
-def csv_row(row: EventRow) -> list[object]:
-    """One event's cells; `row.details` is the stored JSON text."""
+def csv_row(row: Sequence[Any]) -> list[object]:
+    """One event's cells, from a row in EventRow's order whose details are the stored JSON text."""
     return [
         _csv_plain(name, value) if name in CSV_PLAIN_COLUMNS else csv_cell(value)
         for name, value in zip(CSV_COLUMNS, row, strict=True)
@@ -111,19 +111,21 @@ def record_line(record: dict[str, Any]) -> str:
     return _compact(record)
 
 
-def event_line(row: EventRow, seq: int | None) -> str:
-    """An event record, compact, without its line end; `row.details` is the stored JSON text.
+def event_line(row: Sequence[Any], seq: int | None) -> str:
+    """An event record, compact, without its line end, from a row in EventRow's order whose details are
+    the stored JSON text.
 
     Built by hand around the details text, which is copied, never parsed and re-encoded: about a
     third of the export's time otherwise. Every column of EventRow, in its order
     (tests/audit/test_event_columns.py holds the two together).
     """
-    address = _string(row.remote_addr) if row.remote_addr else "null"
+    event_id, occurred_at, event, outcome, actor, subject, remote_addr, request_id, details = row
+    address = _string(remote_addr) if remote_addr else "null"
     return (
-        f'{{"type":"event","id":{row.id},"occurred_at":"{time_text(row.occurred_at)}",'
-        f'"event":{_string(row.event)},"outcome":{_string(row.outcome)},"actor":{_string(row.actor)},'
-        f'"subject":{_string(row.subject)},"remote_addr":{address},"request_id":{_string(row.request_id)},'
-        f'"details":{row.details},"checkpoint":{seq or "null"}}}'
+        f'{{"type":"event","id":{event_id},"occurred_at":"{time_text(occurred_at)}",'
+        f'"event":{_string(event)},"outcome":{_string(outcome)},"actor":{_string(actor)},'
+        f'"subject":{_string(subject)},"remote_addr":{address},"request_id":{_string(request_id)},'
+        f'"details":{details},"checkpoint":{seq or "null"}}}'
     )
 
 

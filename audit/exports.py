@@ -17,7 +17,7 @@ import csv
 import io
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection
@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from audit import chain
 from audit.actor import Actor
-from audit.chain import EVENT_COLUMNS, EventRow
+from audit.chain import EVENT_COLUMNS
 from audit.export_format import (
     CHECKPOINT,
     CSV_PLAIN_COLUMNS,
@@ -143,7 +143,8 @@ class _Exporter:
         if buffer:
             yield "".join(buffer).encode()
 
-    def _events(self) -> Iterator[list[EventRow]]:
+    def _events(self) -> Iterator[list[Sequence[Any]]]:
+        """Rows in EventRow's order (as read: the time maybe as text, details as their stored text)."""
         # details as text: the export copies the stored JSON instead of parsing and re-encoding it. On
         # PostgreSQL the server formats the time too: parsing it into a datetime, then formatting it,
         # costs Python more than all the rest of a row.
@@ -164,9 +165,9 @@ class _Exporter:
             rows: Iterator[Any] = csv.reader(bytes(data).decode() for data in _copy_out(query))
         else:
             rows = query.iterator(chunk_size=_CHUNK_ROWS)
-        chunk: list[EventRow] = []
+        chunk: list[Sequence[Any]] = []
         for row in rows:
-            chunk.append(EventRow._make(row))
+            chunk.append(row)
             if len(chunk) == _CHUNK_ROWS:
                 yield chunk
                 chunk = []
@@ -228,7 +229,7 @@ class _Exporter:
         for chunk in self._events():
             lines = []
             for row in chunk:
-                seq = seal(int(row.id or 0))
+                seq = seal(int(row[0]))
                 if seq is None:
                     self.unsealed += 1
                 lines.append(event_line(row, seq))

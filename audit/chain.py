@@ -5,11 +5,13 @@ so that all three agree byte for byte. Version 1:
 
     leaf(event) = SHA-256 of the UTF-8 JSON array, sorted keys, no whitespace, non-ASCII kept:
                   [1, id, occurred_at, event, outcome, actor, subject, remote_addr, request_id, details]
+                  (EventRow: a new column changes every leaf, so it comes with a new VERSION)
                   occurred_at as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC), remote_addr null when absent
     head        = h_n where h_0 = prev_head (bytes) and h_i = SHA-256(h_{i-1} || leaf_i), in id order;
                   the first checkpoint's prev_head is 64 zeros
     checkpoint  = JWS compact (RFC 7515) over the payload below, header {alg, kid, typ}, signed with the
-                  token-signing key that was active; kid is the key's RFC 7638 thumbprint
+                  token-signing key that was active (a CheckpointSigner, passed in: audit imports no
+                  app of ours); kid is the key's RFC 7638 thumbprint
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from jwcrypto.common import base64url_decode
 from jwcrypto.jwk import JWK
-from jwcrypto.jws import JWS, InvalidJWSSignature, JWSCore
+from jwcrypto.jws import JWS, InvalidJWSSignature
 
 VERSION = 1
 GENESIS = "0" * 64
@@ -34,20 +36,34 @@ def time_canonical(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def leaf_hash(
-    *,
-    id: int,
-    occurred_at: str,
-    event: str,
-    outcome: str,
-    actor: str,
-    subject: str,
-    remote_addr: str | None,
-    request_id: str,
-    details: Any,
-) -> bytes:
-    row = [VERSION, id, occurred_at, event, outcome, actor, subject, remote_addr or None, request_id, details]
-    return hashlib.sha256(_canonical(row).encode()).digest()
+class EventRow(NamedTuple):
+    """One audit event's values, in the leaf's order: the one place an event's columns are named.
+
+    They are `AuditEvent`'s columns (`audit.checks` and tests/audit/test_event_columns.py hold the
+    two together): sealing and verification read rows as `values_list(*EVENT_COLUMNS)`, both write
+    paths (audit/recording.py, audit/inflight.py) write every column after the id, and the exports
+    write them in this order.
+    """
+
+    id: int | None  # None until the row is written
+    occurred_at: datetime | str  # a datetime from the database; canonical text (time_canonical) in a file
+    event: str
+    outcome: str
+    actor: str
+    subject: str
+    remote_addr: str | None
+    request_id: str
+    details: Any  # the parsed JSON
+
+
+EVENT_COLUMNS: tuple[str, ...] = EventRow._fields
+
+
+def leaf_hash(row: EventRow) -> bytes:
+    """The leaf of one event: every column, the time in its canonical text, no address as null."""
+    occurred_at = row.occurred_at if isinstance(row.occurred_at, str) else time_canonical(row.occurred_at)
+    values = [VERSION, *row._replace(occurred_at=occurred_at, remote_addr=row.remote_addr or None)]
+    return hashlib.sha256(_canonical(values).encode()).digest()
 
 
 def chain_head(prev_head: str, leaves: bytes) -> str:
@@ -133,11 +149,26 @@ def checkpoint_payload(
     }
 
 
-def checkpoint_sign(payload: dict[str, Any], *, jwk: JWK, kid: str, algorithm: str) -> str:
-    # The header's typ keeps a checkpoint from ever passing for an access token (RFC 9068 wants at+jwt).
-    header = _canonical({"alg": algorithm, "kid": kid, "typ": CHECKPOINT_TYP})
-    signed = JWSCore(algorithm, jwk, header, _canonical(payload).encode()).sign()
-    return f"{signed['protected']}.{signed['payload'].decode()}.{signed['signature']}"
+def checkpoint_sign(payload: dict[str, Any], *, signer: CheckpointSigner) -> str:
+    """The checkpoint as a compact JWS. The header's typ keeps it from ever passing for an access token
+    (RFC 9068 wants at+jwt)."""
+    return signer.compact_jws(_canonical(payload).encode(), typ=CHECKPOINT_TYP)
+
+
+class CheckpointSigner(Protocol):
+    """What signs checkpoints: the active token-signing key (`keys.tokens.Signer`), passed in by the caller.
+
+    Its public half is stored with each checkpoint and its kid is in our JWKS, so an auditor can check
+    the kid independently.
+    """
+
+    @property
+    def kid(self) -> str: ...
+
+    @property
+    def public_jwk(self) -> dict[str, str]: ...
+
+    def compact_jws(self, payload: bytes, *, typ: str) -> str: ...
 
 
 class SignatureInvalid(Exception):
@@ -170,4 +201,5 @@ def checkpoint_verify(jws: str, *, public_jwk: dict[str, Any]) -> dict[str, Any]
         raise SignatureInvalid("bad signature") from None
     except Exception as exc:  # jwcrypto raises a few unrelated types for malformed input
         raise SignatureInvalid(f"cannot verify: {exc}") from None
-    return json.loads(token.payload)
+    payload: dict[str, Any] = json.loads(token.payload)
+    return payload

@@ -1,9 +1,16 @@
-"""Start-up checks for the audit settings (`manage.py check`)."""
+"""Start-up checks for the audit settings and the audit row's columns (`manage.py check`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import CheckMessage, Error, register
+
+from audit.chain import EVENT_COLUMNS
+from audit.models import AuditEvent
 
 _POSITIVE_INTS = {
     "AUTHPORTAL_AUDIT_RETENTION_DAYS": 400,
@@ -13,10 +20,26 @@ _POSITIVE_INTS = {
 
 
 @register()
-def audit_settings_check(app_configs, **kwargs) -> list[Error]:
-    errors = []
+def audit_settings_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     for name, default in _POSITIVE_INTS.items():
         value = getattr(settings, name, default)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             errors.append(Error(f"{name} must be a positive integer, got {value!r}", id="audit.E001"))
     return errors
+
+
+@register()
+def audit_event_columns_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    """AuditEvent's columns are chain.EventRow's: a column only one of them has would be left unwritten
+    by the token's INSERT, or unsealed."""
+    columns = tuple(field.attname for field in AuditEvent._meta.concrete_fields)
+    if columns == EVENT_COLUMNS:
+        return []
+    return [
+        Error(
+            f"AuditEvent's columns {columns} are not audit.chain.EventRow's {EVENT_COLUMNS}",
+            hint="Add the column to EventRow (and a new chain VERSION), or remove it from the model.",
+            id="audit.E002",
+        )
+    ]

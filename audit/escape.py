@@ -7,7 +7,7 @@ reads as a NUL in the portal and in every export and is ordinary text to the has
 without a NUL is stored exactly as given: the six characters `\\u0000` stay six characters. (A ␀
 typed as such reads the same as an escaped NUL; neither can be a client id, a scope or a username.)
 
-Both write paths call this, on every backend: `audit.services.audit_record_start` for the text
+Both write paths call this, on every backend: `audit.recording.audit_record_start` for the text
 columns and the ORM's details (`details_nul_escaped`), and the token endpoint's in-flight INSERT for
 the details it serializes itself (`details_json`). The common case, no NUL, costs a substring
 search per text.

@@ -1,18 +1,13 @@
 """Exporting the audit log as a stream of bytes, in constant memory, for `export_audit` and the portal.
 
     response = StreamingHttpResponse(
-        audit_export_stream(filters=filters, fmt="jsonl", actor=request.user, remote_addr=…, request_id=…),
+        audit_export_stream(filters=filters, fmt="jsonl", actor=Actor.of_user(request.user, …)),
         content_type=EXPORT_CONTENT_TYPES["jsonl"],
     )
     response["Content-Disposition"] = f'attachment; filename="{export_filename(fmt="jsonl")}"'
 
-JSON Lines and JSON carry, after the events, the checkpoints that seal them and the public keys that
-signed those, so that `verify_audit --file` checks the file with no database. CSV is for spreadsheets:
-the same rows, every text cell that a spreadsheet would run as a formula (starting with = + - @, tab
-or CR) prefixed with a single quote (and a cell that starts with a quote gets one more, so the escape
-can be undone). Its seal is a file of its own (format "seal", `<name>.csv.seal.jsonl`): the header,
-checkpoints and keys of the JSON Lines export, for the checkpoints of the filter's time range, so that
-the spreadsheet stays clean and `verify_audit --file x.csv` still checks it offline.
+The file format (records, CSV cells and their escape, the JSON document) is defined in
+audit/export_format.py, which the offline verifier reads it with.
 """
 
 from __future__ import annotations
@@ -20,11 +15,9 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import json
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection
@@ -33,47 +26,35 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from audit import chain
+from audit.actor import Actor
+from audit.chain import EVENT_COLUMNS
+from audit.export_format import (
+    CHECKPOINT,
+    CSV_PLAIN_COLUMNS,
+    EXPORT_FORMAT_NAME,
+    EXPORT_VERSION,
+    FOOTER,
+    FORMATS,
+    FORMULA_STARTS,
+    HEADER,
+    JSON_EVENTS_END,
+    KEY,
+    SEAL,
+    csv_header,
+    csv_row,
+    event_line,
+    json_document_end,
+    json_document_start,
+    record_line,
+)
 from audit.models import AuditCheckpoint, AuditEvent
+from audit.recording import audit_change
 from audit.selectors import AuditFilter
-from audit.services import EVENT_COLUMNS, actor_name, audit_record
-
-FORMATS = ("csv", "jsonl", "json")
-SEAL = "seal"  # what verifies a CSV export: not a format of events, so not in FORMATS
-EXPORT_CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "jsonl": "application/jsonl; charset=utf-8",
-    "json": "application/json",
-    SEAL: "application/jsonl; charset=utf-8",
-}
-EXPORT_FORMAT_NAME = "authportal-audit-export"
-EXPORT_VERSION = 1
-CSV_COLUMNS = EVENT_COLUMNS  # the same columns, in the same order as the hash chain reads them
 
 # chain.time_canonical's format, in PostgreSQL.
 _PG_TIME = """to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 _CHUNK_ROWS = 2000
 _FLUSH_BYTES = 1 << 16
-_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  (the C encoder, ensure_ascii off)
-
-
-def csv_cell(value: str) -> str:
-    """A text cell no spreadsheet will evaluate: formula-like values get a leading single quote."""
-    if value and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def csv_cell_value(cell: str) -> str:
-    """The value `csv_cell` escaped."""
-    return cell[1:] if cell.startswith("'") else cell
-
-
-def export_filename(*, fmt: str, now: datetime | None = None) -> str:
-    moment = now or timezone.now()
-    if fmt == SEAL:
-        return f"audit-{moment:%Y%m%dT%H%M%SZ}.csv.seal.jsonl"
-    return f"audit-{moment:%Y%m%dT%H%M%SZ}.{fmt}"
 
 
 def audit_export_count(*, filters: AuditFilter) -> int:
@@ -84,9 +65,7 @@ def audit_export_stream(
     *,
     filters: AuditFilter,
     fmt: str,
-    actor: Any,
-    remote_addr: str | None = None,
-    request_id: str = "",
+    actor: Actor,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[bytes]:
     """The export as chunks of bytes, oldest event first; records `audit.exported` when it ends.
@@ -97,19 +76,17 @@ def audit_export_stream(
     """
     if fmt not in (*FORMATS, SEAL):
         raise ValueError(f"format must be one of {', '.join(FORMATS)} or {SEAL}")
-    exporter = _Exporter(filters=filters, fmt=fmt, actor=actor_name(actor), progress=progress)
+    exporter = _Exporter(filters=filters, fmt=fmt, actor=actor.name, progress=progress)
     completed = False
     try:
         yield from exporter.chunks()
         completed = True
     finally:
-        audit_record(
+        audit_change(
+            actor=actor,
             event="audit.exported",
             outcome=AuditEvent.Outcome.SUCCESS if completed else AuditEvent.Outcome.FAILURE,
-            actor=exporter.actor,
             subject="audit",
-            remote_addr=remote_addr,
-            request_id=request_id,
             details={
                 "format": fmt,
                 "filters": filters.as_dict(),
@@ -166,7 +143,8 @@ class _Exporter:
         if buffer:
             yield "".join(buffer).encode()
 
-    def _events(self) -> Iterator[list[tuple]]:
+    def _events(self) -> Iterator[list[Sequence[Any]]]:
+        """Rows in EventRow's order (as read: the time maybe as text, details as their stored text)."""
         # details as text: the export copies the stored JSON instead of parsing and re-encoding it. On
         # PostgreSQL the server formats the time too: parsing it into a datetime, then formatting it,
         # costs Python more than all the rest of a row.
@@ -178,8 +156,8 @@ class _Exporter:
                 occurred_text=Func("occurred_at", template=_PG_TIME, output_field=TextField())
             )
             time_column = "occurred_text"
-        columns = ("id", time_column, "event", "outcome", "actor", "subject", "remote_addr", "request_id")
-        query = events.values_list(*columns, "details_text")
+        as_read = {"occurred_at": time_column, "details": "details_text"}
+        query = events.values_list(*(as_read.get(name, name) for name in EVENT_COLUMNS))
         if connection.vendor == "postgresql":
             # As text through COPY: PostgreSQL formats the next rows while Python writes these. (The
             # server-side cursor of iterator() computes the whole result first: 117,488 rows/s against
@@ -187,7 +165,7 @@ class _Exporter:
             rows: Iterator[Any] = csv.reader(bytes(data).decode() for data in _copy_out(query))
         else:
             rows = query.iterator(chunk_size=_CHUNK_ROWS)
-        chunk: list[tuple] = []
+        chunk: list[Sequence[Any]] = []
         for row in rows:
             chunk.append(row)
             if len(chunk) == _CHUNK_ROWS:
@@ -204,9 +182,9 @@ class _Exporter:
     def _csv(self) -> Iterator[str]:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(csv_header())
         for chunk in self._events():
-            writer.writerows(_csv_row(row) for row in chunk)
+            writer.writerows(csv_row(row) for row in chunk)
             self._counted(len(chunk))
             yield out.getvalue()
             out.seek(0)
@@ -219,30 +197,19 @@ class _Exporter:
         PostgreSQL sends each row of a COPY as one CopyData message. The whole export runs about
         twice as fast as through the csv module (bench/audit_export), PostgreSQL's work overlapping Python's.
         """
-        cell = {
-            f"csv_{name}": _CsvCell(name) for name in ("event", "outcome", "actor", "subject", "request_id")
-        }
-        events = (
-            self.filters.queryset()
-            .order_by("occurred_at", "id")
-            .annotate(
-                occurred_text=Func("occurred_at", template=_PG_TIME, output_field=TextField()),
-                csv_details=_CsvCell(Cast("details", TextField())),
-                **cell,
-            )
-            .values_list(
-                "id",
-                "occurred_text",
-                "csv_event",
-                "csv_outcome",
-                "csv_actor",
-                "csv_subject",
-                "remote_addr",
-                "csv_request_id",
-                "csv_details",
-            )
-        )
-        lines = [",".join(CSV_COLUMNS).encode()]  # each without its line end
+        # Each column as csv_row writes it: the plain ones as they are (the time in canonical text),
+        # every other one through csv_cell's escape (details as its stored text).
+        cells: dict[str, Func | str] = {}
+        for name in EVENT_COLUMNS:
+            if name == "occurred_at":
+                cells["csv_occurred_at"] = Func(name, template=_PG_TIME, output_field=TextField())
+            elif name == "details":
+                cells["csv_details"] = _CsvCell(Cast(name, TextField()))
+            elif name not in CSV_PLAIN_COLUMNS:
+                cells[f"csv_{name}"] = _CsvCell(name)
+        columns = [f"csv_{name}" if f"csv_{name}" in cells else name for name in EVENT_COLUMNS]
+        events = self.filters.queryset().order_by("occurred_at", "id").annotate(**cells).values_list(*columns)
+        lines = [",".join(csv_header()).encode()]  # each without its line end
         rows = size = 0
         for data in _copy_out(events):
             lines.append(bytes(data[:-1]))
@@ -265,7 +232,7 @@ class _Exporter:
                 seq = seal(int(row[0]))
                 if seq is None:
                     self.unsealed += 1
-                lines.append(_json_line(row, seq))
+                lines.append(event_line(row, seq))
             self._counted(len(chunk))
             yield lines
 
@@ -277,53 +244,53 @@ class _Exporter:
         for checkpoint in checkpoints:
             keys.setdefault(checkpoint.kid, checkpoint.public_jwk)
             yield {
-                "type": "checkpoint",
+                "type": CHECKPOINT,
                 "seq": checkpoint.seq,
                 "jws": checkpoint.jws,
                 "leaves": base64.b64encode(bytes(checkpoint.leaves)).decode(),
                 "events_purged": checkpoint.events_purged_at is not None,
             }
         for kid, jwk in keys.items():
-            yield {"type": "key", "kid": kid, "jwk": jwk}
+            yield {"type": KEY, "kid": kid, "jwk": jwk}
 
     def _footer(self) -> dict[str, Any]:
-        return {"type": "footer", "rows": self.rows, "unsealed": self.unsealed}
+        return {"type": FOOTER, "rows": self.rows, "unsealed": self.unsealed}
 
     def _jsonl(self) -> Iterator[str]:
-        yield json.dumps({"type": "header", **self.header()}, separators=(",", ":")) + "\n"
+        yield record_line({"type": HEADER, **self.header()}) + "\n"
         for lines in self._event_lines():
             yield "\n".join(lines) + "\n"
         for record in self._seal_records():
-            yield json.dumps(record, separators=(",", ":")) + "\n"
-        yield json.dumps(self._footer(), separators=(",", ":")) + "\n"
+            yield record_line(record) + "\n"
+        yield record_line(self._footer()) + "\n"
 
     def _seal_of_csv(self) -> Iterator[str]:
         # Every checkpoint whose events' times meet the filter's range: an event lies within its
         # checkpoint's min and max occurred_at, so this covers every event a CSV of the filter holds.
         seqs = list(_checkpoints_meeting(self.filters).order_by("seq").values_list("seq", flat=True))
-        yield json.dumps({"type": "header", **self.header(), "seal_for": "csv"}, separators=(",", ":")) + "\n"
+        yield record_line({"type": HEADER, **self.header(), "seal_for": "csv"}) + "\n"
         # One at a time: a checkpoint carries up to AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS leaves (3.2 MB).
         records = self._seal_records(AuditCheckpoint.objects.get(seq=seq) for seq in seqs)
         for record in records:
-            yield json.dumps(record, separators=(",", ":")) + "\n"
-        yield json.dumps({"type": "footer", "checkpoints": len(seqs)}, separators=(",", ":")) + "\n"
+            yield record_line(record) + "\n"
+        yield record_line({"type": FOOTER, "checkpoints": len(seqs)}) + "\n"
 
     def _json(self) -> Iterator[str]:
         # The records of the JSON Lines export as one document: {"header", "events", "seals", "footer"}.
-        yield '{"header":' + json.dumps(self.header(), separators=(",", ":")) + ',\n"events":['
+        yield json_document_start(self.header())
         separator = "\n"
         for lines in self._event_lines():
             yield separator + ",\n".join(lines)
             separator = ",\n"
-        yield '\n],\n"seals":['
+        yield JSON_EVENTS_END
         separator = "\n"
         for record in self._seal_records():
-            yield separator + json.dumps(record, separators=(",", ":"))
+            yield separator + record_line(record)
             separator = ",\n"
-        yield '\n],\n"footer":' + json.dumps(self._footer(), separators=(",", ":")) + "}\n"
+        yield json_document_end(self._footer())
 
 
-def _copy_out(query: QuerySet) -> Iterator[memoryview]:
+def _copy_out(query: QuerySet[AuditEvent, Any]) -> Iterator[memoryview]:
     """The rows of `query` as PostgreSQL's COPY … (FORMAT csv) writes them, one row (and line) each.
 
     Text all through, a NULL as an empty cell. The COPY holds the connection until its last row is
@@ -334,7 +301,8 @@ def _copy_out(query: QuerySet) -> Iterator[memoryview]:
     HOLD: PostgreSQL computes its whole result before the first row, so this costs no more.)
     """
     sql, params = query.query.sql_with_params()
-    statement = f"COPY ({connection.ops.compose_sql(sql, params)}) TO STDOUT (FORMAT csv)"
+    compose_sql = connection.ops.compose_sql  # type: ignore[attr-defined]  # PostgreSQL's operations
+    statement = f"COPY ({compose_sql(sql, params)}) TO STDOUT (FORMAT csv)"
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         try:
             yield from copy
@@ -353,42 +321,11 @@ class _CsvCell(Func):
     # The value is named three times, so it must be a column or an expression without parameters.
     template = (
         "CASE WHEN left(%(expressions)s, 1) IN ("
-        + ", ".join("'" + start.replace("'", "''") + "'" for start in _FORMULA_STARTS)
+        + ", ".join("'" + start.replace("'", "''") + "'" for start in FORMULA_STARTS)
         + ") THEN '''' || %(expressions)s ELSE NULLIF(%(expressions)s, '') END"
     )
     arity = 1
     output_field = TextField()
-
-
-def _time_text(value: str | datetime) -> str:
-    return value if isinstance(value, str) else chain.time_canonical(value)
-
-
-def _csv_row(row: tuple) -> tuple:
-    event_id, occurred_at, event, outcome, actor, subject, remote_addr, request_id, details = row
-    return (
-        event_id,
-        _time_text(occurred_at),
-        csv_cell(event),
-        csv_cell(outcome),
-        csv_cell(actor),
-        csv_cell(subject),
-        remote_addr or "",
-        csv_cell(request_id),
-        csv_cell(details),
-    )
-
-
-def _json_line(row: tuple, seq: int | None) -> str:
-    # Built by hand around the stored details text, which is copied, never parsed and re-encoded.
-    event_id, occurred_at, event, outcome, actor, subject, remote_addr, request_id, details = row
-    address = _string(remote_addr) if remote_addr else "null"
-    return (
-        f'{{"type":"event","id":{event_id},"occurred_at":"{_time_text(occurred_at)}",'
-        f'"event":{_string(event)},"outcome":{_string(outcome)},"actor":{_string(actor)},'
-        f'"subject":{_string(subject)},"remote_addr":{address},"request_id":{_string(request_id)},'
-        f'"details":{details},"checkpoint":{seq or "null"}}}'
-    )
 
 
 class _CheckpointIndex:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import select
 import time
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -27,27 +27,9 @@ from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import pq
 
-from audit.escape import details_json
-from authportal.deadlines import database_wait_limit
-from clients.selectors import REGISTRY_VERSION_SQL
-from keys.selectors import signing_key_usable_sql
-
-# A row in the order of AuditEvent's columns after its id.
-AuditRow = tuple[datetime, str, str, str, str, str | None, str, dict[str, Any]]
-
-# Text parameters, typed here so that the server parses each value as its column's type. A token's row
-# is written only while the registry version ($9) holds (clients.selectors.client_authenticate_cached)
-# and the kid that signed it ($10) is the active, published key (keys.selectors.signing_key_usable_sql).
-INSERT_SQL = (
-    b"INSERT INTO audit_auditevent"
-    b" (occurred_at, event, outcome, actor, subject, remote_addr, request_id, details)"
-    b" SELECT $1::timestamptz, $2::text, $3::text, $4::text, $5::text, $6::inet, $7::text, $8::jsonb"
-)
-INSERT_IF_REGISTRY_UNCHANGED_SQL = INSERT_SQL + f" WHERE {REGISTRY_VERSION_SQL} = $9::bigint".encode()
-INSERT_IF_KEY_USABLE_SQL = INSERT_SQL + f" WHERE {signing_key_usable_sql('$9::text')}".encode()
-INSERT_IF_TOKEN_HOLDS_SQL = (
-    INSERT_IF_REGISTRY_UNCHANGED_SQL + f" AND {signing_key_usable_sql('$10::text')}".encode()
-)
+from audit.chain import EventRow
+from audit.rows import RowCondition, insert_text_sql, text_params
+from core.deadlines import database_wait_limit
 
 
 class AuditWriteFailed(DatabaseError):
@@ -68,25 +50,16 @@ class AuditRowInFlight:
     """One INSERT sent in autocommit, so the server commits it on its own; `wait()` reads the outcome."""
 
     def __init__(
-        self,
-        wrapper: BaseDatabaseWrapper,
-        row: AuditRow,
-        registry_version: int | None = None,
-        signing_kid: str | None = None,
+        self, wrapper: BaseDatabaseWrapper, row: EventRow, only_if: Sequence[RowCondition] = ()
     ) -> None:
         self._wrapper = wrapper
-        params = _text_params(row)
-        statement = _PLAIN
-        if registry_version is not None:
-            statement = _IF_REGISTRY_UNCHANGED if signing_kid is None else _IF_TOKEN_HOLDS
-            params.append(str(registry_version).encode())
-        elif signing_kid is not None:
-            statement = _IF_KEY_USABLE
-        if signing_kid is not None:
-            params.append(signing_kid.encode())
+        params = text_params(row)
+        for condition in only_if:
+            params.extend(str(param).encode() for param in condition.params)
+        statement = insert_text_sql(tuple((c.name, c.sql, c.casts) for c in only_if))
         try:
             wrapper.ensure_connection()
-            self._pgconn: Any = wrapper.connection.pgconn
+            self._pgconn: pq.abc.PGconn = wrapper.connection.pgconn
             if getattr(settings, "AUTHPORTAL_AUDIT_PREPARED_INSERT", True):
                 _prepare_once(wrapper, self._pgconn, statement)
                 self._pgconn.send_query_prepared(statement[0], params)
@@ -120,23 +93,21 @@ class AuditRowInFlight:
 
 
 _SUCCEEDED = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
-_PLAIN = (b"authportal_audit_insert", INSERT_SQL)
-_IF_REGISTRY_UNCHANGED = (b"authportal_audit_insert_if_registry_unchanged", INSERT_IF_REGISTRY_UNCHANGED_SQL)
-_IF_KEY_USABLE = (b"authportal_audit_insert_if_key_usable", INSERT_IF_KEY_USABLE_SQL)
-_IF_TOKEN_HOLDS = (b"authportal_audit_insert_if_token_holds", INSERT_IF_TOKEN_HOLDS_SQL)
 
 
-def _prepare_once(wrapper: BaseDatabaseWrapper, pgconn: Any, statement: tuple[bytes, bytes]) -> None:
+def _prepare_once(
+    wrapper: BaseDatabaseWrapper, pgconn: pq.abc.PGconn, statement: tuple[bytes, bytes]
+) -> None:
     """Prepare the statement on this connection the first time it is used there.
 
     A prepared INSERT spares PostgreSQL parsing and planning it for every token (about a tenth of a
     token request's CPU here). The record lives on Django's connection wrapper, which belongs to one
     thread, and names the libpq connection it is for, so a reconnection prepares again.
     """
-    prepared = getattr(wrapper, "authportal_prepared", None)
+    prepared: tuple[pq.abc.PGconn, set[bytes]] | None = getattr(wrapper, "authportal_prepared", None)
     if prepared is None or prepared[0] is not pgconn:
         prepared = (pgconn, set())
-        wrapper.authportal_prepared = prepared
+        wrapper.authportal_prepared = prepared  # type: ignore[attr-defined]  # ours, on Django's wrapper
     name, sql = statement
     if name in prepared[1]:
         return
@@ -153,7 +124,7 @@ def _prepare_once(wrapper: BaseDatabaseWrapper, pgconn: Any, statement: tuple[by
     prepared[1].add(name)
 
 
-def _results(wrapper: BaseDatabaseWrapper, pgconn: Any, timeout: float) -> list[Any]:
+def _results(wrapper: BaseDatabaseWrapper, pgconn: pq.abc.PGconn, timeout: float) -> list[Any]:
     """The results of what was sent on `pgconn`, read within `timeout` seconds (and the deadline)."""
     limit = database_wait_limit()
     if limit is not None:
@@ -175,19 +146,3 @@ def _results(wrapper: BaseDatabaseWrapper, pgconn: Any, timeout: float) -> list[
 
 def audit_write_timeout() -> float:
     return float(getattr(settings, "AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS", 10))
-
-
-def _text_params(row: AuditRow) -> list[bytes | None]:
-    occurred_at, event, outcome, actor, subject, remote_addr, request_id, details = row
-    # PostgreSQL's text and jsonb cannot hold a NUL: audit_record_start has escaped the text columns,
-    # and the details are escaped as they are serialized (audit/escape.py).
-    return [
-        occurred_at.isoformat().encode(),
-        event.encode(),
-        outcome.encode(),
-        actor.encode(),
-        subject.encode(),
-        remote_addr.encode() if remote_addr else None,
-        request_id.encode(),
-        details_json(details).encode(),
-    ]

@@ -8,7 +8,7 @@ from django.db.models.fields.json import KeyTextTransform
 class AuditEvent(models.Model):
     """One thing that happened: a token issued or denied, a change to the registry or the keys.
 
-    Rows are written by `audit.services.audit_record` in the same transaction as what they record,
+    Rows are written by `audit.recording.audit_record` in the same transaction as what they record,
     and never hold a secret, a token or a private key. They are append-only: only the retention purge
     deletes them (on PostgreSQL a trigger refuses any other UPDATE or DELETE), and `audit_seal` chains
     and signs them into `AuditCheckpoint`s so that an edit, an insertion or a deletion shows.

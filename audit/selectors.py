@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -16,7 +17,6 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from audit.catalogue import event_names_expand
 from audit.models import AuditEvent
-from clients.models import Service
 
 MAX_PAGE = 500
 
@@ -28,7 +28,8 @@ class AuditFilter:
     since/until: occurred_at in [since, until). events: exact names or `prefix.*`. client: a client id,
     matching events about that client (subject `client:ID`: its tokens, denials, changes and grants).
     actor, subject: exact. outcome: "success" or "failure". service: a service name, matching events
-    about it (its registration and scopes, grants of its scopes, and tokens for its audience), the same
+    about it (its registration and scopes, grants of its scopes), and with service_audience (its
+    audience, which the caller resolves: audit imports no app of ours) the tokens for it too, the same
     events on PostgreSQL and on SQLite.
     txn: a transaction id (RFC 8417), matching every hop of one delegated request (`token.exchanged`
     and the refusals of exchanges that knew it).
@@ -44,6 +45,7 @@ class AuditFilter:
     subject: str = ""
     outcome: str = ""
     service: str = ""
+    service_audience: str = ""
     txn: str = ""
     edge: str = ""
 
@@ -67,13 +69,17 @@ class AuditFilter:
         since/until: ISO 8601 date or date-time; without a zone it is UTC. events: a list, or one
         comma-separated string.
         """
-        events = params.get("events") or params.get("event") or ()
-        if isinstance(events, str):
-            events = [name.strip() for name in events.split(",") if name.strip()]
+        given = params.get("events") or params.get("event") or ()
+        if isinstance(given, str):
+            events: Iterable[object] = [name.strip() for name in given.split(",") if name.strip()]
+        elif isinstance(given, Iterable):
+            events = given
+        else:
+            events = [given]
         return cls(
             since=_moment(params.get("since"), "since"),
             until=_moment(params.get("until"), "until"),
-            events=tuple(str(name) for name in events),  # type: ignore[union-attr]
+            events=tuple(str(name) for name in events),
             client=str(params.get("client") or "").strip(),
             actor=str(params.get("actor") or "").strip(),
             subject=str(params.get("subject") or "").strip(),
@@ -99,6 +105,7 @@ class AuditFilter:
     def as_dict(self) -> dict[str, object]:
         """JSON-ready, for the export header and the `audit.exported` event."""
         data = asdict(self)
+        del data["service_audience"]  # resolved from the service, which is recorded
         for name in ("since", "until"):
             data[name] = data[name].isoformat() if data[name] else None
         data["events"] = list(self.events)
@@ -136,9 +143,8 @@ class AuditFilter:
 
     def _about_service(self) -> Q:
         about = Q(subject=f"service:{self.service}") | Q(details__service=self.service)
-        audience = Service.objects.filter(name=self.service).values_list("audience", flat=True).first()
-        if audience:
-            about |= _audiences_hold(audience)
+        if self.service_audience:
+            about |= _audiences_hold(self.service_audience)
         return about
 
 
@@ -158,6 +164,7 @@ def _audiences_hold(audience: str) -> Q:
 def _moment(value: object, name: str) -> datetime | None:
     if value in (None, ""):
         return None
+    moment: datetime | None
     if isinstance(value, datetime):
         moment = value
     else:
@@ -193,9 +200,7 @@ def audit_search(*, filters: AuditFilter, before: Cursor | None = None, limit: i
     limit = max(1, min(limit, MAX_PAGE))
     names = event_names_expand(filters.events)
     if len(names) > 1:
-        parts = [
-            _page(AuditFilter(**{**_fields(filters), "events": (name,)}), before, limit + 1) for name in names
-        ]
+        parts = [_page(dataclasses.replace(filters, events=(name,)), before, limit + 1) for name in names]
         rows = list(heapq.merge(*parts, key=lambda e: (e.occurred_at, e.id), reverse=True))[: limit + 1]
     else:
         rows = _page(filters, before, limit + 1)
@@ -203,10 +208,6 @@ def audit_search(*, filters: AuditFilter, before: Cursor | None = None, limit: i
     rows = rows[:limit]
     next_before = (rows[-1].occurred_at, rows[-1].id) if more else None
     return AuditPage(events=rows, next_before=next_before, filters=filters)
-
-
-def _fields(filters: AuditFilter) -> dict[str, object]:
-    return {name: getattr(filters, name) for name in AuditFilter.__dataclass_fields__}
 
 
 def _page(filters: AuditFilter, before: Cursor | None, limit: int) -> list[AuditEvent]:
@@ -218,10 +219,6 @@ def _page(filters: AuditFilter, before: Cursor | None, limit: int) -> list[Audit
             Q(occurred_at__lt=moment) | Q(occurred_at=moment, id__lt=event_id), occurred_at__lte=moment
         )
     return list(events.order_by("-occurred_at", "-id")[:limit])
-
-
-def audit_event(*, pk: int) -> AuditEvent | None:
-    return AuditEvent.objects.filter(pk=pk).first()
 
 
 def audit_cursor_encode(cursor: Cursor) -> str:

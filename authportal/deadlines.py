@@ -1,4 +1,4 @@
-"""How long the code running now may wait for the database: set per request, read by the backend.
+"""How long a request may wait for the database: set per request here, kept in core/deadlines.py.
 
 Protocol requests (the token endpoint, metadata, JWKS) must answer a hung database with a fast 503,
 so they get a short deadline. Portal pages get a longer one: an admin's page may run a heavier query
@@ -9,26 +9,13 @@ are few too. Commands and Celery tasks get none: they may legitimately wait long
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
-from time import monotonic
 from typing import Any
 
 from django.conf import settings
 
+from core.deadlines import database_deadline_per_request, database_deadline_per_wait
+
 WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-# Either ("request", a time.monotonic() by which the whole request's waits must be over) or
-# ("each", the seconds any one wait may last); None: no limit.
-_limit: ContextVar[tuple[str, float] | None] = ContextVar("database_wait_limit", default=None)
-
-
-def database_wait_limit() -> float | None:
-    """Seconds the next wait for the database may last here, or None for no limit."""
-    limit = _limit.get()
-    if limit is None:
-        return None
-    kind, value = limit
-    return max(value - monotonic(), 0.001) if kind == "request" else value
 
 
 def with_database_deadlines(
@@ -48,9 +35,9 @@ def with_database_deadlines(
     def deadline_application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(protocol_paths):
-            _limit.set(("request", monotonic() + protocol))
+            database_deadline_per_request(protocol)
         else:
-            _limit.set(("each", portal))
+            database_deadline_per_wait(portal)
         return application(environ, start_response)
 
     return deadline_application

@@ -2,7 +2,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("oauth.urls")),
-    path("", include("keys.urls")),
     path("", include("portal.urls")),
 ]
 

@@ -15,38 +15,41 @@ def _without_the_audit_row() -> None:
     # Imported after Django is set up by authportal.wsgi.
     from django.db import DEFAULT_DB_ALIAS, connections
 
-    from clients.selectors import REGISTRY_VERSION_SQL
-    from keys.selectors import signing_key_usable_sql
-
-    registry_check = (
-        b"authportal_bench_registry_and_key_check",
-        f"SELECT 1 WHERE {REGISTRY_VERSION_SQL} = $1::bigint AND {signing_key_usable_sql('$2::text')}".encode(),
-    )
-
     import oauth.services
     from audit import inflight
+    from audit.rows import RowCondition
 
-    class RegistryCheckInFlight(inflight.AuditRowInFlight):
-        def __init__(self, registry_version: int, kid: str) -> None:
-            # The connection itself, as the product's audit_record_start takes it.
+    class ConditionsCheckInFlight(inflight.AuditRowInFlight):
+        def __init__(self, only_if: tuple[RowCondition, ...]) -> None:
+            # The connection itself, as the product's audit_record_start takes it; the token's own
+            # conditions (registry version, signing key), checked by a prepared SELECT instead of the row.
             database = connections[DEFAULT_DB_ALIAS]
             self._wrapper = database
             database.ensure_connection()
             self._pgconn = database.connection.pgconn
-            inflight._prepare_once(database, self._pgconn, registry_check)
+            number = 0
+            where = []
+            for condition in only_if:
+                where.append(
+                    condition.sql.format(
+                        *(f"${number + i}::{cast}" for i, cast in enumerate(condition.casts, 1))
+                    )
+                )
+                number += len(condition.casts)
+            name = "authportal_bench_check_" + "_and_".join(c.name for c in only_if)
+            statement = (name.encode(), f"SELECT 1 WHERE {' AND '.join(where)}".encode())
+            inflight._prepare_once(database, self._pgconn, statement)
             self._pgconn.send_query_prepared(
-                registry_check[0], [str(registry_version).encode(), kid.encode()]
+                statement[0], [str(param).encode() for c in only_if for param in c.params]
             )
 
-    def registry_check_only(
-        *, only_if_registry_version: int | None = None, only_if_signing_key: str | None = None, **fields
-    ):
-        if only_if_registry_version is None or only_if_signing_key is None:
+    def conditions_check_only(*, only_if=(), **fields):
+        if not only_if:
             return inflight.AuditRowCommitted()
         # wait() is True when one row came back
-        return RegistryCheckInFlight(only_if_registry_version, only_if_signing_key)
+        return ConditionsCheckInFlight(tuple(only_if))
 
-    oauth.services.audit_record_start = registry_check_only
+    oauth.services.audit_record_start = conditions_check_only
 
 
 _without_the_audit_row()

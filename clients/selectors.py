@@ -11,6 +11,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from audit.rows import RowCondition
 from clients.hashers import client_secret_matches
 from clients.models import Client, DelegationEdge, Grant, Scope, Service
 
@@ -18,6 +19,14 @@ from clients.models import Client, DelegationEdge, Grant, Scope, Service
 # client read below, the token's conditional audit INSERT). Migration 0003's triggers move it; 0 when
 # its row is missing (a test flush).
 REGISTRY_VERSION_SQL = "COALESCE((SELECT version FROM clients_registryversion WHERE id = 1), 0)"
+
+
+def registry_unchanged(version: int) -> RowCondition:
+    """The token's audit row is written only while the registry is still at `version` (audit.rows)."""
+    return RowCondition(
+        name="registry", sql=f"{REGISTRY_VERSION_SQL} = {{}}", params=(version,), casts=("bigint",)
+    )
+
 
 # Client ids are ours to issue; anything longer or with control characters is not one of them
 # and never reaches the database.

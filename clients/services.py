@@ -13,7 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import actor_name, audit_record
+from audit.actor import actor_name
+from audit.recording import audit_record
 from clients.external_subjects import (
     ALLOWED_ALGORITHMS,
     DEFAULT_ALGORITHMS,

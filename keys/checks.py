@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import CheckMessage, Error, register
 from django.core.exceptions import ImproperlyConfigured
+
+from keys.crypto import kek_fernet
 
 
 @register()
-def lifecycle_timing_check(app_configs, **kwargs) -> list[Error]:
-    errors = []
+def lifecycle_timing_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     max_age = settings.AUTHPORTAL_JWKS_MAX_AGE
     margin = settings.AUTHPORTAL_KEY_MARGIN_SECONDS
     prepublish = settings.AUTHPORTAL_KEY_PREPUBLISH_SECONDS
@@ -47,8 +53,6 @@ def lifecycle_timing_check(app_configs, **kwargs) -> list[Error]:
             )
         )
     try:
-        from keys.crypto import kek_fernet
-
         kek_fernet()
     except ImproperlyConfigured as exc:
         errors.append(Error(str(exc), id="keys.E004"))

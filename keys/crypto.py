@@ -38,8 +38,9 @@ def private_key_reencrypt(token: str) -> str:
         ) from None
 
 
-def public_key_pem(public_jwk: dict) -> bytes:
-    return JWK(**public_jwk).export_to_pem(private_key=False)
+def public_key_pem(public_jwk: dict[str, str]) -> bytes:
+    pem: bytes = JWK(**public_jwk).export_to_pem(private_key=False)
+    return pem
 
 
 def jwk_generate(algorithm: str) -> JWK:

@@ -5,7 +5,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from audit.rows import RowCondition
 from keys.models import PublishedJwks, SigningKey
+from keys.timing import LifecycleTiming
 
 
 def signing_key_usable_sql(kid_parameter: str) -> str:
@@ -23,7 +25,17 @@ def signing_key_usable_sql(kid_parameter: str) -> str:
     )
 
 
-def jwks_build(*, now: datetime) -> dict[str, list[dict]]:
+def signing_key_usable(kid: str) -> RowCondition:
+    """The token's audit row is written only while `kid` is the active, published key (audit.rows)."""
+    return RowCondition(name="signing_key", sql=signing_key_usable_sql("{}"), params=(kid,), casts=("text",))
+
+
+def signing_key_current() -> SigningKey | None:
+    """The key that signs now, or None on a brand-new installation."""
+    return SigningKey.objects.filter(state=SigningKey.State.ACTIVE).order_by("-activated_at").first()
+
+
+def jwks_build(*, now: datetime) -> dict[str, list[dict[str, str]]]:
     """The public JWKS: every staged, active and retired key that has not expired."""
     keys = (
         SigningKey.objects.filter(state__in=SigningKey.PUBLISHED_STATES)
@@ -33,7 +45,7 @@ def jwks_build(*, now: datetime) -> dict[str, list[dict]]:
     return {"keys": [key.public_jwk for key in keys if key.is_publishable(now)]}
 
 
-def jwks_serialize(jwks: dict) -> tuple[bytes, str]:
+def jwks_serialize(jwks: dict[str, list[dict[str, str]]]) -> tuple[bytes, str]:
     """The document's bytes and a strong ETag for them."""
     body = json.dumps(jwks, separators=(",", ":"), sort_keys=True).encode()
     return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
@@ -76,8 +88,6 @@ class KeyScheduleRow:
 
 def key_schedule() -> list[KeyScheduleRow]:
     """Every key with when it activated or will, and when it retires and expires (as now planned)."""
-    from keys.services import LifecycleTiming
-
     timing = LifecycleTiming.from_settings()
     keys = list(SigningKey.objects.defer("private_key_encrypted").order_by("-created_at"))
     active = next((key for key in keys if key.state == SigningKey.State.ACTIVE), None)

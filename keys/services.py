@@ -1,7 +1,8 @@
 """Signing-key lifecycle and JWKS publication.
 
 Every state change writes its audit event in the same transaction, and every change is followed
-by a publication of the JWKS. Decisions come only from stored timestamps and `now`, so running a
+by a publication of the JWKS and, once committed, by this process's signer reloading (so no caller
+has to remember to). Decisions come only from stored timestamps and `now`, so running a
 step twice, late, or from two workers at once changes nothing it should not.
 
     staged ──(published ≥ max-age + margin, rotation due)──▶ active ──(next key activates)──▶ retired
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from audit.services import actor_name, audit_record
+from audit.actor import SYSTEM, Actor
+from audit.recording import audit_change
 from keys.crypto import (
     jwk_generate,
     jwk_public_dict,
@@ -30,28 +32,11 @@ from keys.crypto import (
     public_key_pem,
 )
 from keys.models import PublishedJwks, SigningKey
-from keys.selectors import jwks_build, jwks_serialize
+from keys.selectors import jwks_build, jwks_serialize, signing_key_current
+from keys.timing import LifecycleTiming
+from keys.tokens import NoActiveKey, Signer, signer_active, signer_reload
 
 State = SigningKey.State
-
-
-@dataclass(frozen=True)
-class LifecycleTiming:
-    rotation: timedelta
-    prepublish: timedelta
-    activation_delay: timedelta  # a staged key must have been published this long before it signs
-    retired_keep: timedelta
-
-    @classmethod
-    def from_settings(cls) -> LifecycleTiming:
-        return cls(
-            rotation=timedelta(days=settings.AUTHPORTAL_KEY_ROTATION_DAYS),
-            prepublish=timedelta(seconds=settings.AUTHPORTAL_KEY_PREPUBLISH_SECONDS),
-            activation_delay=timedelta(
-                seconds=settings.AUTHPORTAL_JWKS_MAX_AGE + settings.AUTHPORTAL_KEY_MARGIN_SECONDS
-            ),
-            retired_keep=timedelta(seconds=settings.AUTHPORTAL_KEY_RETIRED_KEEP_SECONDS),
-        )
 
 
 @dataclass
@@ -79,7 +64,7 @@ class KeyChanged(Exception):
         self.active_kid = active_kid
 
 
-def key_create(*, algorithm: str, state: str, now: datetime, actor: Any = None) -> SigningKey:
+def key_create(*, algorithm: str, state: str, now: datetime, actor: Actor = SYSTEM) -> SigningKey:
     """Generate a key pair and store it, its private half encrypted under the KEK."""
     jwk = jwk_generate(algorithm)
     kid = jwk.thumbprint()
@@ -109,7 +94,7 @@ def signing_key_active(*, now: datetime | None = None) -> SigningKey:
     Only the first key skips staging: no verifier can have cached a JWKS before there was one.
     Two workers that bootstrap at once both try; the one-active-key constraint lets one win.
     """
-    active = SigningKey.objects.filter(state=State.ACTIVE).order_by("-activated_at").first()
+    active = signing_key_current()
     if active is not None:
         return active
     now = now or timezone.now()
@@ -117,13 +102,26 @@ def signing_key_active(*, now: datetime | None = None) -> SigningKey:
         with transaction.atomic():
             key = key_create(algorithm=settings.AUTHPORTAL_SIGNING_ALG, state=State.ACTIVE, now=now)
             jwks_publish(now=now)
+            _signer_follows_on_commit()
             return key
     except IntegrityError:
         return SigningKey.objects.get(state=State.ACTIVE, algorithm=settings.AUTHPORTAL_SIGNING_ALG)
 
 
+def signer_ready() -> Signer:
+    """The signer of the active key; on a brand-new installation the first key is created first.
+
+    Signing itself (keys/tokens.py) never writes; the bootstrap lives here, with the lifecycle.
+    """
+    try:
+        return signer_active()
+    except NoActiveKey:
+        signing_key_active()
+        return signer_active()
+
+
 @transaction.atomic
-def key_rotate(*, now: datetime, actor: Any = None) -> LifecycleReport:
+def key_rotate(*, now: datetime, actor: Actor = SYSTEM) -> LifecycleReport:
     """One lifecycle step: expire, stage, activate as the stored timestamps say is due."""
     report = LifecycleReport()
     timing = LifecycleTiming.from_settings()
@@ -160,11 +158,14 @@ def key_rotate(*, now: datetime, actor: Any = None) -> LifecycleReport:
 
     if report.changes:
         jwks_publish(now=now)
+        _signer_follows_on_commit()
     return report
 
 
 @transaction.atomic
-def key_rotate_now(*, now: datetime, actor: Any = None, expected_active_kid: str | None = None) -> SigningKey:
+def key_rotate_now(
+    *, now: datetime, actor: Actor = SYSTEM, expected_active_kid: str | None = None
+) -> SigningKey:
     """Emergency rotation: another key signs at once; the previous one stays published as retired.
 
     The staged key when it has been published for max-age + margin (every verifier that honours
@@ -191,11 +192,12 @@ def key_rotate_now(*, now: datetime, actor: Any = None, expected_active_kid: str
     else:
         key = key_create(algorithm=algorithm, state=State.ACTIVE, now=now, actor=actor)
     jwks_publish(now=now)
+    _signer_follows_on_commit()
     return key
 
 
 @transaction.atomic
-def key_revoke(*, kid: str, now: datetime, actor: Any = None) -> SigningKey:
+def key_revoke(*, kid: str, now: datetime, actor: Actor = SYSTEM) -> SigningKey:
     """Compromise: out of the JWKS at once, private part destroyed, never used again.
 
     When the revoked key was signing, the staged key (already published) takes over, or else a
@@ -218,20 +220,22 @@ def key_revoke(*, kid: str, now: datetime, actor: Any = None) -> SigningKey:
         else:
             key_create(algorithm=settings.AUTHPORTAL_SIGNING_ALG, state=State.ACTIVE, now=now, actor=actor)
     jwks_publish(now=now)
+    _signer_follows_on_commit()
     return key
 
 
 @transaction.atomic
-def kek_rotate(*, now: datetime, actor: Any = None) -> int:
-    """Re-encrypt every stored private key under the current AUTHPORTAL_KEK."""
+def kek_rotate(*, now: datetime, actor: Actor = SYSTEM) -> int:
+    """Re-encrypt every stored private key under the current AUTHPORTAL_KEK.
+
+    The keys themselves do not change, so the signer this process holds stays as it is.
+    """
     _lifecycle_lock()
     keys = list(SigningKey.objects.select_for_update().exclude(private_key_encrypted=""))
     for key in keys:
         key.private_key_encrypted = private_key_reencrypt(key.private_key_encrypted)
         key.save(update_fields=["private_key_encrypted"])
-    audit_record(
-        event="key.kek_rotated", actor=actor_name(actor), subject="keys", details={"keys": len(keys)}
-    )
+    audit_change(actor=actor, event="key.kek_rotated", subject="keys", details={"keys": len(keys)})
     return len(keys)
 
 
@@ -298,7 +302,15 @@ def _published_long_enough(key: SigningKey, now: datetime, timing: LifecycleTimi
     return key.published_at is not None and now >= key.published_at + timing.activation_delay
 
 
-def _activate(key: SigningKey, *, now: datetime, actor: Any) -> None:
+def _signer_follows_on_commit() -> None:
+    """Once the change commits, this process drops the keys it holds and loads the one active now.
+
+    Other processes learn it from their next token's audit row (keys/tokens.py).
+    """
+    transaction.on_commit(signer_reload)
+
+
+def _activate(key: SigningKey, *, now: datetime, actor: Actor) -> None:
     updated = SigningKey.objects.filter(pk=key.pk, state=State.STAGED).update(
         state=State.ACTIVE, activated_at=now
     )
@@ -308,13 +320,13 @@ def _activate(key: SigningKey, *, now: datetime, actor: Any) -> None:
     _audit(key, "key.activated", now=now, actor=actor)
 
 
-def _retire(key: SigningKey, *, now: datetime, timing: LifecycleTiming, actor: Any) -> None:
+def _retire(key: SigningKey, *, now: datetime, timing: LifecycleTiming, actor: Actor) -> None:
     key.state, key.retired_at, key.expires_at = State.RETIRED, now, now + timing.retired_keep
     key.save(update_fields=["state", "retired_at", "expires_at"])
     _audit(key, "key.retired", now=now, actor=actor, expires_at=key.expires_at.isoformat())
 
 
-def _destroy(key: SigningKey, state: str, *, now: datetime, actor: Any) -> None:
+def _destroy(key: SigningKey, state: str, *, now: datetime, actor: Actor) -> None:
     key.state, key.private_key_encrypted = state, ""
     if state == State.REVOKED or key.expires_at is None:
         key.expires_at = now
@@ -322,10 +334,10 @@ def _destroy(key: SigningKey, state: str, *, now: datetime, actor: Any) -> None:
     _audit(key, f"key.{state}", now=now, actor=actor)
 
 
-def _audit(key: SigningKey, event: str, *, now: datetime, actor: Any, **details: Any) -> None:
-    audit_record(
+def _audit(key: SigningKey, event: str, *, now: datetime, actor: Actor, **details: Any) -> None:
+    audit_change(
+        actor=actor,
         event=event,
-        actor=actor_name(actor),
         subject=f"key:{key.kid}",
         occurred_at=now,
         details={"kid": key.kid, "algorithm": key.algorithm, **details},

@@ -38,7 +38,8 @@ from jwcrypto.common import base64url_decode
 from jwcrypto.jwk import JWK
 from jwcrypto.jws import JWSCore
 
-from audit.services import audit_record_start, audit_write_timeout
+from audit.inflight import audit_write_timeout
+from audit.recording import audit_record_start
 from clients.external_subjects import ExternalKeysUnavailable, ExternalTokenError, external_subject_verify
 from clients.models import USERS_UPSTREAM
 from clients.selectors import (
@@ -46,9 +47,11 @@ from clients.selectors import (
     CallGraph,
     ExchangeEdge,
     call_graph,
+    registry_unchanged,
 )
-from keys.selectors import signing_key_published
-from keys.tokens import signer_active, signer_recheck
+from keys.selectors import signing_key_published, signing_key_usable
+from keys.services import signer_ready
+from keys.tokens import signer_recheck
 from oauth.errors import OAuthError
 from oauth.requests import TokenRequest
 from oauth.services import client_decided
@@ -518,7 +521,7 @@ def _issue(
 
     None, and no row, when the registry changed since `client` was read (as for token_issue).
     """
-    signer = signer_active()
+    signer = signer_ready()
     issued_at = int(now.timestamp())
     expires_at = min(issued_at + client.access_token_lifetime, subject.exp)  # never outlives its subject
     jti = secrets.token_urlsafe(18)
@@ -534,8 +537,7 @@ def _issue(
         remote_addr=remote_addr,
         request_id=request_id,
         occurred_at=now,
-        only_if_registry_version=client.registry_version,
-        only_if_signing_key=signer.kid,
+        only_if=(registry_unchanged(client.registry_version), signing_key_usable(signer.kid)),
         details={
             "client": client.name,
             "sub": subject.sub,

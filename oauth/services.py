@@ -13,9 +13,9 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from audit.inflight import AuditWriteFailed
+from audit.inflight import AuditWriteFailed, audit_write_timeout
 from audit.models import AuditEvent
-from audit.services import audit_record, audit_record_start, audit_write_timeout
+from audit.recording import audit_record, audit_record_start
 from clients.selectors import (
     AuthenticatedClient,
     ClientAuthFailure,
@@ -23,8 +23,11 @@ from clients.selectors import (
     client_authenticate,
     client_authenticate_cached,
     client_id_registered,
+    registry_unchanged,
 )
-from keys.tokens import signer_active, signer_recheck
+from keys.selectors import signing_key_usable
+from keys.services import signer_ready
+from keys.tokens import signer_recheck
 from oauth.errors import OAuthError, invalid_client, invalid_scope, invalid_target
 from oauth.requests import TokenRequest
 
@@ -106,7 +109,7 @@ def token_issue(
     thrown away; the next attempt reads the active key again.
     """
     now = now or timezone.now()
-    signer = signer_active()
+    signer = signer_ready()
     issued_at = int(now.timestamp())
     expires_at = issued_at + client.access_token_lifetime
     jti = secrets.token_urlsafe(18)
@@ -123,8 +126,7 @@ def token_issue(
         remote_addr=remote_addr,
         request_id=request_id,
         occurred_at=now,
-        only_if_registry_version=client.registry_version,
-        only_if_signing_key=signer.kid,
+        only_if=(registry_unchanged(client.registry_version), signing_key_usable(signer.kid)),
         details={
             "client": client.name,
             "audiences": targets.audiences,

@@ -8,4 +8,5 @@ urlpatterns = [
     path("o/token", views.token, name="token"),
     path("o/token/", views.token),
     path(".well-known/oauth-authorization-server", views.authorization_server_metadata, name="metadata"),
+    path(".well-known/jwks.json", views.jwks, name="jwks"),
 ]

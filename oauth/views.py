@@ -4,8 +4,10 @@ import logging
 
 from django import db
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import bad_request as html_bad_request
@@ -13,6 +15,8 @@ from django.views.defaults import page_not_found
 from django.views.defaults import server_error as html_server_error
 
 from clients.selectors import scope_names_all
+from keys.selectors import jwks_published
+from keys.services import jwks_publish
 from keys.tokens import SigningUnavailable
 from oauth.errors import (
     PROTOCOL_PATH_PREFIXES,
@@ -81,13 +85,31 @@ def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
     metadata = {
         "issuer": issuer,
         "token_endpoint": issuer + reverse("oauth:token"),
-        "jwks_uri": issuer + reverse("keys:jwks"),
+        "jwks_uri": issuer + reverse("oauth:jwks"),
         "grant_types_supported": ["client_credentials", TOKEN_EXCHANGE_GRANT],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": [],
         "scopes_supported": scope_names_all(),
     }
     response = JsonResponse(metadata)
+    response["Cache-Control"] = f"public, max-age={settings.AUTHPORTAL_JWKS_MAX_AGE}"
+    return response
+
+
+@protocol_endpoint(methods=("GET", "HEAD"))
+def jwks(request: HttpRequest) -> HttpResponse:
+    """The published public keys, with an ETag so verifiers can revalidate cheaply."""
+    published = jwks_published()
+    if published is None:  # a brand-new installation: publish what there is (maybe nothing yet)
+        with transaction.atomic():
+            row = jwks_publish(now=timezone.now())
+        published = (row.document.encode(), row.etag)
+    body, etag = published
+    if etag in [tag.strip() for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body, content_type="application/jwk-set+json")
+    response["ETag"] = etag
     response["Cache-Control"] = f"public, max-age={settings.AUTHPORTAL_JWKS_MAX_AGE}"
     return response
 

@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_ipv46_address
 from django.db import transaction
 
-from audit.services import actor_name, audit_record
+from audit.actor import actor_name
+from audit.recording import audit_record
 from portal.roles import GROUP_NAMES, role_group
 
 

@@ -4,7 +4,7 @@ A PostgreSQL server that hangs (frozen, swapping, a network path that drops pack
 kernel ACK our packets, so neither TCP nor the server's `statement_timeout` ever ends the wait: a
 request would hold its thread until the client gave up. Here each wait for the server (connecting,
 and every round trip of a query) is bounded by the deadline of the code that asks
-(`authportal.deadlines`): a request of the protocol has `AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS` for all
+(`core.deadlines`, set by `authportal.deadlines`): a request of the protocol has `AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS` for all
 its waits, a portal page `AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS` for each, and commands and Celery tasks wait as long as
 it takes, as before. A wait that runs out closes the connection (the query is still outstanding on
 it) and raises OperationalError, which the token endpoint answers with 503 `temporarily_unavailable`.
@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 from django.db.backends.postgresql import base
 
-from authportal.deadlines import database_wait_limit
+from core.deadlines import database_wait_limit
 
 
 class DatabaseTimeout(psycopg.errors.OperationalError):

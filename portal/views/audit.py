@@ -6,11 +6,13 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from audit.exports import EXPORT_CONTENT_TYPES, FORMATS, SEAL, audit_export_stream, export_filename
+from audit.actor import Actor
+from audit.export_format import EXPORT_CONTENT_TYPES, FORMATS, SEAL, export_filename
+from audit.exports import audit_export_stream
 from audit.selectors import AuditFilter, audit_cursor_decode, audit_cursor_encode, audit_search
 from portal.forms import AuditFilterForm
 from portal.roles import reader_required
-from portal.selectors import audit_rows, client_names
+from portal.selectors import audit_rows, client_names, service_audience
 
 PAGE_SIZE = 50
 
@@ -31,6 +33,7 @@ def _filters(form: AuditFilterForm) -> AuditFilter | None:
             actor=data["actor"],
             outcome=data["outcome"],
             service=data["service"],
+            service_audience=service_audience(name=data["service"]) if data["service"] else "",
             txn=data["txn"],
             edge=data["edge"],
         )
@@ -92,9 +95,11 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         audit_export_stream(
             filters=filters,
             fmt=fmt,
-            actor=request.user,
-            remote_addr=request.META.get("REMOTE_ADDR"),
-            request_id=getattr(request, "request_id", ""),
+            actor=Actor.of_user(
+                request.user,
+                request_id=getattr(request, "request_id", ""),
+                remote_addr=request.META.get("REMOTE_ADDR"),
+            ),
         ),
         content_type=EXPORT_CONTENT_TYPES[fmt],
     )

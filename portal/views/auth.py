@@ -13,7 +13,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.recording import audit_record
 from portal.forms import LoginForm
 from portal.lockouts import lockout_find
 

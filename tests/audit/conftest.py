@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from audit.services import audit_record
+from audit.recording import audit_record
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

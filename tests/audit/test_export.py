@@ -12,11 +12,15 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from audit.exports import CSV_COLUMNS, _Exporter, audit_export_stream, csv_cell, csv_cell_value
+from audit.actor import Actor
+from audit.export_format import CSV_COLUMNS, csv_cell, csv_cell_value
+from audit.exports import _Exporter, audit_export_stream
 from audit.models import AuditEvent
+from audit.recording import audit_record
+from audit.sealing import audit_seal
 from audit.selectors import AuditFilter
-from audit.services import audit_record, audit_seal
-from audit.verify import audit_export_verify
+from audit.verify.file import audit_export_verify
+from keys.tokens import signer_active
 
 from .conftest import T0, write_events
 
@@ -41,12 +45,14 @@ def three_days(signing_key):
             occurred_at=T0 + day * DAY + timedelta(minutes=30),
             details={"error": "invalid_scope"},
         )
-        audit_seal(now=T0 + day * DAY + timedelta(hours=11))
+        audit_seal(signer=signer_active(), now=T0 + day * DAY + timedelta(hours=11))
 
 
 def export(tmp_path, fmt: str = "jsonl", **params) -> tuple[bytes, object]:
     target = tmp_path / f"export.{fmt}"
-    body = b"".join(audit_export_stream(filters=AuditFilter.from_params(params), fmt=fmt, actor="auditor"))
+    body = b"".join(
+        audit_export_stream(filters=AuditFilter.from_params(params), fmt=fmt, actor=Actor(name="auditor"))
+    )
     target.write_bytes(body)
     return body, target
 
@@ -86,7 +92,7 @@ def test_every_export_is_itself_an_audit_event_saying_who_what_and_how_many(thre
 def test_an_export_abandoned_half_way_is_recorded_as_incomplete(three_days, fmt):
     write_events(2000, start=T0 + 4 * DAY, details={"padding": "x" * 100})  # more than one chunk
     before = AuditEvent.objects.count()
-    stream = audit_export_stream(filters=AuditFilter(), fmt=fmt, actor="auditor")
+    stream = audit_export_stream(filters=AuditFilter(), fmt=fmt, actor=Actor(name="auditor"))
     next(stream)
     stream.close()  # what StreamingHttpResponse does when the browser goes away
     row = AuditEvent.objects.get(event="audit.exported")
@@ -106,7 +112,7 @@ def test_an_abandoned_export_sends_no_cancel_request_that_could_hit_the_next_sta
     cancels = []
     monkeypatch.setattr(psycopg.Connection, "_try_cancel", lambda self, **_: cancels.append(self))
     write_events(5000, start=T0 + 4 * DAY, details={"padding": "x" * 200})  # far beyond one chunk
-    stream = audit_export_stream(filters=AuditFilter(), fmt=fmt, actor="auditor")
+    stream = audit_export_stream(filters=AuditFilter(), fmt=fmt, actor=Actor(name="auditor"))
     next(stream)
     stream.close()
     assert cancels == []
@@ -154,7 +160,7 @@ def test_a_csv_export_verifies_offline_against_its_seal_file(three_days, tmp_pat
     # A cell the export escapes: verification must undo the escape to match the seal.
     formula = "=cmd|' /C calc'!A0"
     audit_record(event="client.updated", actor=formula, subject="client:x", occurred_at=T0 + 3 * DAY)
-    audit_seal(now=T0 + 3 * DAY + timedelta(hours=1))
+    audit_seal(signer=signer_active(), now=T0 + 3 * DAY + timedelta(hours=1))
     path, _ = export_csv_with_seal(tmp_path, since="2026-03-01", until="2026-03-05")
     assert "'" + formula in path.read_text()
     with django_db_blocker.block():
@@ -291,7 +297,7 @@ def awkward_events(db, signing_key):
             occurred_at=T0 + index * timedelta(minutes=1),
             details={"note": value},
         )
-    audit_seal(now=T0 + DAY)
+    audit_seal(signer=signer_active(), now=T0 + DAY)
     events = AuditEvent.objects.order_by("occurred_at", "id")
     assert events.count() == len(AWKWARD) + 1  # and the signing key's activation
     return list(events)
@@ -334,7 +340,7 @@ def test_postgresql_writes_the_same_csv_bytes_as_the_csv_module(db, signing_key)
     audit_record(event="token.issued", actor="ms_admin", remote_addr="10.0.0.1", occurred_at=T0)
 
     def written_by(chunks_of) -> bytes:
-        exporter = _Exporter(filters=AuditFilter(), fmt="csv", actor="auditor", progress=None)
+        exporter = _Exporter(filters=AuditFilter(), fmt="csv", actor=Actor(name="auditor"), progress=None)
         return b"".join(chunks_of(exporter))
 
     copied = written_by(lambda exporter: exporter._csv_copied())
@@ -349,10 +355,10 @@ def test_an_event_sealed_late_is_exported_with_the_checkpoint_that_sealed_it(
     write_events(5)
     base = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
     AuditEvent.objects.create(id=base + 100, occurred_at=T0, event="token.issued", outcome="success")
-    first = audit_seal(now=T0)[-1]  # the ids between base and base + 100 are a gap
+    first = audit_seal(signer=signer_active(), now=T0)[-1]  # the ids between base and base + 100 are a gap
     # A slow transaction commits an id of the gap after that seal: the next checkpoint seals it late.
     AuditEvent.objects.create(id=base + 7, occurred_at=T0, event="client.created", outcome="success")
-    (late,) = audit_seal(now=T0 + timedelta(seconds=60))
+    (late,) = audit_seal(signer=signer_active(), now=T0 + timedelta(seconds=60))
     assert late.late_ids == [base + 7] and late.seq == first.seq + 1
     if fmt == "csv":
         path, _ = export_csv_with_seal(tmp_path, since="2026-03-01")
@@ -364,3 +370,63 @@ def test_an_event_sealed_late_is_exported_with_the_checkpoint_that_sealed_it(
         report = audit_export_verify(path=path)
     assert report.ok, report.problems
     assert report.unsealed == 0
+
+
+def pretty_printed(path, *, sort_keys: bool = False, ensure_ascii: bool = True) -> None:
+    """What `python -m json.tool` (or `--sort-keys`) does to the file: same JSON, another layout."""
+    path.write_text(
+        json.dumps(json.loads(path.read_text()), indent=2, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
+    )
+
+
+@pytest.mark.parametrize("sort_keys", [False, True], ids=["json.tool", "json.tool --sort-keys"])
+def test_a_json_export_reformatted_by_a_pretty_printer_still_verifies_offline(
+    three_days, tmp_path, sort_keys, django_db_blocker
+):
+    # Non-ASCII text too: the pretty-printer writes it as \u escapes.
+    audit_record(event="client.updated", actor="zoë", subject="client:x", occurred_at=T0 + 3 * DAY)
+    audit_seal(signer=signer_active(), now=T0 + 3 * DAY + timedelta(hours=1))
+    _, path = export(tmp_path, fmt="json", since="2026-03-01", until="2026-03-05")
+    pretty_printed(path, sort_keys=sort_keys)
+    assert path.read_text().count("\n") > 200 and "\\u00eb" in path.read_text()
+    with django_db_blocker.block():
+        report = audit_export_verify(path=path)
+    assert report.ok, report.problems
+    assert report.events == 23 and report.checkpoints == 4
+
+
+def test_a_pretty_printed_json_export_still_catches_an_edited_and_a_removed_event(three_days, tmp_path):
+    _, path = export(tmp_path, fmt="json", since="2026-03-01", until="2026-03-03")
+    document = json.loads(path.read_text())
+    edited = document["events"][3]
+    edited["actor"] = "someone-else"
+    path.write_text(json.dumps(document, indent=4))
+    assert [(p.kind, p.event_id) for p in audit_export_verify(path=path).problems] == [
+        ("altered", edited["id"])
+    ]
+    document = json.loads(path.read_text())
+    removed = document["events"].pop(5)
+    document["events"][3]["actor"] = "ms_admin"
+    path.write_text(json.dumps(document, indent=4))
+    assert [(p.kind, p.event_id) for p in audit_export_verify(path=path).problems] == [
+        ("deleted", removed["id"])
+    ]
+
+
+def test_a_json_export_cut_short_does_not_verify(three_days, tmp_path):
+    body, path = export(tmp_path, fmt="json", since="2026-03-01", until="2026-03-03")
+    path.write_bytes(body[: len(body) // 2])
+    assert not audit_export_verify(path=path).ok
+
+
+def test_a_json_lines_export_reads_any_layout_within_each_line(three_days, tmp_path, django_db_blocker):
+    # JSON Lines is one value per line by definition; within a line, spacing and key order are free.
+    _, path = export(tmp_path, fmt="jsonl", since="2026-03-01", until="2026-03-03")
+    lines = [
+        json.dumps(json.loads(line), sort_keys=True, indent=None) for line in path.read_text().splitlines()
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    with django_db_blocker.block():
+        report = audit_export_verify(path=path)
+    assert report.ok, report.problems
+    assert report.events == 15

@@ -11,12 +11,16 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from audit.actor import Actor
 from audit.escape import NUL_STORED_AS
 from audit.exports import audit_export_stream
 from audit.models import AuditEvent
+from audit.recording import audit_record
+from audit.sealing import audit_seal
 from audit.selectors import AuditFilter
-from audit.services import audit_record, audit_seal
-from audit.verify import audit_export_verify, audit_verify
+from audit.verify.database import audit_verify
+from audit.verify.file import audit_export_verify
+from keys.tokens import signer_active
 
 from .conftest import T0
 
@@ -88,7 +92,7 @@ def hostile_events(db, signing_key):
         audit_record(
             event="token.denied", outcome="failure", occurred_at=T0 + timedelta(minutes=index), **fields
         )
-    audit_seal(now=T0 + timedelta(days=1))
+    audit_seal(signer=signer_active(), now=T0 + timedelta(days=1))
     return AuditEvent.objects.filter(event="token.denied").order_by("id")
 
 
@@ -100,11 +104,15 @@ def test_escaped_events_are_sealed_and_verify(hostile_events):
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_exports_of_escaped_events_show_the_escape_and_verify_offline(hostile_events, tmp_path, fmt):
-    body = b"".join(audit_export_stream(filters=AuditFilter.from_params({}), fmt=fmt, actor="auditor"))
+    body = b"".join(
+        audit_export_stream(filters=AuditFilter.from_params({}), fmt=fmt, actor=Actor(name="auditor"))
+    )
     path = tmp_path / f"export.{fmt}"
     path.write_bytes(body)
     if fmt == "csv":
-        seal = b"".join(audit_export_stream(filters=AuditFilter.from_params({}), fmt="seal", actor="auditor"))
+        seal = b"".join(
+            audit_export_stream(filters=AuditFilter.from_params({}), fmt="seal", actor=Actor(name="auditor"))
+        )
         (tmp_path / f"export.{fmt}.seal.jsonl").write_bytes(seal)
     text = body.decode()
     assert "\x00" not in text

@@ -181,7 +181,7 @@ def test_the_audit_insert_is_prepared_once_per_connection_unless_told_not_to(
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'authportal_audit_%%'")
         names = [name for (name,) in cursor.fetchall()]
-    assert names == (["authportal_audit_insert_if_token_holds"] if prepared else [])
+    assert names == (["authportal_audit_insert_if_registry_and_signing_key"] if prepared else [])
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,8 +7,10 @@ from datetime import timedelta
 from django.core.management import call_command
 
 from audit.models import AuditCheckpoint, AuditEvent
-from audit.services import audit_purge, audit_seal
-from audit.verify import audit_verify
+from audit.retention import audit_purge
+from audit.sealing import audit_seal
+from audit.verify.database import audit_verify
+from keys.tokens import signer_active
 
 from .conftest import T0, write_events
 
@@ -18,7 +20,7 @@ DAY = timedelta(days=1)
 def a_sealed_week() -> None:
     for day in range(7):
         write_events(5, start=T0 + day * DAY, step=timedelta(hours=1))
-        audit_seal(now=T0 + day * DAY + timedelta(hours=12))
+        audit_seal(signer=signer_active(), now=T0 + day * DAY + timedelta(hours=12))
 
 
 def test_the_purge_keeps_the_chain_verifiable_and_is_itself_audited(signing_key):
@@ -37,7 +39,7 @@ def test_the_purge_keeps_the_chain_verifiable_and_is_itself_audited(signing_key)
         "checkpoint": 3,
         "head": anchor.head,
     }
-    audit_seal(now=now)  # the audit.purged event joins the chain
+    audit_seal(signer=signer_active(), now=now)  # the audit.purged event joins the chain
     report = audit_verify(now=now + DAY)
     assert report.ok, report.problems
     assert report.events == 21

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from audit.recording import audit_record
 from audit.selectors import AuditFilter, audit_cursor_decode, audit_cursor_encode, audit_search
-from audit.services import audit_record
 
 from .conftest import T0, write_events
 

@@ -10,8 +10,10 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
 from audit.models import AuditCheckpoint, AuditEvent
-from audit.services import audit_purge, audit_seal
-from audit.verify import audit_verify
+from audit.retention import audit_purge
+from audit.sealing import audit_seal
+from audit.verify.database import audit_verify
+from keys.tokens import signer_active
 
 from .conftest import T0, write_events
 
@@ -25,7 +27,7 @@ postgresql_only = pytest.mark.skipif(
 @pytest.fixture
 def sealed(signing_key):
     write_events(30)
-    checkpoints = audit_seal(now=T0, max_events=10)
+    checkpoints = audit_seal(signer=signer_active(), now=T0, max_events=10)
     assert [c.event_count for c in checkpoints] == [10, 10, 10, 1]  # 30 and the first key's key.activated
     return AuditEvent.objects.order_by("id")
 
@@ -49,7 +51,7 @@ def test_events_written_after_the_last_seal_are_unsealed_not_wrong(sealed):
     write_events(3, start=LATER)
     report = audit_verify(now=LATER)
     assert report.ok and report.unsealed == 3
-    assert len(audit_seal(now=LATER)) == 1
+    assert len(audit_seal(signer=signer_active(), now=LATER)) == 1
     assert audit_verify(now=LATER).unsealed == 0
 
 
@@ -71,7 +73,9 @@ def test_a_deleted_row_is_reported_as_deleted(sealed, tamper):
 
 def test_a_row_inserted_into_a_sealed_range_is_reported_as_inserted(signing_key):
     base, far = make_gap()
-    audit_seal(now=T0)  # the ids between base and far are a gap: not committed when sealed
+    audit_seal(
+        signer=signer_active(), now=T0
+    )  # the ids between base and far are a gap: not committed when sealed
     AuditEvent.objects.create(
         id=base + 7, occurred_at=T0, event="client.created", outcome="success", details={}
     )
@@ -81,14 +85,14 @@ def test_a_row_inserted_into_a_sealed_range_is_reported_as_inserted(signing_key)
 
 def test_an_event_committing_late_into_a_gap_is_sealed_by_the_next_checkpoint(signing_key):
     base, far = make_gap()
-    first = audit_seal(now=T0)[0]
+    first = audit_seal(signer=signer_active(), now=T0)[0]
     assert first.gaps[-1] == [base + 1, far - 1]  # earlier tests' ids may be gaps too (PostgreSQL)
     # A slow transaction commits an id of the gap after the seal, within AUTHPORTAL_AUDIT_GAP_SECONDS.
     AuditEvent.objects.create(
         id=base + 7, occurred_at=T0, event="client.created", outcome="success", details={}
     )
     assert audit_verify(now=T0 + timedelta(seconds=30)).unsealed == 1
-    late = audit_seal(now=T0 + timedelta(seconds=60))
+    late = audit_seal(signer=signer_active(), now=T0 + timedelta(seconds=60))
     assert [c.late_ids for c in late] == [[base + 7]]
     report = audit_verify(now=LATER)
     assert report.ok, report.problems

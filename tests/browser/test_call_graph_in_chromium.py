@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.services import audit_record
+from audit.recording import audit_record
 from clients.services import (
     ScopeMapping,
     ScopeSpec,

@@ -8,6 +8,7 @@ import jwt
 import pytest
 from django.utils import timezone
 
+from audit.actor import Actor
 from audit.models import AuditEvent
 from keys.models import SigningKey
 from keys.services import (
@@ -17,6 +18,7 @@ from keys.services import (
     key_revoke,
     key_rotate,
     key_rotate_now,
+    signer_ready,
     signing_key_active,
 )
 from keys.tokens import signer_active, signer_cache_clear
@@ -127,7 +129,7 @@ def test_every_transition_is_an_audit_event(first_key, t0):
 
 
 def test_emergency_rotation_signs_with_a_fresh_key_at_once(client, first_key, t0):
-    fresh = key_rotate_now(now=t0 + DAY, actor="tester")
+    fresh = key_rotate_now(now=t0 + DAY, actor=Actor(name="tester"))
     assert states() == {first_key.kid: State.RETIRED, fresh.kid: State.ACTIVE}
     assert set(published_kids(client)) == {first_key.kid, fresh.kid}
     assert AuditEvent.objects.filter(event="key.retired", actor="tester").exists()
@@ -196,7 +198,7 @@ def test_each_algorithm_signs_tokens_pyjwt_verifies_and_publishes_only_public_me
     client, db, settings, algorithm
 ):
     settings.AUTHPORTAL_SIGNING_ALG = algorithm
-    token = signer_active().sign({"iss": "x", "sub": "y", "exp": 4102444800})
+    token = signer_ready().sign({"iss": "x", "sub": "y", "exp": 4102444800})
     (jwk,) = client.get("/.well-known/jwks.json").json()["keys"]
     assert not PRIVATE_MEMBERS & set(jwk)
     assert jwk["alg"] == algorithm

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.recording import audit_record
 from clients.models import DelegationEdge
 from clients.services import ScopeMapping, ScopeSpec, delegation_edge_add, service_register
 from portal.charts import call_graph, graph_layers

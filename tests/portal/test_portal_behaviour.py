@@ -407,12 +407,13 @@ def test_an_auditor_exports_the_filtered_log_and_the_export_is_audited(
 def test_an_auditor_downloads_a_csv_and_its_seal_and_verifies_them_offline(
     auditor_client, request_token, ms_reports, tmp_path
 ):
-    from audit.services import audit_seal
-    from audit.verify import audit_export_verify
+    from audit.sealing import audit_seal
+    from audit.verify.file import audit_export_verify
+    from keys.tokens import signer_active
 
     for _ in range(2):
         request_token(ms_reports)
-    audit_seal()
+    audit_seal(signer=signer_active())
     files = {}
     for fmt in ("csv", "seal"):
         response = auditor_client.get(

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.exports import FORMATS, SEAL, audit_export_count, audit_export_stream
+from audit.actor import operator
+from audit.export_format import FORMATS, SEAL, seal_path_for
+from audit.exports import audit_export_count, audit_export_stream
 from audit.selectors import AuditFilter
-from audit.services import operator_name
 
 
 class Command(BaseCommand):
@@ -19,7 +21,7 @@ class Command(BaseCommand):
         "written with --output gets them in FILE.seal.jsonl beside it (--format seal writes that alone)."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--format", choices=(*FORMATS, SEAL), default="jsonl")
         parser.add_argument(
             "--since", help="ISO 8601 date or date-time (UTC unless a zone is given), inclusive"
@@ -38,7 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--outcome", choices=("success", "failure"), default="")
         parser.add_argument("--output", type=Path, help="Write here instead of standard output")
 
-    def handle(self, *args, output: Path | None, **options) -> None:
+    def handle(self, *args: Any, output: Path | None, **options: Any) -> None:
         try:
             filters = AuditFilter.from_params({**options, "events": options["event"]})
         except ValueError as exc:
@@ -48,7 +50,7 @@ class Command(BaseCommand):
         stream = audit_export_stream(
             filters=filters,
             fmt=options["format"],
-            actor=operator_name(),
+            actor=operator(),
             progress=progress,
         )
         if output is None:
@@ -60,10 +62,10 @@ class Command(BaseCommand):
         if output is not None:
             self.stderr.write(f"Exported {progress.rows} events to {output}.")
         if options["format"] == "csv" and output is not None:
-            seal = output.with_name(output.name + ".seal.jsonl")
+            seal = seal_path_for(output)
             with seal.open("wb") as sink:
                 _write(
-                    audit_export_stream(filters=filters, fmt=SEAL, actor=operator_name()),
+                    audit_export_stream(filters=filters, fmt=SEAL, actor=operator()),
                     sink,
                 )
             self.stderr.write(f"Its seal, for `verify_audit --file {output}`: {seal}.")
@@ -73,7 +75,7 @@ class Command(BaseCommand):
             )
 
 
-def _write(stream, sink: BinaryIO) -> None:
+def _write(stream: Iterable[bytes], sink: BinaryIO) -> None:
     for chunk in stream:
         sink.write(chunk)
     sink.flush()

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from audit.services import ACTOR_HELP, audit_purge, operator_name, retention_days
+from audit.actor import ACTOR_HELP, operator
+from audit.retention import audit_purge, retention_days
 
 
 class Command(BaseCommand):
@@ -12,16 +15,16 @@ class Command(BaseCommand):
         "(what beat runs daily)."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--days", type=int, help=f"Keep this many days instead (default {retention_days()})"
         )
         parser.add_argument("--actor", help=ACTOR_HELP)
 
-    def handle(self, *args, days: int | None, **options) -> None:
+    def handle(self, *args: Any, days: int | None, **options: Any) -> None:
         if days is not None and days <= 0:
             raise CommandError("--days must be a positive number of days")
-        result = audit_purge(now=timezone.now(), days=days, actor=operator_name(options["actor"]))
+        result = audit_purge(now=timezone.now(), days=days, actor=operator(options["actor"]))
         if result.checkpoint is None:
             self.stdout.write(f"Nothing sealed before {result.cutoff:%Y-%m-%d %H:%M} UTC: nothing purged.")
         else:

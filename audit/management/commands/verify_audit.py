@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.verify import VerifyReport, audit_export_verify, audit_verify
+from audit.verify.database import audit_verify
+from audit.verify.file import audit_export_verify
+from audit.verify.report import VerifyReport
 
 
 class Command(BaseCommand):
@@ -14,7 +17,7 @@ class Command(BaseCommand):
         "seal file (FILE.seal.jsonl beside it, or --seal)."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--file", type=Path, help="An export made by export_audit or the portal")
         parser.add_argument("--seal", type=Path, help="With a CSV --file: its seal (default FILE.seal.jsonl)")
         parser.add_argument(
@@ -25,7 +28,13 @@ class Command(BaseCommand):
         parser.add_argument("--max-problems", type=int, default=20, help="Stop after this many (default 20)")
 
     def handle(
-        self, *args, file: Path | None, seal: Path | None, allow_unsealed: bool, max_problems: int, **options
+        self,
+        *args: Any,
+        file: Path | None,
+        seal: Path | None,
+        allow_unsealed: bool,
+        max_problems: int,
+        **options: Any,
     ) -> None:
         if file is not None:
             for given in (file, seal):

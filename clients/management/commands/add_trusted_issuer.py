@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.services import ACTOR_HELP, operator_name
+from audit.actor import ACTOR_HELP, operator_name
 from clients.external_subjects import ALLOWED_ALGORITHMS, DEFAULT_ALGORITHMS, JWKS_MAX_BYTES
 from clients.management.commands.create_service import validation_message
 from clients.services import trusted_issuer_add

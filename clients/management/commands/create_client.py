@@ -5,7 +5,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.services import ACTOR_HELP, operator_name
+from audit.actor import ACTOR_HELP, operator_name
 from clients.management.commands.create_service import validation_message
 from clients.models import Service
 from clients.services import GrantSpec, client_register

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from audit.services import ACTOR_HELP, operator_name
+from audit.actor import ACTOR_HELP, operator_name
 from clients.curl import token_request_curl
 from clients.models import Service
 from clients.services import GrantSpec, ScopeSpec, client_register, service_register

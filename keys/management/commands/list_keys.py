@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from keys.selectors import key_schedule
@@ -8,7 +11,7 @@ from keys.selectors import key_schedule
 class Command(BaseCommand):
     help = "List signing keys: kid, algorithm, state, created, activates/retires/expires at."
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         columns = ("kid", "algorithm", "state", "created", "activates", "retires", "expires")
         rows = [
             (
@@ -29,5 +32,5 @@ class Command(BaseCommand):
             )
 
 
-def _when(moment) -> str:
+def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"

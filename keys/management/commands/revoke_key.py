@@ -1,19 +1,19 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from audit.services import ACTOR_HELP, operator_name
+from audit.actor import ACTOR_HELP, operator
 from keys.services import KeyNotFound, KeyStateError, key_revoke
-from keys.tokens import signer_cache_clear
 
 
 class Command(BaseCommand):
     help = "Revoke a compromised signing key: out of the JWKS at once, never used again."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("kid", help="The key's kid (see list_keys)")
         # A kid is a base64url thumbprint, and one in 64 starts with '-': argparse would take it for an
         # option and say the kid is missing. It reads an argument that matches this as a value, as it
@@ -21,12 +21,11 @@ class Command(BaseCommand):
         parser._negative_number_matcher = re.compile(r"^-[A-Za-z0-9_-]{16,}$")
         parser.add_argument("--actor", help=ACTOR_HELP)
 
-    def handle(self, *args, kid: str, **options) -> None:
+    def handle(self, *args: Any, kid: str, **options: Any) -> None:
         try:
-            key = key_revoke(kid=kid, now=timezone.now(), actor=operator_name(options["actor"]))
+            key = key_revoke(kid=kid, now=timezone.now(), actor=operator(options["actor"]))
         except (KeyNotFound, KeyStateError) as exc:
             raise CommandError(str(exc)) from None
-        signer_cache_clear()
         self.stdout.write(
             f"Revoked {key.kid}. Tokens it signed stop verifying as verifiers refresh the JWKS."
         )

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from audit.services import ACTOR_HELP, operator_name
+from audit.actor import ACTOR_HELP, operator
 from keys.services import kek_rotate
 
 
@@ -15,17 +17,17 @@ class Command(BaseCommand):
         "one as AUTHPORTAL_KEK_PREVIOUS, run this, restart, then drop AUTHPORTAL_KEK_PREVIOUS."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--actor", help=ACTOR_HELP)
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         if not settings.AUTHPORTAL_KEK_PREVIOUS:
             raise CommandError(
                 "AUTHPORTAL_KEK_PREVIOUS is not set: put the old key-encryption key there and the new one in "
                 "AUTHPORTAL_KEK."
             )
         try:
-            count = kek_rotate(now=timezone.now(), actor=operator_name(options["actor"]))
+            count = kek_rotate(now=timezone.now(), actor=operator(options["actor"]))
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"Re-encrypted {count} signing key(s) under the new AUTHPORTAL_KEK.")

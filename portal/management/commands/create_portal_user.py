@@ -6,7 +6,7 @@ import os
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.services import ACTOR_HELP, operator_name
+from audit.actor import ACTOR_HELP, operator_name
 from portal.roles import GROUP_NAMES
 from portal.services import portal_user_create
 

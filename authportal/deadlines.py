@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from time import monotonic
 from typing import Any
 
-from django.conf import settings
+from core.conf import app_settings
 
 WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -42,8 +42,8 @@ def with_database_deadlines(
     (`close_old_connections`) are bounded too. The thread keeps the value until its next request
     sets its own.
     """
-    protocol = settings.AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS / 1000
-    portal = float(settings.AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS)
+    protocol = app_settings.DB_TIMEOUT_PROTOCOL_MS / 1000
+    portal = float(app_settings.DB_TIMEOUT_PORTAL_SECONDS)
 
     def deadline_application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -22,6 +21,7 @@ from clients.external_subjects import (
 )
 from clients.hashers import generate_client_secret
 from clients.models import USERS_UPSTREAM, Client, DelegationEdge, Grant, Scope, Service, TrustedIssuer
+from core.conf import app_settings
 
 
 @dataclass(frozen=True)
@@ -372,7 +372,7 @@ def trusted_issuer_add(
     check("issuer", _url_problem(issuer, what="issuer", max_length=255))
     if not errors.get("issuer") and (urlsplit(issuer).query or issuer.endswith("?")):
         check("issuer", "The issuer must have no query (RFC 8414 §2).")
-    if issuer == settings.AUTHPORTAL_ISSUER:
+    if issuer == app_settings.ISSUER:
         check(
             "issuer", "That is our own issuer: our tokens are exchanged as access tokens, not as user tokens."
         )

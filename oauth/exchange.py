@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 from jwcrypto.common import base64url_decode
 from jwcrypto.jwk import JWK
@@ -47,6 +46,7 @@ from clients.selectors import (
     ExchangeEdge,
     call_graph,
 )
+from core.conf import app_settings
 from keys.selectors import signing_key_published
 from keys.tokens import signer_active, signer_recheck
 from oauth.errors import OAuthError
@@ -227,7 +227,7 @@ def subject_token_verify(*, token: str, audience: str, now: datetime) -> Subject
 
 
 def _subject_claims(claims: dict[str, Any], *, audience: str, now: float) -> SubjectToken:
-    if type(claims.get("iss")) is not str or claims["iss"] != settings.AUTHPORTAL_ISSUER:
+    if type(claims.get("iss")) is not str or claims["iss"] != app_settings.ISSUER:
         raise _refuse_subject("another issuer")
     aud = claims.get("aud")
     if type(aud) is str:
@@ -243,7 +243,7 @@ def _subject_claims(claims: dict[str, Any], *, audience: str, now: float) -> Sub
         raise _refuse_subject("missing or malformed exp or iat")
     if expires <= now:
         raise _refuse_subject("expired")
-    if issued > now + 30 or expires - issued > settings.AUTHPORTAL_TOKEN_LIFETIME_MAX:
+    if issued > now + 30 or expires - issued > app_settings.TOKEN_LIFETIME_MAX:
         raise _refuse_subject("issued in the future or lifetime longer than allowed")
     sub, client_id, jti, scope = (claims.get(name) for name in ("sub", "client_id", "jti", "scope"))
     if type(sub) is not str or not sub or type(client_id) is not str or not client_id or type(jti) is not str:
@@ -554,7 +554,7 @@ def _issue(
     try:
         access_token = signer.sign(
             {
-                "iss": settings.AUTHPORTAL_ISSUER,
+                "iss": app_settings.ISSUER,
                 "sub": subject.sub,
                 "aud": resource,
                 "exp": expires_at,

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -24,6 +23,7 @@ from clients.selectors import (
     client_authenticate_cached,
     client_id_registered,
 )
+from core.conf import app_settings
 from keys.tokens import signer_active, signer_recheck
 from oauth.errors import OAuthError, invalid_client, invalid_scope, invalid_target
 from oauth.requests import TokenRequest
@@ -137,7 +137,7 @@ def token_issue(
     try:
         access_token = signer.sign(
             {
-                "iss": settings.AUTHPORTAL_ISSUER,
+                "iss": app_settings.ISSUER,
                 "sub": client.client_id,
                 "aud": audience,
                 "exp": expires_at,

@@ -3,7 +3,6 @@ from __future__ import annotations
 import logging
 
 from django import db
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.csrf import csrf_failure as html_csrf_failure
@@ -13,6 +12,7 @@ from django.views.defaults import page_not_found
 from django.views.defaults import server_error as html_server_error
 
 from clients.selectors import scope_names_all
+from core.conf import app_settings
 from keys.tokens import SigningUnavailable
 from oauth.errors import (
     PROTOCOL_PATH_PREFIXES,
@@ -77,7 +77,7 @@ def token(request: HttpRequest) -> HttpResponse:
 @protocol_endpoint(methods=("GET", "HEAD"))
 def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
     """RFC 8414 metadata. Every URL is built from the configured issuer, never from the Host header."""
-    issuer = settings.AUTHPORTAL_ISSUER
+    issuer = app_settings.ISSUER
     metadata = {
         "issuer": issuer,
         "token_endpoint": issuer + reverse("oauth:token"),
@@ -88,7 +88,7 @@ def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
         "scopes_supported": scope_names_all(),
     }
     response = JsonResponse(metadata)
-    response["Cache-Control"] = f"public, max-age={settings.AUTHPORTAL_JWKS_MAX_AGE}"
+    response["Cache-Control"] = f"public, max-age={app_settings.JWKS_MAX_AGE}"
     return response
 
 

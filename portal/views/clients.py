@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -20,6 +19,7 @@ from clients.services import (
     client_update,
     grants_add,
 )
+from core.conf import app_settings
 from portal.forms import (
     ClientEditForm,
     ClientForm,
@@ -87,7 +87,7 @@ def _secret_once(request: HttpRequest, client: Client, secret: str, *, rotated: 
         .first()
     )
     curl = token_request_curl(
-        issuer=settings.AUTHPORTAL_ISSUER, client_id=client.client_id, client_secret=secret, resource=audience
+        issuer=app_settings.ISSUER, client_id=client.client_id, client_secret=secret, resource=audience
     )
     return render(
         request,

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from core.conf import app_settings
 from portal.lockouts import lockouts_active
 from portal.roles import admin_required
 from portal.services import lockout_lift
@@ -17,8 +17,8 @@ from portal.services import lockout_lift
 def lockout_list(request: HttpRequest) -> HttpResponse:
     context = {
         "lockouts": lockouts_active(now=timezone.now()),
-        "failure_limit": settings.AXES_FAILURE_LIMIT,
-        "username_failure_limit": settings.AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT,
+        "failure_limit": app_settings.LOGIN_FAILURE_LIMIT,
+        "username_failure_limit": app_settings.LOGIN_USERNAME_FAILURE_LIMIT,
     }
     return render(request, "portal/security/lockouts.html", context)
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -8,6 +7,7 @@ from audit.services import ACTOR_HELP, operator_name
 from clients.curl import token_request_curl
 from clients.models import Service
 from clients.services import GrantSpec, ScopeSpec, client_register, service_register
+from core.conf import app_settings
 
 
 class Command(BaseCommand):
@@ -53,7 +53,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  client_secret: {secret}   (shown only now)")
         self.stdout.write("Get a token:")
         curl = token_request_curl(
-            issuer=settings.AUTHPORTAL_ISSUER,
+            issuer=app_settings.ISSUER,
             client_id=client_id,
             client_secret=secret,
             resource="https://doctors.internal",

@@ -142,7 +142,7 @@ def read_database(name: str, default: str) -> dict[str, Any]:
         ) from None
     if not config.get("ENGINE"):
         raise ImproperlyConfigured(f"{name} has an unsupported scheme: {value!r}")
-    return config
+    return dict(config)
 
 
 def read_secret(name: str, *, data_dir: Path, filename: str, generate: Callable[[], str]) -> str:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -94,7 +96,7 @@ class Client(AbstractApplication):
                 {"access_token_lifetime": f"At most {maximum} seconds (AUTHPORTAL_TOKEN_LIFETIME_MAX)."}
             )
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.client_type = self.CLIENT_CONFIDENTIAL
         self.authorization_grant_type = self.GRANT_CLIENT_CREDENTIALS
         self.hash_client_secret = True

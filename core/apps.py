@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 
 
@@ -15,6 +15,6 @@ class CoreConfig(AppConfig):
         # After every `migrate`, once django-celery-beat's tables exist; idempotent.
         post_migrate.connect(
             beat_schedule_install,
-            sender=self.apps.get_app_config("django_celery_beat"),
+            sender=apps.get_app_config("django_celery_beat"),
             dispatch_uid="core.beat_schedule_install",
         )

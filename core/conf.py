@@ -17,7 +17,7 @@ checks in core/checks.py hold whatever is configured to the same bounds and rela
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Self, TypeVar, overload
 
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
@@ -45,10 +45,10 @@ class Setting(Generic[T]):
         self.env = self._env or f"AUTHPORTAL_{name}"
 
     @overload
-    def __get__(self, instance: None, owner: type) -> Setting[T]: ...
+    def __get__(self, instance: None, owner: type) -> Self: ...
     @overload
     def __get__(self, instance: AppSettings, owner: type) -> T: ...
-    def __get__(self, instance: AppSettings | None, owner: type) -> Setting[T] | T:
+    def __get__(self, instance: AppSettings | None, owner: type) -> Self | T:
         if instance is None:
             return self
         value: T = getattr(django_settings, self.setting, self.default)

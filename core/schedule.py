@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from django.apps import apps as global_apps
 from django.apps.registry import Apps
 
 
@@ -32,12 +33,14 @@ BEAT_SCHEDULE = (
 )
 
 
-def beat_schedule_install(*, apps: Apps, using: str = "default", **kwargs: Any) -> int:
+def beat_schedule_install(*, apps: Apps | None = None, using: str = "default", **kwargs: Any) -> int:
     """Store every task of BEAT_SCHEDULE not stored yet; returns how many were added.
 
     Connected to `post_migrate` (core/apps.py); `apps` is the migrated state, which may lack
-    django-celery-beat's tables (`migrate django_celery_beat zero`): then it does nothing.
+    django-celery-beat's tables (`migrate django_celery_beat zero`): then it does nothing. A test's
+    flush sends the signal without `apps`: the installed models then.
     """
+    apps = apps or global_apps
     try:
         IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
         PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")

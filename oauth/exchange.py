@@ -30,14 +30,15 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.utils import timezone
 from jwcrypto.common import base64url_decode
 from jwcrypto.jwk import JWK
 from jwcrypto.jws import JWSCore
 
-from audit.services import audit_record_start, audit_write_timeout
+from audit.inflight import audit_write_timeout
+from audit.services import audit_record_start
 from clients.external_subjects import ExternalKeysUnavailable, ExternalTokenError, external_subject_verify
 from clients.models import USERS_UPSTREAM
 from clients.selectors import (
@@ -134,7 +135,7 @@ def _json_object(segment: str) -> dict[str, Any]:
     return value
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return (type(value) is int or type(value) is float) and math.isfinite(value)
 
 

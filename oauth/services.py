@@ -7,14 +7,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from audit.inflight import AuditWriteFailed
+from audit.inflight import AuditWriteFailed, audit_write_timeout
 from audit.models import AuditEvent
-from audit.services import audit_record, audit_record_start, audit_write_timeout
+from audit.services import audit_record, audit_record_start
 from clients.selectors import (
     AuthenticatedClient,
     ClientAuthFailure,
@@ -159,7 +159,12 @@ def token_issue(
 
 
 def token_denial_record(
-    *, error: OAuthError, client_id: str, remote_addr: str | None, request_id: str, extra: dict | None = None
+    *,
+    error: OAuthError,
+    client_id: str,
+    remote_addr: str | None,
+    request_id: str,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     presented = client_id_audited(client_id=client_id)
     audit_record(

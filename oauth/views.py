@@ -13,6 +13,7 @@ from django.views.defaults import server_error as html_server_error
 
 from clients.selectors import scope_names_all
 from core.conf import app_settings
+from core.http import AuthPortalRequest
 from keys.tokens import SigningUnavailable
 from oauth.errors import (
     PROTOCOL_PATH_PREFIXES,
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 @csrf_exempt  # no cookies; token_request_parse answers a wrong method, so that its refusal has a row
-def token(request: HttpRequest) -> HttpResponse:
+def token(request: AuthPortalRequest) -> HttpResponse:
     remote_addr = request.META.get("REMOTE_ADDR")
     client_id = ""
     try:
@@ -105,7 +106,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     """A request Django refuses before any view (an unknown Host, say) still gets RFC 6749 JSON here."""
     if request.path.startswith(PROTOCOL_PATH_PREFIXES):
         return json_no_store({"error": "invalid_request", "error_description": "Bad request."}, status=400)
-    return html_bad_request(request, exception)
+    return html_bad_request(request, exception or Exception("Bad request"))
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -179,7 +179,7 @@ class AuditFilterForm(forms.Form):
         return Client.objects.filter(name=value).values_list("client_id", flat=True).first() or value
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise forms.ValidationError("'Since' must be before 'until'.")
         return data

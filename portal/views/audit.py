@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -8,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from audit.exports import EXPORT_CONTENT_TYPES, FORMATS, SEAL, audit_export_stream, export_filename
 from audit.selectors import AuditFilter, audit_cursor_decode, audit_cursor_encode, audit_search
+from core.http import AuthPortalRequest
 from portal.forms import AuditFilterForm
 from portal.roles import reader_required
 from portal.selectors import audit_rows, client_names
@@ -42,7 +45,7 @@ def _filters(form: AuditFilterForm) -> AuditFilter | None:
 @reader_required
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
-    query = {k: v for k, v in request.GET.items() if k != "before" and v}
+    query: dict[str, Any] = {k: v for k, v in request.GET.items() if k != "before" and v}
     form = AuditFilterForm(query or None)
     filters = _filters(form)
     try:
@@ -70,7 +73,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 @reader_required
 @require_GET
-def audit_export(request: HttpRequest) -> HttpResponse:
+def audit_export(request: AuthPortalRequest) -> HttpResponse | StreamingHttpResponse:
     """The filtered log as a file, streamed; the export itself is an `audit.exported` event."""
     fmt = request.GET.get("format", "csv")
     form = AuditFilterForm({k: v for k, v in request.GET.items() if k != "format" and v} or None)
@@ -94,7 +97,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
             fmt=fmt,
             actor=request.user,
             remote_addr=request.META.get("REMOTE_ADDR"),
-            request_id=getattr(request, "request_id", ""),
+            request_id=request.request_id,
         ),
         content_type=EXPORT_CONTENT_TYPES[fmt],
     )

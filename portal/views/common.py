@@ -4,6 +4,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from audit.actor import Actor
+from core.http import AuthPortalRequest
+
 
 def add_validation_errors(form: forms.Form, exc: ValidationError) -> None:
     """A service function's ValidationError, shown on the form: on its field when the field is there."""
@@ -17,3 +20,10 @@ def add_validation_errors(form: forms.Form, exc: ValidationError) -> None:
 def search_query(request: HttpRequest) -> str:
     """A list page's search, `?q=`: trimmed, at most 100 characters (the selectors decide the rest)."""
     return request.GET.get("q", "").strip()[:100]
+
+
+def request_actor(request: AuthPortalRequest) -> Actor:
+    """The signed-in user acting through this request, as the audit log names them."""
+    return Actor.of_user(
+        request.user, request_id=request.request_id, remote_addr=request.META.get("REMOTE_ADDR")
+    )

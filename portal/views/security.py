@@ -7,9 +7,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from core.conf import app_settings
+from core.http import AuthPortalRequest
 from portal.lockouts import lockouts_active
 from portal.roles import admin_required
 from portal.services import lockout_lift
+from portal.views.common import request_actor
 
 
 @admin_required
@@ -25,15 +27,13 @@ def lockout_list(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 @require_POST
-def lockout_clear(request: HttpRequest) -> HttpResponse:
+def lockout_clear(request: AuthPortalRequest) -> HttpResponse:
     username = request.POST.get("username", "")[:150]
     ip_address = request.POST.get("ip_address", "")[:45]
     removed = lockout_lift(
         username=username,
         ip_address=ip_address,
-        actor=request.user,
-        remote_addr=request.META.get("REMOTE_ADDR"),
-        request_id=getattr(request, "request_id", ""),
+        actor=request_actor(request),
     )
     if removed:
         messages.success(request, f"Unlocked {username or ip_address}.")

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from clients.management.commands.create_service import validation_message
 from clients.models import Service
@@ -11,7 +13,7 @@ from clients.services import ScopeMapping, delegation_edge_add
 class Command(BaseCommand):
     help = "Declare that FROM_SERVICE may call TO_SERVICE on behalf of its callers (RFC 8693 token exchange)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("from_service", help="The service that exchanges the tokens sent to it")
         parser.add_argument("to_service", help="The service it calls next")
         parser.add_argument(
@@ -30,14 +32,14 @@ class Command(BaseCommand):
 
     def handle(
         self,
-        *args,
+        *args: Any,
         from_service: str,
         to_service: str,
         mappings: list[str],
         max_depth: int | None,
         description: str,
-        **options,
-    ):
+        **options: Any,
+    ) -> None:
         try:
             edge = delegation_edge_add(
                 from_service=_service(from_service),

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from clients.models import DelegationEdge
 from clients.services import delegation_edge_remove
@@ -9,11 +11,11 @@ from clients.services import delegation_edge_remove
 class Command(BaseCommand):
     help = "Withdraw the declared call FROM_SERVICE -> TO_SERVICE; the next exchange along it is refused."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("from_service")
         parser.add_argument("to_service")
 
-    def handle(self, *args, from_service: str, to_service: str, **options):
+    def handle(self, *args: Any, from_service: str, to_service: str, **options: Any) -> None:
         edge = (
             DelegationEdge.objects.select_related("from_service", "to_service")
             .filter(from_service__name=from_service, to_service__name=to_service)

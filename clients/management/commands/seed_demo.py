@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from audit.actor import Actor
 from audit.services import ACTOR_HELP, operator_name
 from clients.curl import token_request_curl
 from clients.models import Service
@@ -13,11 +16,11 @@ from core.conf import app_settings
 class Command(BaseCommand):
     help = "On an empty registry, register the demo: ms_doctor, ms_college and the client ms_admin."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--actor", help=ACTOR_HELP)
 
-    def handle(self, *args, **options) -> None:
-        actor = operator_name(options["actor"])
+    def handle(self, *args: Any, **options: Any) -> None:
+        actor = Actor(name=operator_name(options["actor"]))
         if Service.objects.exists():
             self.stdout.write("The registry is not empty; no demo data added.")
             return

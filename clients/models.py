@@ -96,6 +96,9 @@ class Client(AbstractApplication):
                 {"access_token_lifetime": f"At most {maximum} seconds (AUTHPORTAL_TOKEN_LIFETIME_MAX)."}
             )
 
+    # What every client is, whatever it was given: set by save(), so not validated before it.
+    FORCED_FIELDS = ("client_type", "authorization_grant_type", "hash_client_secret")
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.client_type = self.CLIENT_CONFIDENTIAL
         self.authorization_grant_type = self.GRANT_CLIENT_CREDENTIALS

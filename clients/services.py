@@ -143,9 +143,7 @@ def client_register(
     client = Client(name=name, service=service, client_secret=secret)
     if access_token_lifetime is not None:
         client.access_token_lifetime = access_token_lifetime
-    client.client_type = Client.CLIENT_CONFIDENTIAL
-    client.authorization_grant_type = Client.GRANT_CLIENT_CREDENTIALS
-    client.full_clean(exclude=["client_secret"])
+    client.full_clean(exclude=["client_secret", *Client.FORCED_FIELDS])
     client.save()
     audit_change(
         event="client.created",

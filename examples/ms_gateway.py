@@ -12,31 +12,21 @@ gateway's client; then places the order at ms_orders, which exchanges once more 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from authportal_client import JWT_TOKEN_TYPE, TokenClient, TokenRequestError
 from authportal_client.bearer import bearer_token
+from serving import respond, serve, speaker
 
 ORDERS = "https://orders.internal"
 
 
-def say(message: str) -> None:
-    print(f"  ms_gateway  │ {message}", flush=True)
-
-
-def respond(start_response: Callable[..., Any], status: str, document: Any) -> list[bytes]:
-    body = json.dumps(document).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
+say = speaker("ms_gateway")
 
 
 def place_order(orders_url: str, token: str) -> tuple[int, dict[str, Any]]:
@@ -81,27 +71,17 @@ def make_app(tokens: TokenClient, orders_url: str) -> Callable[..., Iterable[byt
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
 def main() -> None:
     issuer = os.environ["MS_GATEWAY_ISSUER"]
     port = int(os.environ.get("MS_GATEWAY_PORT", "8004"))
     tokens = TokenClient(issuer, os.environ["MS_GATEWAY_CLIENT_ID"], os.environ["MS_GATEWAY_CLIENT_SECRET"])
     app = make_app(tokens, os.environ["MS_ORDERS_URL"])
-    with make_server(
-        "127.0.0.1", port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
-    ) as server:
-        say(f"listening on http://127.0.0.1:{port}, exchanging users' tokens at {issuer}")
-        with contextlib.suppress(KeyboardInterrupt):
-            server.serve_forever()
-    sys.exit(0)
+    serve(
+        app,
+        port=port,
+        say=say,
+        banner=f"listening on http://127.0.0.1:{port}, exchanging users' tokens at {issuer}",
+    )
 
 
 if __name__ == "__main__":

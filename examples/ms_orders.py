@@ -18,35 +18,25 @@ ms_payments, so that they can be seen side by side (a real service only ever doe
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from authportal_client import Claims, TokenClient, TokenRequestError, Verifier
 from authportal_client.bearer import bearer_token
 from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware
 from claims_shown import claims_lines, named
+from serving import respond, serve, speaker
 
 PAYMENTS = "https://payments.internal"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def say(message: str) -> None:
-    print(f"  ms_orders   │ {message}", flush=True)
-
-
-def respond(start_response: Callable[..., Any], status: str, document: Any) -> list[bytes]:
-    body = json.dumps(document).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
+say = speaker("ms_orders")
 
 
 def charge(payments_url: str, token: str) -> tuple[int, str, dict[str, Any]]:
@@ -132,15 +122,6 @@ def make_app(tokens: TokenClient, payments_url: str, names: dict[str, str]) -> W
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
 def main() -> None:
     issuer = os.environ["MS_ORDERS_ISSUER"]
     audience = os.environ.get("MS_ORDERS_AUDIENCE", "https://orders.internal")
@@ -154,13 +135,12 @@ def main() -> None:
         exempt_paths=["/health"],
         realm="ms_orders",
     )
-    with make_server(
-        "127.0.0.1", port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
-    ) as server:
-        say(f"listening on http://127.0.0.1:{port}, audience {audience}, trusting tokens from {issuer}")
-        with contextlib.suppress(KeyboardInterrupt):
-            server.serve_forever()
-    sys.exit(0)
+    serve(
+        app,
+        port=port,
+        say=say,
+        banner=f"listening on http://127.0.0.1:{port}, audience {audience}, trusting tokens from {issuer}",
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,49 @@
+"""What the example services share: their line in the story's output, a JSON answer, and a small
+threaded WSGI server on loopback (standard library only)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any, NoReturn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def speaker(name: str) -> Callable[[str], None]:
+    """Print a line as `name`, in the story's column."""
+
+    def say(message: str) -> None:
+        print(f"  {name:<12}│ {message}", flush=True)
+
+    return say
+
+
+def respond(start_response: Callable[..., Any], status: str, document: Any) -> list[bytes]:
+    body = json.dumps(document).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def serve(app: WSGIApp, *, port: int, say: Callable[[str], None], banner: str) -> NoReturn:
+    """Serve `app` on 127.0.0.1:`port` until interrupted, then exit 0."""
+    with make_server(
+        "127.0.0.1", port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
+    ) as server:
+        say(banner)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+    sys.exit(0)

@@ -103,7 +103,7 @@ def main() -> None:
         app,
         port=port,
         say=say,
-        banner=f"listening on http://127.0.0.1:{port}, audience {audience}, trusting tokens from {issuer}",
+        serving=f"audience {audience}, trusting tokens from {issuer}",
     )
 
 

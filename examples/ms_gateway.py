@@ -80,7 +80,7 @@ def main() -> None:
         app,
         port=port,
         say=say,
-        banner=f"listening on http://127.0.0.1:{port}, exchanging users' tokens at {issuer}",
+        serving=f"exchanging users' tokens at {issuer}",
     )
 
 

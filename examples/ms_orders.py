@@ -30,10 +30,9 @@ from authportal_client import Claims, TokenClient, TokenRequestError, Verifier
 from authportal_client.bearer import bearer_token
 from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware
 from claims_shown import claims_lines, named
-from serving import respond, serve, speaker
+from serving import WsgiApp, respond, serve, speaker
 
 PAYMENTS = "https://payments.internal"
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 say = speaker("ms_orders")
@@ -49,6 +48,12 @@ def charge(payments_url: str, token: str) -> tuple[int, str, dict[str, Any]]:
     except urllib.error.HTTPError as error:
         with error:
             return error.code, error.headers.get("WWW-Authenticate", ""), json.loads(error.read() or b"{}")
+
+
+def portal_refused(start_response: Callable[..., Any], refusal: TokenRequestError, what: str) -> list[bytes]:
+    say(f"{what}: {refusal.error}: {refusal.description}")
+    document = {"refused_by": "portal", "error": refusal.error, "error_description": refusal.description}
+    return respond(start_response, "502 Bad Gateway", document)
 
 
 def make_app(tokens: TokenClient, payments_url: str, names: dict[str, str]) -> WsgiApp:
@@ -80,31 +85,13 @@ def make_app(tokens: TokenClient, payments_url: str, names: dict[str, str]) -> W
             try:
                 token = tokens.get_token(resource=PAYMENTS, scope="payments:charge")
             except TokenRequestError as refusal:
-                say(f"the portal refused: {refusal.error}: {refusal.description}")
-                return respond(
-                    start_response,
-                    "502 Bad Gateway",
-                    {
-                        "refused_by": "portal",
-                        "error": refusal.error,
-                        "error_description": refusal.description,
-                    },
-                )
+                return portal_refused(start_response, refusal, "the portal refused")
         elif how == "exchange":
             say("exchanges the caller's token for one addressed to ms_payments (RFC 8693)")
             try:
                 token = tokens.exchange(received, resource=PAYMENTS, scope="payments:charge")
             except TokenRequestError as refusal:
-                say(f"the portal refused the exchange: {refusal.error}: {refusal.description}")
-                return respond(
-                    start_response,
-                    "502 Bad Gateway",
-                    {
-                        "refused_by": "portal",
-                        "error": refusal.error,
-                        "error_description": refusal.description,
-                    },
-                )
+                return portal_refused(start_response, refusal, "the portal refused the exchange")
         else:
             return respond(start_response, "400 Bad Request", {"error": "how is forward, own or exchange"})
 
@@ -139,7 +126,7 @@ def main() -> None:
         app,
         port=port,
         say=say,
-        banner=f"listening on http://127.0.0.1:{port}, audience {audience}, trusting tokens from {issuer}",
+        serving=f"audience {audience}, trusting tokens from {issuer}",
     )
 
 

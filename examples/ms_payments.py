@@ -22,10 +22,7 @@ from typing import Any
 from authportal_client import Claims, Verifier
 from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware, requirement_response
 from claims_shown import claims_lines, named
-from serving import respond, serve, speaker
-
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
+from serving import WsgiApp, respond, serve, speaker
 
 say = speaker("ms_payments")
 
@@ -100,7 +97,7 @@ def main() -> None:
         telling_refusals(app, names),
         port=port,
         say=say,
-        banner=f"listening on http://127.0.0.1:{port}, audience {audience}, trusting tokens from {issuer}",
+        serving=f"audience {audience}, trusting tokens from {issuer}",
     )
 
 

@@ -11,7 +11,7 @@ from socketserver import ThreadingMixIn
 from typing import Any, NoReturn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def speaker(name: str) -> Callable[[str], None]:
@@ -38,12 +38,12 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
-def serve(app: WSGIApp, *, port: int, say: Callable[[str], None], banner: str) -> NoReturn:
-    """Serve `app` on 127.0.0.1:`port` until interrupted, then exit 0."""
+def serve(app: WsgiApp, *, port: int, say: Callable[[str], None], serving: str) -> NoReturn:
+    """Serve `app` on 127.0.0.1:`port` until interrupted, then exit 0; `serving` says for what."""
     with make_server(
         "127.0.0.1", port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
     ) as server:
-        say(banner)
+        say(f"listening on http://127.0.0.1:{port}, {serving}")
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
     sys.exit(0)

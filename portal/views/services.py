@@ -29,18 +29,20 @@ def service_list(request: AuthPortalRequest) -> HttpResponse:
 @reader_required
 @require_GET
 def service_detail(request: AuthPortalRequest, pk: int) -> HttpResponse:
-    service = get_object_or_404(Service, pk=pk)
-    return render(
-        request,
-        "portal/services/detail.html",
-        {
-            "service": service,
-            "scopes": service.scopes.all(),
-            "callers": service_callers(service=service),
-            "scope_form": ScopeForm(),
-            **_edges(service),
-        },
-    )
+    return _service_page(request, get_object_or_404(Service, pk=pk), scope_form=ScopeForm())
+
+
+def _service_page(
+    request: AuthPortalRequest, service: Service, *, scope_form: ScopeForm, status: int = 200
+) -> HttpResponse:
+    context = {
+        "service": service,
+        "scopes": service.scopes.all(),
+        "callers": service_callers(service=service),
+        "scope_form": scope_form,
+        **_edges(service),
+    }
+    return render(request, "portal/services/detail.html", context, status=status)
 
 
 def _edges(service: Service) -> dict[str, QuerySet[DelegationEdge]]:
@@ -108,18 +110,7 @@ def scope_create(request: AuthPortalRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Added {' '.join(form.cleaned_data['scopes'])} to {service.name}.")
             return redirect("portal:service_detail", service.pk)
-    return render(
-        request,
-        "portal/services/detail.html",
-        {
-            "service": service,
-            "scopes": service.scopes.all(),
-            "callers": service_callers(service=service),
-            "scope_form": form,
-            **_edges(service),
-        },
-        status=400,
-    )
+    return _service_page(request, service, scope_form=form, status=400)
 
 
 @admin_required

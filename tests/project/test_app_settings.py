@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.checks import run_checks
@@ -14,8 +11,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from core.checks import settings_check
 from core.conf import AppSettings, BoolSetting, IntSetting, app_settings
 from core.schedule import BEAT_SCHEDULE
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.project.processes import manage_py
 
 
 def test_an_override_is_read_at_once(settings):
@@ -42,24 +38,9 @@ def test_an_unset_environment_gives_the_defaults_written_in_core_conf(tmp_path):
         if spec.attribute not in ("HTTPS", "SSL_REDIRECT", "HSTS_SECONDS", "HSTS_PRELOAD")
     ]
     names = ", ".join(f"settings.{spec.setting}" for spec in specs)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AUTHPORTAL_")}
-    environment["AUTHPORTAL_DATA_DIR"] = str(tmp_path)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-v",
-            "0",
-            "-c",
-            f"from django.conf import settings; print(repr([{names}]))",
-        ],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    code = f"from django.conf import settings; print(repr([{names}]))"
+    without = tuple(name for name in os.environ if name.startswith("AUTHPORTAL_"))
+    result = manage_py(tmp_path, "shell", "-v", "0", "-c", code, without=without)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == repr([spec.default for spec in specs])
 

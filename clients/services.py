@@ -31,6 +31,14 @@ class ScopeSpec:
     description: str = ""
 
 
+def _operator_pair(text: str, separator: str, form: str) -> tuple[str, str]:
+    """Two non-empty parts of what an operator wrote, split at the first `separator`."""
+    left, found, right = text.partition(separator)
+    if not found or not left or not right:
+        raise ValidationError(f"{text!r} is not {form}.")
+    return left, right
+
+
 @dataclass(frozen=True)
 class GrantSpec:
     """`SERVICE:SCOPE` as an operator writes it, e.g. `ms_doctor:doctors:read`."""
@@ -40,9 +48,7 @@ class GrantSpec:
 
     @classmethod
     def parse(cls, text: str) -> GrantSpec:
-        service, colon, scope = text.partition(":")
-        if not colon or not service or not scope:
-            raise ValidationError(f"{text!r} is not SERVICE:SCOPE, such as ms_doctor:doctors:read.")
+        service, scope = _operator_pair(text, ":", "SERVICE:SCOPE, such as ms_doctor:doctors:read")
         return cls(service=service, scope=scope)
 
 
@@ -479,11 +485,8 @@ class ScopeMapping:
 
     @classmethod
     def parse(cls, text: str) -> ScopeMapping:
-        upstream, equals, downstream = text.partition("=")
-        if not equals or not upstream or not downstream:
-            raise ValidationError(
-                f"{text!r} is not UPSTREAM_SCOPE=DOWNSTREAM_SCOPE, such as orders:write=payments:charge."
-            )
+        form = "UPSTREAM_SCOPE=DOWNSTREAM_SCOPE, such as orders:write=payments:charge"
+        upstream, downstream = _operator_pair(text, "=", form)
         return cls(upstream=upstream, downstream=downstream)
 
 

@@ -99,12 +99,7 @@ def main() -> None:
     callers = json.loads(os.environ.get("MS_DOCTOR_CALLERS", "{}"))
     verifier = Verifier(issuer, audience)  # keys from the issuer's metadata → jwks_uri, cached
     app = BearerTokenMiddleware(make_app(callers), verifier, exempt_paths=["/health"], realm="ms_doctor")
-    serve(
-        app,
-        port=port,
-        say=say,
-        serving=f"audience {audience}, trusting tokens from {issuer}",
-    )
+    serve(app, port=port, say=say, serving=f"audience {audience}, trusting tokens from {issuer}")
 
 
 if __name__ == "__main__":

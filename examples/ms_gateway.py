@@ -21,7 +21,7 @@ from typing import Any
 
 from authportal_client import JWT_TOKEN_TYPE, TokenClient, TokenRequestError
 from authportal_client.bearer import bearer_token
-from serving import respond, serve, speaker
+from serving import only_route, respond, serve, speaker
 
 ORDERS = "https://orders.internal"
 
@@ -43,11 +43,8 @@ def place_order(orders_url: str, token: str) -> tuple[int, dict[str, Any]]:
 
 def make_app(tokens: TokenClient, orders_url: str) -> Callable[..., Iterable[bytes]]:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
-        if path == "/health":
-            return respond(start_response, "200 OK", {"ok": True})
-        if (method, path) != ("POST", "/orders"):
-            return respond(start_response, "404 Not Found", {"error": "not_found"})
+        if (answer := only_route(environ, start_response, "POST", "/orders")) is not None:
+            return answer
         user_token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
         if user_token is None:
             return respond(start_response, "401 Unauthorized", {"error": "invalid_token"})
@@ -76,12 +73,7 @@ def main() -> None:
     port = int(os.environ.get("MS_GATEWAY_PORT", "8004"))
     tokens = TokenClient(issuer, os.environ["MS_GATEWAY_CLIENT_ID"], os.environ["MS_GATEWAY_CLIENT_SECRET"])
     app = make_app(tokens, os.environ["MS_ORDERS_URL"])
-    serve(
-        app,
-        port=port,
-        say=say,
-        serving=f"exchanging users' tokens at {issuer}",
-    )
+    serve(app, port=port, say=say, serving=f"exchanging users' tokens at {issuer}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from authportal_client import Claims, TokenClient, TokenRequestError, Verifier
 from authportal_client.bearer import bearer_token
 from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware
 from claims_shown import claims_lines, named
-from serving import WsgiApp, respond, serve, speaker
+from serving import WsgiApp, only_route, respond, serve, speaker
 
 PAYMENTS = "https://payments.internal"
 
@@ -60,11 +60,8 @@ def make_app(tokens: TokenClient, payments_url: str, names: dict[str, str]) -> W
     shown: set[str | None] = set()  # the tokens whose claims were printed already (by jti)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
-        if path == "/health":
-            return respond(start_response, "200 OK", {"ok": True})
-        if (method, path) != ("POST", "/orders"):
-            return respond(start_response, "404 Not Found", {"error": "not_found"})
+        if (answer := only_route(environ, start_response, "POST", "/orders")) is not None:
+            return answer
         claims: Claims = environ[ENVIRON_KEY]
         received = bearer_token(environ.get("HTTP_AUTHORIZATION"))
         assert received is not None  # the middleware let the request through with a good token
@@ -122,12 +119,7 @@ def main() -> None:
         exempt_paths=["/health"],
         realm="ms_orders",
     )
-    serve(
-        app,
-        port=port,
-        say=say,
-        serving=f"audience {audience}, trusting tokens from {issuer}",
-    )
+    serve(app, port=port, say=say, serving=f"audience {audience}, trusting tokens from {issuer}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 from authportal_client import Claims, Verifier
 from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware, requirement_response
 from claims_shown import claims_lines, named
-from serving import WsgiApp, respond, serve, speaker
+from serving import WsgiApp, only_route, respond, serve, speaker
 
 say = speaker("ms_payments")
 
@@ -31,11 +31,8 @@ def make_app(orders_client_id: str, names: dict[str, str], gateway_client_id: st
     """The service itself, behind the middleware: `environ[ENVIRON_KEY]` holds verified Claims."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
-        if path == "/health":
-            return respond(start_response, "200 OK", {"ok": True})
-        if (method, path) != ("POST", "/charges"):
-            return respond(start_response, "404 Not Found", {"error": "not_found"})
+        if (answer := only_route(environ, start_response, "POST", "/charges")) is not None:
+            return answer
         # Exactly ms_orders, or ms_orders acting for ms_gateway (a user's order): no other chain.
         via = [orders_client_id]
         if gateway_client_id and len(environ[ENVIRON_KEY].actor_chain) == 2:

@@ -29,6 +29,17 @@ def respond(start_response: Callable[..., Any], status: str, document: Any) -> l
     return [body]
 
 
+def only_route(
+    environ: dict[str, Any], start_response: Callable[..., Any], method: str, path: str
+) -> list[bytes] | None:
+    """The answer to `/health` and to any request but `method path`; None for that one."""
+    if environ.get("PATH_INFO", "") == "/health":
+        return respond(start_response, "200 OK", {"ok": True})
+    if (environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")) != (method, path):
+        return respond(start_response, "404 Not Found", {"error": "not_found"})
+    return None
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -30,15 +29,13 @@ from portal.forms import (
 )
 from portal.roles import ADMIN, admin_required, reader_required, role_of
 from portal.selectors import client_search, last_secret_rotation, scopes_to_grant
-from portal.views.common import add_validation_errors, request_actor, search_query
+from portal.views.common import add_validation_errors, request_actor, search_page
 
 
 @reader_required
 @require_GET
 def client_list(request: AuthPortalRequest) -> HttpResponse:
-    query = search_query(request)
-    page = Paginator(client_search(query=query), 50).get_page(request.GET.get("page"))
-    return render(request, "portal/clients/list.html", {"page": page, "q": query})
+    return search_page(request, client_search, "portal/clients/list.html")
 
 
 @reader_required
@@ -140,20 +137,19 @@ def client_edit(request: AuthPortalRequest, pk: int) -> HttpResponse:
 @admin_required
 @require_POST
 def client_disable(request: AuthPortalRequest, pk: int) -> HttpResponse:
-    client = client_set_enabled(
-        client=get_object_or_404(Client, pk=pk), enabled=False, actor=request_actor(request)
-    )
-    messages.success(request, f"Disabled {client.name}: it gets no new tokens until it is enabled again.")
-    return redirect("portal:client_detail", pk)
+    return _client_set_enabled(request, pk, False, "{}: it gets no new tokens until it is enabled again.")
 
 
 @admin_required
 @require_POST
 def client_enable(request: AuthPortalRequest, pk: int) -> HttpResponse:
-    client = client_set_enabled(
-        client=get_object_or_404(Client, pk=pk), enabled=True, actor=request_actor(request)
-    )
-    messages.success(request, f"Enabled {client.name}: it can get tokens again.")
+    return _client_set_enabled(request, pk, True, "{}: it can get tokens again.")
+
+
+def _client_set_enabled(request: AuthPortalRequest, pk: int, enabled: bool, what: str) -> HttpResponse:
+    client = get_object_or_404(Client, pk=pk)
+    client_set_enabled(client=client, enabled=enabled, actor=request_actor(request))
+    messages.success(request, ("Enabled " if enabled else "Disabled ") + what.format(client.name))
     return redirect("portal:client_detail", pk)
 
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -15,15 +14,13 @@ from core.http import AuthPortalRequest
 from portal.forms import ScopeForm, ServiceEditForm, ServiceForm
 from portal.roles import admin_required, reader_required
 from portal.selectors import service_callers, service_search
-from portal.views.common import add_validation_errors, request_actor, search_query
+from portal.views.common import add_validation_errors, request_actor, search_page
 
 
 @reader_required
 @require_GET
 def service_list(request: AuthPortalRequest) -> HttpResponse:
-    query = search_query(request)
-    page = Paginator(service_search(query=query), 50).get_page(request.GET.get("page"))
-    return render(request, "portal/services/list.html", {"page": page, "q": query})
+    return search_page(request, service_search, "portal/services/list.html")
 
 
 @reader_required

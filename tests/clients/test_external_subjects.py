@@ -22,7 +22,6 @@ from clients.external_subjects import (
     JWKS_STALE_LIMIT_SECONDS,
     ExternalKeysUnavailable,
     ExternalTokenError,
-    external_jwks_forget,
     external_subject_name,
     external_subject_verify,
 )
@@ -46,13 +45,6 @@ NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 RSA = rsa_key()
 EC = ec_key()
 OTHER_RSA = rsa_key()
-
-
-@pytest.fixture(autouse=True)
-def fresh_jwks_caches():
-    external_jwks_forget()
-    yield
-    external_jwks_forget()
 
 
 @pytest.fixture

@@ -12,6 +12,22 @@ from clients.models import Service
 from clients.services import GrantSpec, ScopeSpec, client_register, service_register
 from core.conf import app_settings
 
+# (name, audience, description, scopes)
+DEMO_SERVICES = (
+    (
+        "ms_doctor",
+        "https://doctors.internal",
+        "Doctors and their schedules",
+        (ScopeSpec("doctors:read", "Read doctors"), ScopeSpec("doctors:write", "Change doctors")),
+    ),
+    (
+        "ms_college",
+        "https://college.internal",
+        "Courses and enrolments",
+        (ScopeSpec("college:read", "Read courses"), ScopeSpec("college:write", "Change courses")),
+    ),
+)
+
 
 class Command(BaseCommand):
     help = "On an empty registry, register the demo: ms_doctor, ms_college and the client ms_admin."
@@ -25,26 +41,10 @@ class Command(BaseCommand):
             self.stdout.write("The registry is not empty; no demo data added.")
             return
         with transaction.atomic():
-            service_register(
-                name="ms_doctor",
-                audience="https://doctors.internal",
-                description="Doctors and their schedules",
-                scopes=[
-                    ScopeSpec("doctors:read", "Read doctors"),
-                    ScopeSpec("doctors:write", "Change doctors"),
-                ],
-                actor=actor,
-            )
-            service_register(
-                name="ms_college",
-                audience="https://college.internal",
-                description="Courses and enrolments",
-                scopes=[
-                    ScopeSpec("college:read", "Read courses"),
-                    ScopeSpec("college:write", "Change courses"),
-                ],
-                actor=actor,
-            )
+            for name, audience, description, scopes in DEMO_SERVICES:
+                service_register(
+                    name=name, audience=audience, description=description, scopes=list(scopes), actor=actor
+                )
             registered = client_register(
                 name="ms_admin", grants=[GrantSpec("ms_doctor", "doctors:read")], actor=actor
             )

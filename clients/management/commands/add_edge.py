@@ -5,6 +5,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.actor import Actor
+from audit.services import ACTOR_HELP, operator_name
 from clients.management.commands.create_service import validation_message
 from clients.models import Service
 from clients.services import ScopeMapping, delegation_edge_add
@@ -29,6 +31,7 @@ class Command(BaseCommand):
             "--max-depth", type=int, help="Most actors in a chain along this edge (default 3)"
         )
         parser.add_argument("--description", default="")
+        parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(
         self,
@@ -47,6 +50,7 @@ class Command(BaseCommand):
                 mappings=[ScopeMapping.parse(item) for item in mappings],
                 max_depth=max_depth,
                 description=description,
+                actor=Actor(name=operator_name(options["actor"])),
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None

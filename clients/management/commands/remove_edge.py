@@ -4,6 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.actor import Actor
+from audit.services import ACTOR_HELP, operator_name
 from clients.models import DelegationEdge
 from clients.services import delegation_edge_remove
 
@@ -14,6 +16,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("from_service")
         parser.add_argument("to_service")
+        parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(self, *args: Any, from_service: str, to_service: str, **options: Any) -> None:
         edge = (
@@ -23,5 +26,5 @@ class Command(BaseCommand):
         )
         if edge is None:
             raise CommandError(f"There is no edge {from_service} -> {to_service}.")
-        delegation_edge_remove(edge=edge)
+        delegation_edge_remove(edge=edge, actor=Actor(name=operator_name(options["actor"])))
         self.stdout.write(f"Removed {from_service}->{to_service}.")

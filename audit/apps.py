@@ -6,4 +6,4 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit log"
 
     def ready(self) -> None:
-        from audit import checks  # noqa: F401  (registers the settings checks)
+        from audit import checks  # noqa: F401  (registers the audit row columns check)

@@ -1,4 +1,4 @@
-"""Start-up checks for the audit settings and the audit row's columns (`manage.py check`)."""
+"""Start-up check that the audit row's columns are the chain's (`manage.py check`; the audit settings' bounds are core/checks.py's)."""
 
 from __future__ import annotations
 
@@ -6,27 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
-from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 
 from audit.chain import EVENT_COLUMNS
 from audit.models import AuditEvent
-
-_POSITIVE_INTS = {
-    "AUTHPORTAL_AUDIT_RETENTION_DAYS": 400,
-    "AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS": 100_000,
-    "AUTHPORTAL_AUDIT_GAP_SECONDS": 3600,
-}
-
-
-@register()
-def audit_settings_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
-    errors: list[CheckMessage] = []
-    for name, default in _POSITIVE_INTS.items():
-        value = getattr(settings, name, default)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            errors.append(Error(f"{name} must be a positive integer, got {value!r}", id="audit.E001"))
-    return errors
 
 
 @register()

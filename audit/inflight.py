@@ -22,13 +22,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from django.conf import settings
 from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import pq
 
 from audit.chain import EventRow
 from audit.rows import RowCondition, insert_text_sql, text_params
+from core.conf import app_settings
 from core.deadlines import database_wait_limit
 
 
@@ -60,7 +60,7 @@ class AuditRowInFlight:
         try:
             wrapper.ensure_connection()
             self._pgconn: pq.abc.PGconn = wrapper.connection.pgconn
-            if getattr(settings, "AUTHPORTAL_AUDIT_PREPARED_INSERT", True):
+            if app_settings.AUDIT_PREPARED_INSERT:
                 _prepare_once(wrapper, self._pgconn, statement)
                 self._pgconn.send_query_prepared(statement[0], params)
             else:
@@ -145,4 +145,4 @@ def _results(wrapper: BaseDatabaseWrapper, pgconn: pq.abc.PGconn, timeout: float
 
 
 def audit_write_timeout() -> float:
-    return float(getattr(settings, "AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS", 10))
+    return float(app_settings.AUDIT_WRITE_TIMEOUT_SECONDS)

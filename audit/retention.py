@@ -7,17 +7,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 
 from audit import chain
 from audit.actor import SYSTEM, Actor
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.recording import audit_change
+from core.conf import app_settings
 
 
 def retention_days() -> int:
-    return int(getattr(settings, "AUTHPORTAL_AUDIT_RETENTION_DAYS", 400))
+    return app_settings.AUDIT_RETENTION_DAYS
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -17,16 +16,17 @@ from django.utils import timezone
 from audit import chain
 from audit.chain import EVENT_COLUMNS, CheckpointSigner, EventRow
 from audit.models import AuditCheckpoint, AuditEvent
+from core.conf import app_settings
 
 _SEAL_LOCK = 0x41554454  # "AUDT": one sealer at a time on PostgreSQL (the unique seq is the backstop)
 
 
 def seal_max_events() -> int:
-    return int(getattr(settings, "AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS", 100_000))
+    return app_settings.AUDIT_SEAL_MAX_EVENTS
 
 
 def seal_gap_seconds() -> int:
-    return int(getattr(settings, "AUTHPORTAL_AUDIT_GAP_SECONDS", 3600))
+    return app_settings.AUDIT_GAP_SECONDS
 
 
 def audit_seal(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from core.conf import BoolSetting, ChoiceSetting, IntSetting, ListSetting, PathSetting, TextSetting
 
 env = environ.Env()
 
@@ -56,6 +60,29 @@ def read_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+# Each AUTHPORTAL_* variable from the environment, with its default and bounds from core/conf.py.
+def setting_int(spec: IntSetting) -> int:
+    return read_int(spec.env, spec.default, minimum=spec.minimum, maximum=spec.maximum)
+
+
+def setting_bool(spec: BoolSetting, default: bool | None = None) -> bool:
+    """`default` replaces the written one where it follows another setting (HTTPS follows the issuer)."""
+    return read_bool(spec.env, spec.default if default is None else default)
+
+
+def setting_choice(spec: ChoiceSetting) -> str:
+    return read_choice(spec.env, spec.default, spec.choices)
+
+
+def setting_list(spec: ListSetting) -> list[str]:
+    return read_list(spec.env, list(spec.default))
+
+
+def setting_text(spec: TextSetting | PathSetting) -> str | None:
+    """The variable's text, or None when it is unset or blank."""
+    return os.environ.get(spec.env, "").strip() or None
+
+
 def _url_split(name: str, value: str) -> SplitResult:
     # urlsplit raises ValueError on an unbalanced or non-IP bracketed host and on a host that
     # NFKC-normalizes into a delimiter; `.port` on a port that is no number below 65536.
@@ -99,7 +126,7 @@ def read_url(name: str, default: str | None, *, schemes: tuple[str, ...]) -> str
     return value
 
 
-def read_database(name: str, default: str) -> dict:
+def read_database(name: str, default: str) -> dict[str, Any]:
     value = os.environ.get(name, default).strip()
     scheme = _url_split(name, value).scheme
     if scheme not in environ.Env.DB_SCHEMES:
@@ -115,10 +142,10 @@ def read_database(name: str, default: str) -> dict:
         ) from None
     if not config.get("ENGINE"):
         raise ImproperlyConfigured(f"{name} has an unsupported scheme: {value!r}")
-    return config
+    return dict(config)
 
 
-def read_secret(name: str, *, data_dir: Path, filename: str, generate: callable) -> str:  # type: ignore[valid-type]
+def read_secret(name: str, *, data_dir: Path, filename: str, generate: Callable[[], str]) -> str:
     """A secret from NAME, from the file named by NAME_FILE, or generated once into the data directory."""
     if value := os.environ.get(name, "").strip():
         return value

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.conf import settings
-
+from core.conf import app_settings
 from core.deadlines import database_deadline_per_request, database_deadline_per_wait
 
 WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -29,8 +28,8 @@ def with_database_deadlines(
     (`close_old_connections`) are bounded too. The thread keeps the value until its next request
     sets its own.
     """
-    protocol = settings.AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS / 1000
-    portal = float(settings.AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS)
+    protocol = app_settings.DB_TIMEOUT_PROTOCOL_MS / 1000
+    portal = float(app_settings.DB_TIMEOUT_PORTAL_SECONDS)
 
     def deadline_application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")

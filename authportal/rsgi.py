@@ -152,12 +152,13 @@ def _application() -> RSGIApplication:
     from django.conf import settings
 
     from authportal.wsgi import application as django_application
+    from core.conf import app_settings
     from oauth.errors import PROTOCOL_PATH_PREFIXES
 
     return RSGIApplication(
         django_application,
-        threads=settings.AUTHPORTAL_THREADS,
-        body_timeout=settings.AUTHPORTAL_REQUEST_BODY_TIMEOUT_SECONDS,
+        threads=app_settings.THREADS,
+        body_timeout=app_settings.REQUEST_BODY_TIMEOUT_SECONDS,
         max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
         protocol_paths=PROTOCOL_PATH_PREFIXES,
     )

@@ -20,7 +20,13 @@ from authportal.config import (
     read_list,
     read_secret,
     read_url,
+    setting_bool,
+    setting_choice,
+    setting_int,
+    setting_list,
+    setting_text,
 )
+from core.conf import AppSettings as conf
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("AUTHPORTAL_DATA_DIR", BASE_DIR / "var")).resolve()
@@ -31,69 +37,43 @@ SECRET_KEY = read_secret(
 )
 
 # --- the authorization server -------------------------------------------------------------------
-# Unset, it follows HOST and PORT, where `make run` serves: http://localhost:8000 by default.
-AUTHPORTAL_ISSUER = read_issuer("AUTHPORTAL_ISSUER", default_issuer())
+# Every AUTHPORTAL_* setting's default, bounds and meaning are in core/conf.py (read with
+# `core.conf.app_settings`); here each is read from the environment.
+# Unset, the issuer follows HOST and PORT, where `make run` serves: http://localhost:8000 by default.
+AUTHPORTAL_ISSUER = read_issuer(conf.ISSUER.env, default_issuer())
 AUTHPORTAL_KEK = read_secret(
-    "AUTHPORTAL_KEK",
+    conf.KEK.env,
     data_dir=DATA_DIR,
     filename="kek",
     generate=lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
 )
-AUTHPORTAL_SIGNING_ALG = read_choice("AUTHPORTAL_SIGNING_ALG", "RS256", ("RS256", "PS256", "ES256", "EdDSA"))
-AUTHPORTAL_JWKS_MAX_AGE = read_int("AUTHPORTAL_JWKS_MAX_AGE", 300, minimum=0, maximum=86400)
-AUTHPORTAL_TOKEN_LIFETIME_DEFAULT = read_int(
-    "AUTHPORTAL_TOKEN_LIFETIME_DEFAULT", 600, minimum=60, maximum=3600
-)
-AUTHPORTAL_TOKEN_LIFETIME_MAX = read_int("AUTHPORTAL_TOKEN_LIFETIME_MAX", 3600, minimum=60, maximum=3600)
-if AUTHPORTAL_TOKEN_LIFETIME_DEFAULT > AUTHPORTAL_TOKEN_LIFETIME_MAX:
-    raise ImproperlyConfigured(
-        "AUTHPORTAL_TOKEN_LIFETIME_DEFAULT must not exceed AUTHPORTAL_TOKEN_LIFETIME_MAX "
-        f"({AUTHPORTAL_TOKEN_LIFETIME_DEFAULT} > {AUTHPORTAL_TOKEN_LIFETIME_MAX})"
-    )
-# Signing-key lifecycle (keys/services.py; checked at start-up by keys/checks.py).
-AUTHPORTAL_KEY_ROTATION_DAYS = read_int("AUTHPORTAL_KEY_ROTATION_DAYS", 30, minimum=1, maximum=3650)
-AUTHPORTAL_KEY_PREPUBLISH_SECONDS = read_int("AUTHPORTAL_KEY_PREPUBLISH_SECONDS", 86400, minimum=0)
-AUTHPORTAL_KEY_RETIRED_KEEP_SECONDS = read_int("AUTHPORTAL_KEY_RETIRED_KEEP_SECONDS", 86400, minimum=0)
-AUTHPORTAL_KEY_MARGIN_SECONDS = read_int("AUTHPORTAL_KEY_MARGIN_SECONDS", 60, minimum=0)
-AUTHPORTAL_KEK_PREVIOUS = read_list("AUTHPORTAL_KEK_PREVIOUS", [])
-AUTHPORTAL_JWKS_FILE = os.environ.get("AUTHPORTAL_JWKS_FILE", "").strip() or None
-AUTHPORTAL_PUBLIC_KEY_FILE = os.environ.get("AUTHPORTAL_PUBLIC_KEY_FILE", "").strip() or None
-# Audit log (audit/): retention, checkpoint size, and how long an in-flight event may still be sealed.
-AUTHPORTAL_AUDIT_RETENTION_DAYS = read_int("AUTHPORTAL_AUDIT_RETENTION_DAYS", 400, minimum=1, maximum=36500)
-AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS = read_int(
-    "AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS", 100_000, minimum=1000, maximum=1_000_000
-)
-AUTHPORTAL_AUDIT_GAP_SECONDS = read_int("AUTHPORTAL_AUDIT_GAP_SECONDS", 3600, minimum=60)
-# The token's audit INSERT is a server-side prepared statement (audit/inflight.py). Turn it off behind
-# a transaction-pooling PgBouncer older than 1.21, which cannot carry prepared statements.
-AUTHPORTAL_AUDIT_PREPARED_INSERT = read_bool("AUTHPORTAL_AUDIT_PREPARED_INSERT", True)
-# A token request whose audit row is not committed within this many seconds gets 503 and no token.
-AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS = read_int(
-    "AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS", 10, minimum=1, maximum=300
-)
-# How long a protocol request may wait for the database in all (connecting and every round trip)
-# before it gives up, answering 503 `temporarily_unavailable`; and how long any one wait of a portal
-# page may last. Commands and Celery tasks wait as long as it takes (authportal/deadlines.py).
-AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS = read_int(
-    "AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS", 1000, minimum=100, maximum=60000
-)
-AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS = read_int(
-    "AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS", 10, minimum=1, maximum=300
-)
-# The server (authportal/rsgi.py): threads per worker process that run Django, and how long a request's
-# body may take to arrive before it is answered 408 and its connection closed.
-AUTHPORTAL_THREADS = read_int("AUTHPORTAL_THREADS", 4, minimum=1, maximum=256)
-AUTHPORTAL_REQUEST_BODY_TIMEOUT_SECONDS = read_int(
-    "AUTHPORTAL_REQUEST_BODY_TIMEOUT_SECONDS", 10, minimum=1, maximum=30
-)
-AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES = read_int(
-    "AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES", 4096, minimum=256, maximum=65536
-)
+AUTHPORTAL_SIGNING_ALG = setting_choice(conf.SIGNING_ALG)
+AUTHPORTAL_JWKS_MAX_AGE = setting_int(conf.JWKS_MAX_AGE)
+AUTHPORTAL_TOKEN_LIFETIME_DEFAULT = setting_int(conf.TOKEN_LIFETIME_DEFAULT)
+AUTHPORTAL_TOKEN_LIFETIME_MAX = setting_int(conf.TOKEN_LIFETIME_MAX)
+AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES = setting_int(conf.TOKEN_REQUEST_MAX_BYTES)
+AUTHPORTAL_KEY_ROTATION_DAYS = setting_int(conf.KEY_ROTATION_DAYS)
+AUTHPORTAL_KEY_PREPUBLISH_SECONDS = setting_int(conf.KEY_PREPUBLISH_SECONDS)
+AUTHPORTAL_KEY_RETIRED_KEEP_SECONDS = setting_int(conf.KEY_RETIRED_KEEP_SECONDS)
+AUTHPORTAL_KEY_MARGIN_SECONDS = setting_int(conf.KEY_MARGIN_SECONDS)
+AUTHPORTAL_KEK_PREVIOUS = setting_list(conf.KEK_PREVIOUS)
+AUTHPORTAL_JWKS_FILE = setting_text(conf.JWKS_FILE)
+AUTHPORTAL_PUBLIC_KEY_FILE = setting_text(conf.PUBLIC_KEY_FILE)
+AUTHPORTAL_AUDIT_RETENTION_DAYS = setting_int(conf.AUDIT_RETENTION_DAYS)
+AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS = setting_int(conf.AUDIT_SEAL_MAX_EVENTS)
+AUTHPORTAL_AUDIT_GAP_SECONDS = setting_int(conf.AUDIT_GAP_SECONDS)
+AUTHPORTAL_AUDIT_PREPARED_INSERT = setting_bool(conf.AUDIT_PREPARED_INSERT)
+AUTHPORTAL_AUDIT_WRITE_TIMEOUT_SECONDS = setting_int(conf.AUDIT_WRITE_TIMEOUT_SECONDS)
+# Commands and Celery tasks wait as long as it takes (authportal/deadlines.py).
+AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS = setting_int(conf.DB_TIMEOUT_PROTOCOL_MS)
+AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS = setting_int(conf.DB_TIMEOUT_PORTAL_SECONDS)
+AUTHPORTAL_THREADS = setting_int(conf.THREADS)
+AUTHPORTAL_REQUEST_BODY_TIMEOUT_SECONDS = setting_int(conf.REQUEST_BODY_TIMEOUT_SECONDS)
 
 # --- Django -------------------------------------------------------------------------------------
 _issuer_host = urlsplit(AUTHPORTAL_ISSUER).hostname or "localhost"
 ALLOWED_HOSTS = read_list("ALLOWED_HOSTS", sorted({_issuer_host, "localhost", "127.0.0.1", "[::1]"}))
-HTTPS = read_bool("AUTHPORTAL_HTTPS", AUTHPORTAL_ISSUER.startswith("https://"))
+AUTHPORTAL_HTTPS = HTTPS = setting_bool(conf.HTTPS, AUTHPORTAL_ISSUER.startswith("https://"))
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -107,6 +87,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "csp",
+    "core",
     "audit",
     "clients",
     "keys",
@@ -208,23 +189,21 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
 # Idle timeout: the session lives this long after the last request.
-SESSION_COOKIE_AGE = read_int("AUTHPORTAL_SESSION_IDLE_MINUTES", 30, minimum=1, maximum=1440) * 60
+AUTHPORTAL_SESSION_IDLE_MINUTES = setting_int(conf.SESSION_IDLE_MINUTES)
+SESSION_COOKIE_AGE = AUTHPORTAL_SESSION_IDLE_MINUTES * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # django-axes, with the rules of portal/lockouts.py: a username is locked at one address after
 # AUTHPORTAL_LOGIN_FAILURE_LIMIT failures there (never anybody else at that address), and at every
 # address after AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT failures in all; for the cool-off after the
 # last failure. A refused sign-in neither counts as a failure nor extends the lock.
-AXES_FAILURE_LIMIT = read_int("AUTHPORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
-AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT = read_int(
-    "AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT", 20, minimum=1, maximum=1000
-)
-if AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
-    raise ImproperlyConfigured(
-        "AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT must be at least AUTHPORTAL_LOGIN_FAILURE_LIMIT "
-        f"({AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT} < {AXES_FAILURE_LIMIT})"
-    )
-AXES_COOLOFF_TIME = read_int("AUTHPORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
+AXES_FAILURE_LIMIT = setting_int(conf.LOGIN_FAILURE_LIMIT)  # app_settings.LOGIN_FAILURE_LIMIT
+AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT = setting_int(conf.LOGIN_USERNAME_FAILURE_LIMIT)
+for _relation in conf.RELATIONS:  # e.g. the username's limit is at least the address's
+    if _problem := _relation.problem(globals()[_relation.lower.setting], globals()[_relation.upper.setting]):
+        raise ImproperlyConfigured(_problem)
+AUTHPORTAL_LOGIN_COOLOFF_MINUTES = setting_int(conf.LOGIN_COOLOFF_MINUTES)
+AXES_COOLOFF_TIME = AUTHPORTAL_LOGIN_COOLOFF_MINUTES / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
 AXES_HANDLER = "portal.lockouts.LockoutHandler"
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
@@ -258,11 +237,11 @@ CSRF_FAILURE_VIEW = "oauth.views.csrf_failure"  # JSON on the protocol paths, Dj
 if HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_SSL_REDIRECT = read_bool("AUTHPORTAL_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = read_int("AUTHPORTAL_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_SSL_REDIRECT = setting_bool(conf.SSL_REDIRECT)
+    SECURE_HSTS_SECONDS = setting_int(conf.HSTS_SECONDS)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = read_bool("AUTHPORTAL_HSTS_PRELOAD", True)
-if proxy_header := os.environ.get("AUTHPORTAL_PROXY_SSL_HEADER", "").strip():
+    SECURE_HSTS_PRELOAD = setting_bool(conf.HSTS_PRELOAD)
+if proxy_header := setting_text(conf.PROXY_SSL_HEADER):
     # e.g. HTTP_X_FORWARDED_PROTO: only when a proxy you run sets it and strips it from clients.
     SECURE_PROXY_SSL_HEADER = (proxy_header, "https")
 

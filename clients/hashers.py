@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.hashers import BasePasswordHasher, mask_hash
 from django.utils.crypto import constant_time_compare
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
 
 SECRET_BYTES = 32
 
@@ -34,7 +38,11 @@ class ClientSecretHasher(BasePasswordHasher):
         return secrets.token_hex(16)
 
     def encode(self, password: str, salt: str) -> str:
-        self._check_encode_args(password, salt)
+        # What Django's own hashers check (BasePasswordHasher._check_encode_args, not in its stubs).
+        if password is None:
+            raise TypeError("password must be provided.")
+        if not salt or "$" in salt:
+            raise ValueError("salt must be provided and cannot contain $.")
         digest = hashlib.sha256(f"{salt}${password}".encode()).hexdigest()
         return f"{self.algorithm}${salt}${digest}"
 
@@ -47,7 +55,7 @@ class ClientSecretHasher(BasePasswordHasher):
         decoded = self.decode(encoded)
         return constant_time_compare(encoded, self.encode(password, decoded["salt"]))
 
-    def safe_summary(self, encoded: str) -> dict[str, str]:
+    def safe_summary(self, encoded: str) -> dict[str | StrPromise, Any]:
         decoded = self.decode(encoded)
         return {
             "algorithm": decoded["algorithm"],

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from django.conf import settings
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -13,6 +14,7 @@ from clients.validators import (
     validate_scope_name,
     validate_service_name,
 )
+from core.conf import app_settings
 
 
 class Service(models.Model):
@@ -53,7 +55,7 @@ class Scope(models.Model):
 
 
 def default_token_lifetime() -> int:
-    return settings.AUTHPORTAL_TOKEN_LIFETIME_DEFAULT
+    return app_settings.TOKEN_LIFETIME_DEFAULT
 
 
 class Client(AbstractApplication):
@@ -88,13 +90,16 @@ class Client(AbstractApplication):
 
     def clean(self) -> None:
         super().clean()
-        maximum = settings.AUTHPORTAL_TOKEN_LIFETIME_MAX
+        maximum = app_settings.TOKEN_LIFETIME_MAX
         if self.access_token_lifetime and self.access_token_lifetime > maximum:
             raise ValidationError(
                 {"access_token_lifetime": f"At most {maximum} seconds (AUTHPORTAL_TOKEN_LIFETIME_MAX)."}
             )
 
-    def save(self, *args, **kwargs) -> None:
+    # What every client is, whatever it was given: set by save(), so not validated before it.
+    FORCED_FIELDS = ("client_type", "authorization_grant_type", "hash_client_secret")
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.client_type = self.CLIENT_CONFIDENTIAL
         self.authorization_grant_type = self.GRANT_CLIENT_CREDENTIALS
         self.hash_client_secret = True

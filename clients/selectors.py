@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Max
@@ -217,7 +219,7 @@ def delegation_edges_with_traffic(*, since: datetime) -> list[EdgeTraffic]:
     Two grouped queries over the audit log's event index, whatever the number of edges.
     """
     edges = list(DelegationEdge.objects.select_related("from_service", "to_service"))
-    counts: dict[tuple[str, str], dict] = {}
+    counts: dict[tuple[str, str], Mapping[str, Any]] = {}
     rows = (
         AuditEvent.objects.filter(event__in=("token.exchanged", "token.denied"), occurred_at__gte=since)
         .exclude(details__edge=None)
@@ -331,7 +333,9 @@ def call_graph_forget() -> None:
 def _registry_version() -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {REGISTRY_VERSION_SQL}")  # noqa: S608 (a constant)
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+        assert row is not None  # the counter's one row, made by its migration
+        return int(row[0])
 
 
 def _call_graph_read() -> CallGraph | None:

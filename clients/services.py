@@ -8,13 +8,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from audit.actor import actor_name
-from audit.recording import audit_record
+from audit.actor import SYSTEM, Actor
+from audit.recording import audit_change
 from clients.external_subjects import (
     ALLOWED_ALGORITHMS,
     DEFAULT_ALGORITHMS,
@@ -23,12 +22,21 @@ from clients.external_subjects import (
 )
 from clients.hashers import generate_client_secret
 from clients.models import USERS_UPSTREAM, Client, DelegationEdge, Grant, Scope, Service, TrustedIssuer
+from core.conf import app_settings
 
 
 @dataclass(frozen=True)
 class ScopeSpec:
     name: str
     description: str = ""
+
+
+def _operator_pair(text: str, separator: str, form: str) -> tuple[str, str]:
+    """Two non-empty parts of what an operator wrote, split at the first `separator`."""
+    left, found, right = text.partition(separator)
+    if not found or not left or not right:
+        raise ValidationError(f"{text!r} is not {form}.")
+    return left, right
 
 
 @dataclass(frozen=True)
@@ -40,9 +48,7 @@ class GrantSpec:
 
     @classmethod
     def parse(cls, text: str) -> GrantSpec:
-        service, colon, scope = text.partition(":")
-        if not colon or not service or not scope:
-            raise ValidationError(f"{text!r} is not SERVICE:SCOPE, such as ms_doctor:doctors:read.")
+        service, scope = _operator_pair(text, ":", "SERVICE:SCOPE, such as ms_doctor:doctors:read")
         return cls(service=service, scope=scope)
 
 
@@ -60,14 +66,14 @@ def service_register(
     scopes: list[ScopeSpec],
     description: str = "",
     owner_contact: str = "",
-    actor: Any = None,
+    actor: Actor = SYSTEM,
 ) -> Service:
     service = Service(name=name, audience=audience, description=description, owner_contact=owner_contact)
     service.full_clean()
     service.save()
-    audit_record(
+    audit_change(
         event="service.created",
-        actor=actor_name(actor),
+        actor=actor,
         subject=f"service:{service.name}",
         details={"name": service.name, "audience": service.audience},
     )
@@ -76,7 +82,7 @@ def service_register(
 
 
 @transaction.atomic
-def scopes_add(*, service: Service, specs: list[ScopeSpec], actor: Any = None) -> list[Scope]:
+def scopes_add(*, service: Service, specs: list[ScopeSpec], actor: Actor = SYSTEM) -> list[Scope]:
     """Add scopes to a service, all or none. Errors name each scope, under `scopes`."""
     names = [spec.name for spec in specs]
     problems = [f"{name} is listed twice." for name in dict.fromkeys(names) if names.count(name) > 1]
@@ -95,13 +101,13 @@ def scopes_add(*, service: Service, specs: list[ScopeSpec], actor: Any = None) -
 
 
 @transaction.atomic
-def scope_add(*, service: Service, name: str, description: str = "", actor: Any = None) -> Scope:
+def scope_add(*, service: Service, name: str, description: str = "", actor: Actor = SYSTEM) -> Scope:
     scope = Scope(service=service, name=name, description=description)
     scope.full_clean()
     scope.save()
-    audit_record(
+    audit_change(
         event="scope.created",
-        actor=actor_name(actor),
+        actor=actor,
         subject=f"scope:{scope.name}",
         details={"service": service.name, "scope": scope.name},
     )
@@ -135,7 +141,7 @@ def client_register(
     grants: list[GrantSpec],
     service: Service | None = None,
     access_token_lifetime: int | None = None,
-    actor: Any = None,
+    actor: Actor = SYSTEM,
 ) -> RegisteredClient:
     """Create a confidential client_credentials client with a fresh 256-bit secret."""
     scopes = grant_specs_resolve(grants)
@@ -143,13 +149,11 @@ def client_register(
     client = Client(name=name, service=service, client_secret=secret)
     if access_token_lifetime is not None:
         client.access_token_lifetime = access_token_lifetime
-    client.client_type = Client.CLIENT_CONFIDENTIAL
-    client.authorization_grant_type = Client.GRANT_CLIENT_CREDENTIALS
-    client.full_clean(exclude=["client_secret"])
+    client.full_clean(exclude=["client_secret", *Client.FORCED_FIELDS])
     client.save()
-    audit_record(
+    audit_change(
         event="client.created",
-        actor=actor_name(actor),
+        actor=actor,
         subject=f"client:{client.client_id}",
         details={
             "name": client.name,
@@ -163,12 +167,12 @@ def client_register(
 
 
 @transaction.atomic
-def grant_add(*, client: Client, scope: Scope, actor: Any = None) -> Grant:
+def grant_add(*, client: Client, scope: Scope, actor: Actor = SYSTEM) -> Grant:
     grant, created = Grant.objects.get_or_create(client=client, scope=scope)
     if created:
-        audit_record(
+        audit_change(
             event="grant.added",
-            actor=actor_name(actor),
+            actor=actor,
             subject=f"client:{client.client_id}",
             details={"client": client.name, "service": scope.service.name, "scope": scope.name},
         )
@@ -176,13 +180,15 @@ def grant_add(*, client: Client, scope: Scope, actor: Any = None) -> Grant:
 
 
 @transaction.atomic
-def grants_add(*, client: Client, scopes: list[Scope], actor: Any = None) -> list[Grant]:
+def grants_add(*, client: Client, scopes: list[Scope], actor: Actor = SYSTEM) -> list[Grant]:
     """Grant several scopes at once, on any services: all or none, one `grant.added` per new grant."""
     return [grant_add(client=client, scope=scope, actor=actor) for scope in scopes]
 
 
 @transaction.atomic
-def service_update(*, service: Service, description: str, owner_contact: str, actor: Any = None) -> Service:
+def service_update(
+    *, service: Service, description: str, owner_contact: str, actor: Actor = SYSTEM
+) -> Service:
     """Name and audience are fixed once tokens carry them; what a person reads can change."""
     changed = {
         name: {"from": getattr(service, name), "to": value}
@@ -194,20 +200,18 @@ def service_update(*, service: Service, description: str, owner_contact: str, ac
     service.description, service.owner_contact = description, owner_contact
     service.full_clean()
     service.save(update_fields=["description", "owner_contact", "updated_at"])
-    audit_record(
-        event="service.updated", actor=actor_name(actor), subject=f"service:{service.name}", details=changed
-    )
+    audit_change(event="service.updated", actor=actor, subject=f"service:{service.name}", details=changed)
     return service
 
 
 @transaction.atomic
-def scope_remove(*, scope: Scope, actor: Any = None) -> None:
+def scope_remove(*, scope: Scope, actor: Actor = SYSTEM) -> None:
     """Remove a scope and every grant of it; each removed grant is its own audit event."""
     for grant in scope.grants.select_related("client"):
         grant_remove(client=grant.client, scope=scope, actor=actor)
-    audit_record(
+    audit_change(
         event="scope.deleted",
-        actor=actor_name(actor),
+        actor=actor,
         subject=f"scope:{scope.name}",
         details={"service": scope.service.name, "scope": scope.name},
     )
@@ -216,7 +220,7 @@ def scope_remove(*, scope: Scope, actor: Any = None) -> None:
 
 @transaction.atomic
 def client_update(
-    *, client: Client, service: Service | None, access_token_lifetime: int, actor: Any = None
+    *, client: Client, service: Service | None, access_token_lifetime: int, actor: Actor = SYSTEM
 ) -> Client:
     changed: dict[str, Any] = {}
     if client.service_id != (service.pk if service else None):
@@ -232,9 +236,9 @@ def client_update(
     # The name does not change here, and one given before the naming rules stays valid.
     client.full_clean(exclude=["client_secret", "name"])
     client.save(update_fields=["service", "access_token_lifetime", "updated"])
-    audit_record(
+    audit_change(
         event="client.updated",
-        actor=actor_name(actor),
+        actor=actor,
         subject=f"client:{client.client_id}",
         details={"name": client.name, **changed},
     )
@@ -242,15 +246,15 @@ def client_update(
 
 
 @transaction.atomic
-def client_set_enabled(*, client: Client, enabled: bool, actor: Any = None) -> Client:
+def client_set_enabled(*, client: Client, enabled: bool, actor: Actor = SYSTEM) -> Client:
     """Disable (its tokens stop at once: authentication fails) or enable a client."""
     if client.enabled == enabled:
         return client
     client.enabled = enabled
     client.save(update_fields=["enabled", "updated"])
-    audit_record(
+    audit_change(
         event="client.enabled" if enabled else "client.disabled",
-        actor=actor_name(actor),
+        actor=actor,
         subject=f"client:{client.client_id}",
         details={"name": client.name},
     )
@@ -258,10 +262,10 @@ def client_set_enabled(*, client: Client, enabled: bool, actor: Any = None) -> C
 
 
 @transaction.atomic
-def client_delete(*, client: Client, actor: Any = None) -> None:
-    audit_record(
+def client_delete(*, client: Client, actor: Actor = SYSTEM) -> None:
+    audit_change(
         event="client.deleted",
-        actor=actor_name(actor),
+        actor=actor,
         subject=f"client:{client.client_id}",
         details={"name": client.name, "grants": sorted(client.grants.values_list("scope__name", flat=True))},
     )
@@ -281,7 +285,7 @@ def client_secret_rotate(
     client: Client,
     old_secret_valid_for: timedelta,
     expected_version: str | None = None,
-    actor: Any = None,
+    actor: Actor = SYSTEM,
 ) -> str:
     """A new secret, shown once; the current one keeps working for `old_secret_valid_for` (zero:
     it stops at once).
@@ -309,9 +313,9 @@ def client_secret_rotate(
     client.save(
         update_fields=["client_secret", "previous_client_secret", "previous_secret_expires_at", "updated"]
     )
-    audit_record(
+    audit_change(
         event="client.secret_rotated",
-        actor=actor_name(actor),
+        actor=actor,
         subject=f"client:{client.client_id}",
         details={"name": client.name, "old_secret_valid_until": old_secret_valid_until.isoformat()},
     )
@@ -319,12 +323,12 @@ def client_secret_rotate(
 
 
 @transaction.atomic
-def grant_remove(*, client: Client, scope: Scope, actor: Any = None) -> None:
+def grant_remove(*, client: Client, scope: Scope, actor: Actor = SYSTEM) -> None:
     deleted, _ = Grant.objects.filter(client=client, scope=scope).delete()
     if deleted:
-        audit_record(
+        audit_change(
             event="grant.removed",
-            actor=actor_name(actor),
+            actor=actor,
             subject=f"client:{client.client_id}",
             details={"client": client.name, "service": scope.service.name, "scope": scope.name},
         )
@@ -354,7 +358,7 @@ def trusted_issuer_add(
     user_claim: str = "sub",
     algorithms: list[str] | None = None,
     slug: str = "",
-    actor: Any = None,
+    actor: Actor = SYSTEM,
 ) -> TrustedIssuer:
     """Trust an outside issuer's user tokens for token exchange (see clients.external_subjects).
 
@@ -373,7 +377,7 @@ def trusted_issuer_add(
     check("issuer", _url_problem(issuer, what="issuer", max_length=255))
     if not errors.get("issuer") and (urlsplit(issuer).query or issuer.endswith("?")):
         check("issuer", "The issuer must have no query (RFC 8414 §2).")
-    if issuer == settings.AUTHPORTAL_ISSUER:
+    if issuer == app_settings.ISSUER:
         check(
             "issuer", "That is our own issuer: our tokens are exchanged as access tokens, not as user tokens."
         )
@@ -411,9 +415,9 @@ def trusted_issuer_add(
         user_claim=user_claim,
         algorithms=algorithms,
     )
-    audit_record(
+    audit_change(
         event="issuer.added",
-        actor=actor_name(actor),
+        actor=actor,
         subject=f"issuer:{slug}",
         details=_trusted_issuer_details(trusted),
     )
@@ -421,14 +425,14 @@ def trusted_issuer_add(
 
 
 @transaction.atomic
-def trusted_issuer_remove(*, trusted_issuer: TrustedIssuer, actor: Any = None) -> None:
+def trusted_issuer_remove(*, trusted_issuer: TrustedIssuer, actor: Actor = SYSTEM) -> None:
     """Stop trusting an issuer: its users' tokens are refused from the next exchange on."""
     details = _trusted_issuer_details(trusted_issuer)
     deleted, _ = TrustedIssuer.objects.filter(pk=trusted_issuer.pk).delete()
     if deleted:
-        audit_record(
+        audit_change(
             event="issuer.removed",
-            actor=actor_name(actor),
+            actor=actor,
             subject=f"issuer:{trusted_issuer.slug}",
             details=details,
         )
@@ -481,11 +485,8 @@ class ScopeMapping:
 
     @classmethod
     def parse(cls, text: str) -> ScopeMapping:
-        upstream, equals, downstream = text.partition("=")
-        if not equals or not upstream or not downstream:
-            raise ValidationError(
-                f"{text!r} is not UPSTREAM_SCOPE=DOWNSTREAM_SCOPE, such as orders:write=payments:charge."
-            )
+        form = "UPSTREAM_SCOPE=DOWNSTREAM_SCOPE, such as orders:write=payments:charge"
+        upstream, downstream = _operator_pair(text, "=", form)
         return cls(upstream=upstream, downstream=downstream)
 
 
@@ -497,7 +498,7 @@ def delegation_edge_add(
     mappings: list[ScopeMapping],
     max_depth: int | None = None,
     description: str = "",
-    actor: Any = None,
+    actor: Actor = SYSTEM,
 ) -> DelegationEdge:
     """Declare that `from_service` may call `to_service` on behalf of its callers, with these scopes.
 
@@ -546,9 +547,9 @@ def delegation_edge_add(
         edge.max_depth = max_depth
     edge.full_clean()
     edge.save()
-    audit_record(
+    audit_change(
         event="edge.added",
-        actor=actor_name(actor),
+        actor=actor,
         subject=f"edge:{edge.label}",
         details={
             "from_service": from_service.name,
@@ -562,11 +563,11 @@ def delegation_edge_add(
 
 
 @transaction.atomic
-def delegation_edge_remove(*, edge: DelegationEdge, actor: Any = None) -> None:
+def delegation_edge_remove(*, edge: DelegationEdge, actor: Actor = SYSTEM) -> None:
     """Withdraw an edge: the very next exchange along it is refused (the registry version moves)."""
-    audit_record(
+    audit_change(
         event="edge.removed",
-        actor=actor_name(actor),
+        actor=actor,
         subject=f"edge:{edge.label}",
         details={
             "from_service": edge.from_service.name,
@@ -579,15 +580,17 @@ def delegation_edge_remove(*, edge: DelegationEdge, actor: Any = None) -> None:
 
 
 @transaction.atomic
-def delegation_edge_set_enabled(*, edge: DelegationEdge, enabled: bool, actor: Any = None) -> DelegationEdge:
+def delegation_edge_set_enabled(
+    *, edge: DelegationEdge, enabled: bool, actor: Actor = SYSTEM
+) -> DelegationEdge:
     """Suspend an edge without forgetting its mapping, or resume it."""
     if edge.enabled == enabled:
         return edge
     edge.enabled = enabled
     edge.save(update_fields=["enabled", "updated_at"])
-    audit_record(
+    audit_change(
         event="edge.enabled" if enabled else "edge.disabled",
-        actor=actor_name(actor),
+        actor=actor,
         subject=f"edge:{edge.label}",
         details={"from_service": edge.from_service.name, "to_service": edge.to_service.name},
     )

@@ -10,19 +10,16 @@ besides authportal_client.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from authportal_client import Claims, Verifier
 from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware, insufficient_scope_response
+from serving import respond, serve, speaker
 
 DOCTORS = [
     {"id": 1, "name": "Dr. Ada Okafor", "speciality": "cardiology"},
@@ -55,14 +52,7 @@ RULES = [
 ]
 
 
-def say(message: str) -> None:
-    print(f"  ms_doctor   │ {message}", flush=True)
-
-
-def respond(start_response: Callable[..., Any], status: str, document: Any) -> list[bytes]:
-    body = json.dumps(document).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
+say = speaker("ms_doctor")
 
 
 def make_app(callers: dict[str, str]) -> Callable[..., Iterable[bytes]]:
@@ -102,15 +92,6 @@ def make_app(callers: dict[str, str]) -> Callable[..., Iterable[bytes]]:
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
 def main() -> None:
     issuer = os.environ["MS_DOCTOR_ISSUER"]
     audience = os.environ.get("MS_DOCTOR_AUDIENCE", "https://doctors.internal")
@@ -118,13 +99,7 @@ def main() -> None:
     callers = json.loads(os.environ.get("MS_DOCTOR_CALLERS", "{}"))
     verifier = Verifier(issuer, audience)  # keys from the issuer's metadata → jwks_uri, cached
     app = BearerTokenMiddleware(make_app(callers), verifier, exempt_paths=["/health"], realm="ms_doctor")
-    with make_server(
-        "127.0.0.1", port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
-    ) as server:
-        say(f"listening on http://127.0.0.1:{port}, audience {audience}, trusting tokens from {issuer}")
-        with contextlib.suppress(KeyboardInterrupt):
-            server.serve_forever()
-    sys.exit(0)
+    serve(app, port=port, say=say, serving=f"audience {audience}, trusting tokens from {issuer}")
 
 
 if __name__ == "__main__":

@@ -12,31 +12,21 @@ gateway's client; then places the order at ms_orders, which exchanges once more 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from authportal_client import JWT_TOKEN_TYPE, TokenClient, TokenRequestError
 from authportal_client.bearer import bearer_token
+from serving import only_route, respond, serve, speaker
 
 ORDERS = "https://orders.internal"
 
 
-def say(message: str) -> None:
-    print(f"  ms_gateway  │ {message}", flush=True)
-
-
-def respond(start_response: Callable[..., Any], status: str, document: Any) -> list[bytes]:
-    body = json.dumps(document).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
+say = speaker("ms_gateway")
 
 
 def place_order(orders_url: str, token: str) -> tuple[int, dict[str, Any]]:
@@ -53,11 +43,8 @@ def place_order(orders_url: str, token: str) -> tuple[int, dict[str, Any]]:
 
 def make_app(tokens: TokenClient, orders_url: str) -> Callable[..., Iterable[bytes]]:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
-        if path == "/health":
-            return respond(start_response, "200 OK", {"ok": True})
-        if (method, path) != ("POST", "/orders"):
-            return respond(start_response, "404 Not Found", {"error": "not_found"})
+        if (answer := only_route(environ, start_response, "POST", "/orders")) is not None:
+            return answer
         user_token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
         if user_token is None:
             return respond(start_response, "401 Unauthorized", {"error": "invalid_token"})
@@ -81,27 +68,12 @@ def make_app(tokens: TokenClient, orders_url: str) -> Callable[..., Iterable[byt
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
 def main() -> None:
     issuer = os.environ["MS_GATEWAY_ISSUER"]
     port = int(os.environ.get("MS_GATEWAY_PORT", "8004"))
     tokens = TokenClient(issuer, os.environ["MS_GATEWAY_CLIENT_ID"], os.environ["MS_GATEWAY_CLIENT_SECRET"])
     app = make_app(tokens, os.environ["MS_ORDERS_URL"])
-    with make_server(
-        "127.0.0.1", port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
-    ) as server:
-        say(f"listening on http://127.0.0.1:{port}, exchanging users' tokens at {issuer}")
-        with contextlib.suppress(KeyboardInterrupt):
-            server.serve_forever()
-    sys.exit(0)
+    serve(app, port=port, say=say, serving=f"exchanging users' tokens at {issuer}")
 
 
 if __name__ == "__main__":

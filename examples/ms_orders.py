@@ -18,35 +18,24 @@ ms_payments, so that they can be seen side by side (a real service only ever doe
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from authportal_client import Claims, TokenClient, TokenRequestError, Verifier
 from authportal_client.bearer import bearer_token
 from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware
 from claims_shown import claims_lines, named
+from serving import WsgiApp, only_route, respond, serve, speaker
 
 PAYMENTS = "https://payments.internal"
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def say(message: str) -> None:
-    print(f"  ms_orders   │ {message}", flush=True)
-
-
-def respond(start_response: Callable[..., Any], status: str, document: Any) -> list[bytes]:
-    body = json.dumps(document).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
+say = speaker("ms_orders")
 
 
 def charge(payments_url: str, token: str) -> tuple[int, str, dict[str, Any]]:
@@ -61,15 +50,18 @@ def charge(payments_url: str, token: str) -> tuple[int, str, dict[str, Any]]:
             return error.code, error.headers.get("WWW-Authenticate", ""), json.loads(error.read() or b"{}")
 
 
+def portal_refused(start_response: Callable[..., Any], refusal: TokenRequestError, what: str) -> list[bytes]:
+    say(f"{what}: {refusal.error}: {refusal.description}")
+    document = {"refused_by": "portal", "error": refusal.error, "error_description": refusal.description}
+    return respond(start_response, "502 Bad Gateway", document)
+
+
 def make_app(tokens: TokenClient, payments_url: str, names: dict[str, str]) -> WsgiApp:
     shown: set[str | None] = set()  # the tokens whose claims were printed already (by jti)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
-        if path == "/health":
-            return respond(start_response, "200 OK", {"ok": True})
-        if (method, path) != ("POST", "/orders"):
-            return respond(start_response, "404 Not Found", {"error": "not_found"})
+        if (answer := only_route(environ, start_response, "POST", "/orders")) is not None:
+            return answer
         claims: Claims = environ[ENVIRON_KEY]
         received = bearer_token(environ.get("HTTP_AUTHORIZATION"))
         assert received is not None  # the middleware let the request through with a good token
@@ -90,31 +82,13 @@ def make_app(tokens: TokenClient, payments_url: str, names: dict[str, str]) -> W
             try:
                 token = tokens.get_token(resource=PAYMENTS, scope="payments:charge")
             except TokenRequestError as refusal:
-                say(f"the portal refused: {refusal.error}: {refusal.description}")
-                return respond(
-                    start_response,
-                    "502 Bad Gateway",
-                    {
-                        "refused_by": "portal",
-                        "error": refusal.error,
-                        "error_description": refusal.description,
-                    },
-                )
+                return portal_refused(start_response, refusal, "the portal refused")
         elif how == "exchange":
             say("exchanges the caller's token for one addressed to ms_payments (RFC 8693)")
             try:
                 token = tokens.exchange(received, resource=PAYMENTS, scope="payments:charge")
             except TokenRequestError as refusal:
-                say(f"the portal refused the exchange: {refusal.error}: {refusal.description}")
-                return respond(
-                    start_response,
-                    "502 Bad Gateway",
-                    {
-                        "refused_by": "portal",
-                        "error": refusal.error,
-                        "error_description": refusal.description,
-                    },
-                )
+                return portal_refused(start_response, refusal, "the portal refused the exchange")
         else:
             return respond(start_response, "400 Bad Request", {"error": "how is forward, own or exchange"})
 
@@ -132,15 +106,6 @@ def make_app(tokens: TokenClient, payments_url: str, names: dict[str, str]) -> W
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
 def main() -> None:
     issuer = os.environ["MS_ORDERS_ISSUER"]
     audience = os.environ.get("MS_ORDERS_AUDIENCE", "https://orders.internal")
@@ -154,13 +119,7 @@ def main() -> None:
         exempt_paths=["/health"],
         realm="ms_orders",
     )
-    with make_server(
-        "127.0.0.1", port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
-    ) as server:
-        say(f"listening on http://127.0.0.1:{port}, audience {audience}, trusting tokens from {issuer}")
-        with contextlib.suppress(KeyboardInterrupt):
-            server.serve_forever()
-    sys.exit(0)
+    serve(app, port=port, say=say, serving=f"audience {audience}, trusting tokens from {issuer}")
 
 
 if __name__ == "__main__":

@@ -13,42 +13,26 @@ besides authportal_client.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-import sys
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from authportal_client import Claims, Verifier
 from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware, requirement_response
 from claims_shown import claims_lines, named
+from serving import WsgiApp, only_route, respond, serve, speaker
 
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-def say(message: str) -> None:
-    print(f"  ms_payments │ {message}", flush=True)
-
-
-def respond(start_response: Callable[..., Any], status: str, document: Any) -> list[bytes]:
-    body = json.dumps(document).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
+say = speaker("ms_payments")
 
 
 def make_app(orders_client_id: str, names: dict[str, str], gateway_client_id: str = "") -> WsgiApp:
     """The service itself, behind the middleware: `environ[ENVIRON_KEY]` holds verified Claims."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
-        if path == "/health":
-            return respond(start_response, "200 OK", {"ok": True})
-        if (method, path) != ("POST", "/charges"):
-            return respond(start_response, "404 Not Found", {"error": "not_found"})
+        if (answer := only_route(environ, start_response, "POST", "/charges")) is not None:
+            return answer
         # Exactly ms_orders, or ms_orders acting for ms_gateway (a user's order): no other chain.
         via = [orders_client_id]
         if gateway_client_id and len(environ[ENVIRON_KEY].actor_chain) == 2:
@@ -93,15 +77,6 @@ def telling_refusals(app: WsgiApp, names: dict[str, str]) -> WsgiApp:
     return logged
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
 def main() -> None:
     issuer = os.environ["MS_PAYMENTS_ISSUER"]
     audience = os.environ.get("MS_PAYMENTS_AUDIENCE", "https://payments.internal")
@@ -115,17 +90,12 @@ def main() -> None:
         exempt_paths=["/health"],
         realm="ms_payments",
     )
-    with make_server(
-        "127.0.0.1",
-        port,
+    serve(
         telling_refusals(app, names),
-        server_class=_ThreadingServer,
-        handler_class=_QuietHandler,
-    ) as server:
-        say(f"listening on http://127.0.0.1:{port}, audience {audience}, trusting tokens from {issuer}")
-        with contextlib.suppress(KeyboardInterrupt):
-            server.serve_forever()
-    sys.exit(0)
+        port=port,
+        say=say,
+        serving=f"audience {audience}, trusting tokens from {issuer}",
+    )
 
 
 if __name__ == "__main__":

@@ -6,22 +6,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
-from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 from django.core.exceptions import ImproperlyConfigured
 
+from core.conf import app_settings
 from keys.crypto import kek_fernet
 
 
 @register()
 def lifecycle_timing_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    max_age = settings.AUTHPORTAL_JWKS_MAX_AGE
-    margin = settings.AUTHPORTAL_KEY_MARGIN_SECONDS
-    prepublish = settings.AUTHPORTAL_KEY_PREPUBLISH_SECONDS
-    keep = settings.AUTHPORTAL_KEY_RETIRED_KEEP_SECONDS
-    rotation = settings.AUTHPORTAL_KEY_ROTATION_DAYS * 86400
-    longest_token = settings.AUTHPORTAL_TOKEN_LIFETIME_MAX
+    max_age = app_settings.JWKS_MAX_AGE
+    margin = app_settings.KEY_MARGIN_SECONDS
+    prepublish = app_settings.KEY_PREPUBLISH_SECONDS
+    keep = app_settings.KEY_RETIRED_KEEP_SECONDS
+    rotation = app_settings.KEY_ROTATION_DAYS * 86400
+    longest_token = app_settings.TOKEN_LIFETIME_MAX
     if prepublish < max_age + margin:
         errors.append(
             Error(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from jwcrypto.jwk import JWK
+
+from core.conf import app_settings
 
 _PUBLIC_ONLY = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
 
@@ -13,8 +14,8 @@ _PUBLIC_ONLY = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
 def kek_fernet() -> MultiFernet:
     """The current KEK encrypts; it and any AUTHPORTAL_KEK_PREVIOUS decrypt (during a KEK rotation)."""
     return MultiFernet(
-        [_fernet("AUTHPORTAL_KEK", settings.AUTHPORTAL_KEK)]
-        + [_fernet("AUTHPORTAL_KEK_PREVIOUS", kek) for kek in settings.AUTHPORTAL_KEK_PREVIOUS]
+        [_fernet("AUTHPORTAL_KEK", app_settings.KEK)]
+        + [_fernet("AUTHPORTAL_KEK_PREVIOUS", kek) for kek in app_settings.KEK_PREVIOUS]
     )
 
 

@@ -18,12 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.actor import SYSTEM, Actor
 from audit.recording import audit_change
+from core.conf import app_settings
 from keys.crypto import (
     jwk_generate,
     jwk_public_dict,
@@ -100,12 +100,12 @@ def signing_key_active(*, now: datetime | None = None) -> SigningKey:
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            key = key_create(algorithm=settings.AUTHPORTAL_SIGNING_ALG, state=State.ACTIVE, now=now)
+            key = key_create(algorithm=app_settings.SIGNING_ALG, state=State.ACTIVE, now=now)
             jwks_publish(now=now)
             _signer_follows_on_commit()
             return key
     except IntegrityError:
-        return SigningKey.objects.get(state=State.ACTIVE, algorithm=settings.AUTHPORTAL_SIGNING_ALG)
+        return SigningKey.objects.get(state=State.ACTIVE, algorithm=app_settings.SIGNING_ALG)
 
 
 def signer_ready() -> Signer:
@@ -125,7 +125,7 @@ def key_rotate(*, now: datetime, actor: Actor = SYSTEM) -> LifecycleReport:
     """One lifecycle step: expire, stage, activate as the stored timestamps say is due."""
     report = LifecycleReport()
     timing = LifecycleTiming.from_settings()
-    algorithm = settings.AUTHPORTAL_SIGNING_ALG
+    algorithm = app_settings.SIGNING_ALG
     _lifecycle_lock()
     live = list(
         SigningKey.objects.select_for_update().filter(state__in=SigningKey.PUBLISHED_STATES).order_by("pk")
@@ -177,7 +177,7 @@ def key_rotate_now(
     nothing: a form submitted twice rotates once.
     """
     timing = LifecycleTiming.from_settings()
-    algorithm = settings.AUTHPORTAL_SIGNING_ALG
+    algorithm = app_settings.SIGNING_ALG
     _lifecycle_lock()
     active = list(SigningKey.objects.select_for_update().filter(state=State.ACTIVE))
     active_kid = active[0].kid if active else ""
@@ -218,7 +218,7 @@ def key_revoke(*, kid: str, now: datetime, actor: Actor = SYSTEM) -> SigningKey:
         if successor is not None:
             _activate(successor, now=now, actor=actor)
         else:
-            key_create(algorithm=settings.AUTHPORTAL_SIGNING_ALG, state=State.ACTIVE, now=now, actor=actor)
+            key_create(algorithm=app_settings.SIGNING_ALG, state=State.ACTIVE, now=now, actor=actor)
     jwks_publish(now=now)
     _signer_follows_on_commit()
     return key
@@ -254,10 +254,10 @@ def jwks_publish(*, now: datetime) -> PublishedJwks:
 
 
 def _publish_outside(body: bytes, active_pem: bytes | None) -> None:
-    if settings.AUTHPORTAL_JWKS_FILE:
-        _write_atomically(Path(settings.AUTHPORTAL_JWKS_FILE), body)
-    if settings.AUTHPORTAL_PUBLIC_KEY_FILE and active_pem:
-        _write_atomically(Path(settings.AUTHPORTAL_PUBLIC_KEY_FILE), active_pem)
+    if app_settings.JWKS_FILE:
+        _write_atomically(Path(app_settings.JWKS_FILE), body)
+    if app_settings.PUBLIC_KEY_FILE and active_pem:
+        _write_atomically(Path(app_settings.PUBLIC_KEY_FILE), active_pem)
 
 
 def _write_atomically(path: Path, content: bytes) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
+from core.conf import app_settings
 
 
 @dataclass(frozen=True)
@@ -18,10 +18,8 @@ class LifecycleTiming:
     @classmethod
     def from_settings(cls) -> LifecycleTiming:
         return cls(
-            rotation=timedelta(days=settings.AUTHPORTAL_KEY_ROTATION_DAYS),
-            prepublish=timedelta(seconds=settings.AUTHPORTAL_KEY_PREPUBLISH_SECONDS),
-            activation_delay=timedelta(
-                seconds=settings.AUTHPORTAL_JWKS_MAX_AGE + settings.AUTHPORTAL_KEY_MARGIN_SECONDS
-            ),
-            retired_keep=timedelta(seconds=settings.AUTHPORTAL_KEY_RETIRED_KEEP_SECONDS),
+            rotation=timedelta(days=app_settings.KEY_ROTATION_DAYS),
+            prepublish=timedelta(seconds=app_settings.KEY_PREPUBLISH_SECONDS),
+            activation_delay=timedelta(seconds=app_settings.JWKS_MAX_AGE + app_settings.KEY_MARGIN_SECONDS),
+            retired_keep=timedelta(seconds=app_settings.KEY_RETIRED_KEEP_SECONDS),
         )

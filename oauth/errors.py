@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django import db
 from django.http import HttpRequest, HttpResponse
@@ -92,14 +93,16 @@ def method_check(request: HttpRequest, *, allowed: tuple[str, ...]) -> None:
         )
 
 
-def protocol_endpoint(*, methods: tuple[str, ...]) -> Callable[[Callable], Callable]:
+def protocol_endpoint(
+    *, methods: tuple[str, ...]
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """A view on a protocol URL that keeps no record of refusals: any other method gets the JSON 405,
     a database that fails or does not answer in time the JSON 503, and no CSRF check, since protocol
     endpoints use no cookies (a CSRF failure would be HTML)."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
-        def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             try:
                 method_check(request, allowed=methods)
             except OAuthError as error:
@@ -115,7 +118,7 @@ def protocol_endpoint(*, methods: tuple[str, ...]) -> Callable[[Callable], Calla
     return decorate
 
 
-def json_no_store(payload: dict, *, status: int = 200) -> HttpResponse:
+def json_no_store(payload: dict[str, Any], *, status: int = 200) -> HttpResponse:
     response = HttpResponse(json.dumps(payload), status=status, content_type="application/json")
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"

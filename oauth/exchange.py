@@ -22,9 +22,6 @@ whose keys cannot be read is `temporarily_unavailable` (503). Each is a
 
 from __future__ import annotations
 
-import json
-import math
-import re
 import secrets
 import threading
 import time
@@ -32,14 +29,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
+from authportal_client.compact import ACCESS_TOKEN_TYPES, COMPACT_JWS, is_number, json_object
 from django.utils import timezone
 from jwcrypto.common import base64url_decode
 from jwcrypto.jwk import JWK
 from jwcrypto.jws import JWSCore
 
-from audit.inflight import audit_write_timeout
-from audit.recording import audit_record_start
 from clients.external_subjects import ExternalKeysUnavailable, ExternalTokenError, external_subject_verify
 from clients.models import USERS_UPSTREAM
 from clients.selectors import (
@@ -47,14 +42,12 @@ from clients.selectors import (
     CallGraph,
     ExchangeEdge,
     call_graph,
-    registry_unchanged,
 )
-from keys.selectors import signing_key_published, signing_key_usable
-from keys.services import signer_ready
-from keys.tokens import signer_recheck
+from core.conf import app_settings
+from keys.selectors import signing_key_published
 from oauth.errors import OAuthError
 from oauth.requests import TokenRequest
-from oauth.services import client_decided
+from oauth.services import client_decided, token_sign_recorded
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -65,10 +58,6 @@ MAX_SUBJECT_TOKEN_BYTES = 8192
 MAX_ACT_NESTING = 10
 MAX_TXN_LENGTH = 64
 _ALGORITHMS = frozenset({"RS256", "PS256", "ES256", "EdDSA"})
-_ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
-# Canonical base64url only (as the SDK's Verifier): one token, one spelling.
-_SEGMENT = r"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?"
-_COMPACT_JWS = re.compile(rf"{_SEGMENT}\.{_SEGMENT}\.{_SEGMENT}")
 
 
 class ExchangeRefused(OAuthError):
@@ -114,31 +103,6 @@ class ExchangedToken:
 
 
 # --- verifying the subject token ---------------------------------------------------------------------
-
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    members = dict(pairs)
-    if len(members) != len(pairs):
-        raise ValueError("duplicate member")
-    return members
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_strict_json = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_no_constants)
-
-
-def _json_object(segment: str) -> dict[str, Any]:
-    value = _strict_json.decode(base64url_decode(segment).decode("utf-8"))
-    if type(value) is not dict:
-        raise ValueError("not a JSON object")
-    return value
-
-
-def _is_number(value: Any) -> bool:
-    return (type(value) is int or type(value) is float) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -191,15 +155,15 @@ def subject_token_verify(*, token: str, audience: str, now: datetime) -> Subject
     """
     if len(token) > MAX_SUBJECT_TOKEN_BYTES:
         raise _refuse_subject("too large")
-    if not token.isascii() or _COMPACT_JWS.fullmatch(token) is None:
+    if not token.isascii() or COMPACT_JWS.fullmatch(token) is None:
         raise _refuse_subject("not a JWS in compact form")
     encoded_header, encoded_payload, encoded_signature = token.split(".")
     try:
-        header = _json_object(encoded_header)
+        header = json_object(encoded_header)
     except (ValueError, RecursionError):
         raise _refuse_subject("malformed header") from None
     typ = header.get("typ")
-    if type(typ) is not str or typ.lower() not in _ACCESS_TOKEN_TYPES:
+    if type(typ) is not str or typ.lower() not in ACCESS_TOKEN_TYPES:
         raise _refuse_subject("not an access token (typ must be at+jwt)")
     if "crit" in header:
         raise _refuse_subject("unsupported critical header parameters")
@@ -223,14 +187,14 @@ def subject_token_verify(*, token: str, audience: str, now: datetime) -> Subject
     except Exception:  # noqa: BLE001 (jwcrypto raises several kinds; all mean the same here)
         raise _refuse_subject("bad signature") from None
     try:
-        claims = _json_object(encoded_payload)
+        claims = json_object(encoded_payload)
     except (ValueError, RecursionError):
         raise _refuse_subject("malformed claims") from None
     return _subject_claims(claims, audience=audience, now=now.timestamp())
 
 
 def _subject_claims(claims: dict[str, Any], *, audience: str, now: float) -> SubjectToken:
-    if type(claims.get("iss")) is not str or claims["iss"] != settings.AUTHPORTAL_ISSUER:
+    if type(claims.get("iss")) is not str or claims["iss"] != app_settings.ISSUER:
         raise _refuse_subject("another issuer")
     aud = claims.get("aud")
     if type(aud) is str:
@@ -242,11 +206,11 @@ def _subject_claims(claims: dict[str, Any], *, audience: str, now: float) -> Sub
     if audience not in audiences:
         raise _refuse_subject("wrong audience: it was not sent to the service this client represents")
     expires, issued = claims.get("exp"), claims.get("iat")
-    if not _is_number(expires) or not _is_number(issued):
+    if not is_number(expires) or not is_number(issued):
         raise _refuse_subject("missing or malformed exp or iat")
     if expires <= now:
         raise _refuse_subject("expired")
-    if issued > now + 30 or expires - issued > settings.AUTHPORTAL_TOKEN_LIFETIME_MAX:
+    if issued > now + 30 or expires - issued > app_settings.TOKEN_LIFETIME_MAX:
         raise _refuse_subject("issued in the future or lifetime longer than allowed")
     sub, client_id, jti, scope = (claims.get(name) for name in ("sub", "client_id", "jti", "scope"))
     if type(sub) is not str or not sub or type(client_id) is not str or not client_id or type(jti) is not str:
@@ -521,7 +485,6 @@ def _issue(
 
     None, and no row, when the registry changed since `client` was read (as for token_issue).
     """
-    signer = signer_ready()
     issued_at = int(now.timestamp())
     expires_at = min(issued_at + client.access_token_lifetime, subject.exp)  # never outlives its subject
     jti = secrets.token_urlsafe(18)
@@ -529,19 +492,24 @@ def _issue(
     act: dict[str, Any] = {"sub": client.client_id}
     if subject.act is not None:
         act["act"] = subject.act
-    chain = [client.client_id, *subject.actor_chain]
-    audit_row = audit_record_start(
+    access_token = token_sign_recorded(
+        client=client,
         event="token.exchanged",
-        actor=client.client_id,
-        subject=f"client:{client.client_id}",
-        remote_addr=remote_addr,
-        request_id=request_id,
-        occurred_at=now,
-        only_if=(registry_unchanged(client.registry_version), signing_key_usable(signer.kid)),
+        claims={
+            "sub": subject.sub,
+            "aud": resource,
+            "exp": expires_at,
+            "iat": issued_at,
+            "jti": jti,
+            "client_id": client.client_id,
+            "scope": scope,
+            "act": act,
+            "txn": txn,
+        },
         details={
             "client": client.name,
             "sub": subject.sub,
-            "actor_chain": chain,
+            "actor_chain": [client.client_id, *subject.actor_chain],
             "edge": hop.edge_label,
             "audiences": [resource],
             "scopes": scopes,
@@ -549,29 +517,12 @@ def _issue(
             **({"issuer": subject.issuer} if subject.issuer else {}),
             "subject_jti": subject.jti or None,
             "jti": jti,
-            "kid": signer.kid,
-            "exp": expires_at,
         },
+        now=now,
+        remote_addr=remote_addr,
+        request_id=request_id,
     )
-    try:
-        access_token = signer.sign(
-            {
-                "iss": settings.AUTHPORTAL_ISSUER,
-                "sub": subject.sub,
-                "aud": resource,
-                "exp": expires_at,
-                "iat": issued_at,
-                "jti": jti,
-                "client_id": client.client_id,
-                "scope": scope,
-                "act": act,
-                "txn": txn,
-            }
-        )
-    finally:
-        written = audit_row.wait(audit_write_timeout())
-    if not written:
-        signer_recheck()
+    if access_token is None:
         return None
     return ExchangedToken(
         access_token=access_token, expires_in=max(expires_at - issued_at, 0), scope=scope, jti=jti, txn=txn

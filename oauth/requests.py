@@ -7,10 +7,10 @@ import binascii
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote_plus
 
-from django.conf import settings
 from django.http import HttpRequest
 
 from clients.validators import is_absolute_uri_without_fragment
+from core.conf import app_settings
 from oauth.errors import (
     OAuthError,
     invalid_client,
@@ -79,7 +79,7 @@ def _form_body(request: HttpRequest) -> list[tuple[str, str]]:
     charset = options.strip().lower()
     if charset and charset.replace(" ", "") not in ("charset=utf-8", 'charset="utf-8"'):
         raise invalid_request("The request body must be UTF-8.", status=415)
-    limit = settings.AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES
+    limit = app_settings.TOKEN_REQUEST_MAX_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -7,9 +7,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -25,6 +24,7 @@ from clients.selectors import (
     client_id_registered,
     registry_unchanged,
 )
+from core.conf import app_settings
 from keys.selectors import signing_key_usable
 from keys.services import signer_ready
 from keys.tokens import signer_recheck
@@ -103,65 +103,92 @@ def token_issue(
 ) -> IssuedToken | None:
     """Sign an RFC 9068 access token and commit its `token.issued` row before it is handed out.
 
-    None, and no row, when the registry changed since `client` was read (its `registry_version`),
-    or when the key this process signed with is no longer the active, published one (a rotation or
-    a revocation, in any process): the token was decided or signed on what no longer holds, and is
-    thrown away; the next attempt reads the active key again.
+    None, and no row, when it was decided or signed on what no longer holds (`token_sign_recorded`).
     """
     now = now or timezone.now()
-    signer = signer_ready()
     issued_at = int(now.timestamp())
     expires_at = issued_at + client.access_token_lifetime
     jti = secrets.token_urlsafe(18)
     scope = " ".join(targets.scopes)
     audience: str | list[str] = targets.audiences[0] if len(targets.audiences) == 1 else targets.audiences
-    # Every field of the row is known before signing, so the database commits it while the token is
-    # signed (audit/inflight.py). The token leaves only once the row is committed: wait() raises
-    # otherwise. Signing with a key already in memory does not fail in practice; if it did, the row
-    # would stand for a token nobody received, which the append-only log cannot take back.
-    audit_row = audit_record_start(
+    access_token = token_sign_recorded(
+        client=client,
         event="token.issued",
-        actor=client.client_id,
-        subject=f"client:{client.client_id}",
+        claims={
+            "sub": client.client_id,
+            "aud": audience,
+            "exp": expires_at,
+            "iat": issued_at,
+            "jti": jti,
+            "client_id": client.client_id,
+            "scope": scope,
+        },
+        details={"client": client.name, "audiences": targets.audiences, "scopes": targets.scopes, "jti": jti},
+        now=now,
         remote_addr=remote_addr,
         request_id=request_id,
-        occurred_at=now,
-        only_if=(registry_unchanged(client.registry_version), signing_key_usable(signer.kid)),
-        details={
-            "client": client.name,
-            "audiences": targets.audiences,
-            "scopes": targets.scopes,
-            "jti": jti,
-            "kid": signer.kid,
-            "exp": expires_at,
-        },
     )
-    try:
-        access_token = signer.sign(
-            {
-                "iss": settings.AUTHPORTAL_ISSUER,
-                "sub": client.client_id,
-                "aud": audience,
-                "exp": expires_at,
-                "iat": issued_at,
-                "jti": jti,
-                "client_id": client.client_id,
-                "scope": scope,
-            }
-        )
-    finally:
-        # Also when signing fails: the connection is not free until the INSERT's result is read.
-        written = audit_row.wait(audit_write_timeout())
-    if not written:
-        signer_recheck()
+    if access_token is None:
         return None
     return IssuedToken(
         access_token=access_token, expires_in=client.access_token_lifetime, scope=scope, jti=jti
     )
 
 
+def token_sign_recorded(
+    *,
+    client: AuthenticatedClient,
+    event: str,
+    claims: dict[str, Any],
+    details: dict[str, Any],
+    now: datetime,
+    remote_addr: str | None,
+    request_id: str,
+) -> str | None:
+    """Sign `claims` (our `iss` added) and commit the `event` row (`details`, the key's `kid` and the
+    token's `exp` added) before the token is handed out: for `token.issued` and `token.exchanged`.
+
+    None, and no row, when the registry changed since `client` was read (its `registry_version`),
+    or when the key this process signed with is no longer the active, published one (a rotation or
+    a revocation, in any process): the token was decided or signed on what no longer holds, and is
+    thrown away; the next attempt reads the active key again.
+    """
+    signer = signer_ready()
+    # Every field of the row is known before signing, so the database commits it while the token is
+    # signed (audit/inflight.py). The token leaves only once the row is committed: wait() raises
+    # otherwise. Signing with a key already in memory does not fail in practice; if it did, the row
+    # would stand for a token nobody received, which the append-only log cannot take back.
+    only_if = [signing_key_usable(signer.kid)]
+    if client.registry_version is not None:  # read from the registry, not from the credentials cache
+        only_if.insert(0, registry_unchanged(client.registry_version))
+    audit_row = audit_record_start(
+        event=event,
+        actor=client.client_id,
+        subject=f"client:{client.client_id}",
+        remote_addr=remote_addr,
+        request_id=request_id,
+        occurred_at=now,
+        only_if=only_if,
+        details={**details, "kid": signer.kid, "exp": claims["exp"]},
+    )
+    try:
+        access_token = signer.sign({"iss": app_settings.ISSUER, **claims})
+    finally:
+        # Also when signing fails: the connection is not free until the INSERT's result is read.
+        written = audit_row.wait(audit_write_timeout())
+    if not written:
+        signer_recheck()
+        return None
+    return access_token
+
+
 def token_denial_record(
-    *, error: OAuthError, client_id: str, remote_addr: str | None, request_id: str, extra: dict | None = None
+    *,
+    error: OAuthError,
+    client_id: str,
+    remote_addr: str | None,
+    request_id: str,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     presented = client_id_audited(client_id=client_id)
     audit_record(

@@ -3,7 +3,6 @@ from __future__ import annotations
 import logging
 
 from django import db
-from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
@@ -15,6 +14,8 @@ from django.views.defaults import page_not_found
 from django.views.defaults import server_error as html_server_error
 
 from clients.selectors import scope_names_all
+from core.conf import app_settings
+from core.http import AuthPortalRequest
 from keys.selectors import jwks_published
 from keys.services import jwks_publish
 from keys.tokens import SigningUnavailable
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 
 @csrf_exempt  # no cookies; token_request_parse answers a wrong method, so that its refusal has a row
-def token(request: HttpRequest) -> HttpResponse:
+def token(request: AuthPortalRequest) -> HttpResponse:
     remote_addr = request.META.get("REMOTE_ADDR")
     client_id = ""
     try:
@@ -81,7 +82,7 @@ def token(request: HttpRequest) -> HttpResponse:
 @protocol_endpoint(methods=("GET", "HEAD"))
 def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
     """RFC 8414 metadata. Every URL is built from the configured issuer, never from the Host header."""
-    issuer = settings.AUTHPORTAL_ISSUER
+    issuer = app_settings.ISSUER
     metadata = {
         "issuer": issuer,
         "token_endpoint": issuer + reverse("oauth:token"),
@@ -92,7 +93,7 @@ def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
         "scopes_supported": scope_names_all(),
     }
     response = JsonResponse(metadata)
-    response["Cache-Control"] = f"public, max-age={settings.AUTHPORTAL_JWKS_MAX_AGE}"
+    response["Cache-Control"] = f"public, max-age={app_settings.JWKS_MAX_AGE}"
     return response
 
 
@@ -110,7 +111,7 @@ def jwks(request: HttpRequest) -> HttpResponse:
     else:
         response = HttpResponse(body, content_type="application/jwk-set+json")
     response["ETag"] = etag
-    response["Cache-Control"] = f"public, max-age={settings.AUTHPORTAL_JWKS_MAX_AGE}"
+    response["Cache-Control"] = f"public, max-age={app_settings.JWKS_MAX_AGE}"
     return response
 
 
@@ -127,7 +128,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     """A request Django refuses before any view (an unknown Host, say) still gets RFC 6749 JSON here."""
     if request.path.startswith(PROTOCOL_PATH_PREFIXES):
         return json_no_store({"error": "invalid_request", "error_description": "Bad request."}, status=400)
-    return html_bad_request(request, exception)
+    return html_bad_request(request, exception or Exception("Bad request"))
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -56,7 +56,7 @@ def stacked_hourly_chart(
     colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(data.series)}
     bars: list[Bar] = []
     for i, hour in enumerate(data.hours):
-        base = height
+        base: float = height
         for name, values in data.series.items():
             if not values[i]:
                 continue

@@ -4,7 +4,6 @@ import json
 from datetime import timedelta
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.urls import reverse
 from django.utils.html import format_html
@@ -13,6 +12,7 @@ from clients.external_subjects import ALLOWED_ALGORITHMS, DEFAULT_ALGORITHMS, JW
 from clients.models import Client, Scope, Service
 from clients.services import ScopeMapping
 from clients.validators import NAME_RULES, scope_names_parse, validate_client_name
+from core.conf import app_settings
 
 
 class LoginForm(AuthenticationForm):
@@ -53,8 +53,8 @@ class ScopeForm(forms.Form):
 def _lifetime_field() -> forms.IntegerField:
     return forms.IntegerField(
         min_value=60,
-        max_value=settings.AUTHPORTAL_TOKEN_LIFETIME_MAX,
-        initial=settings.AUTHPORTAL_TOKEN_LIFETIME_DEFAULT,
+        max_value=app_settings.TOKEN_LIFETIME_MAX,
+        initial=app_settings.TOKEN_LIFETIME_DEFAULT,
         label="Token lifetime (seconds)",
     )
 
@@ -179,7 +179,7 @@ class AuditFilterForm(forms.Form):
         return Client.objects.filter(name=value).values_list("client_id", flat=True).first() or value
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise forms.ValidationError("'Since' must be before 'until'.")
         return data

@@ -18,8 +18,9 @@ from datetime import datetime
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
-from django.conf import settings
 from django.db.models import Max, QuerySet, Sum
+
+from core.conf import app_settings
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,10 @@ def lockout_find(*, username: str | None, ip_address: str | None, now: datetime)
         return None
     rows = _recent(now).filter(username=username)
     failures, last = _failures(rows)
-    if last and failures >= settings.AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT:
+    if last and failures >= app_settings.LOGIN_USERNAME_FAILURE_LIMIT:
         return Lockout(username, None, failures, last + get_cool_off())
     failures, last = _failures(rows.filter(ip_address=ip_address))
-    if last and failures >= settings.AXES_FAILURE_LIMIT:
+    if last and failures >= app_settings.LOGIN_FAILURE_LIMIT:
         return Lockout(username, ip_address, failures, last + get_cool_off())
     return None
 
@@ -63,13 +64,13 @@ def lockouts_active(*, now: datetime, limit: int = 200) -> list[Lockout]:
     everywhere = (
         recent.values("username")
         .annotate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
-        .filter(failures__gte=settings.AUTHPORTAL_LOGIN_USERNAME_FAILURE_LIMIT)
+        .filter(failures__gte=app_settings.LOGIN_USERNAME_FAILURE_LIMIT)
         .order_by("-last")[:limit]
     )
     at_address = (
         recent.values("username", "ip_address")
         .annotate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
-        .filter(failures__gte=settings.AXES_FAILURE_LIMIT)
+        .filter(failures__gte=app_settings.LOGIN_FAILURE_LIMIT)
         .order_by("-last")[:limit]
     )
     cool_off = get_cool_off()

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from csp.middleware import CSPMiddleware
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from oauth.errors import PROTOCOL_PATH_PREFIXES
 
@@ -31,7 +31,7 @@ class PortalCSPMiddleware(CSPMiddleware):
         if not request.path.startswith(PROTOCOL_PATH_PREFIXES):
             super().process_request(request)
 
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         if request.path.startswith(PROTOCOL_PATH_PREFIXES):
             return response
         return super().process_response(request, response)

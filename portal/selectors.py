@@ -58,7 +58,7 @@ class Denial(NamedTuple):
     client: Client | None
     error: str
     reason: str
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, which nothing here calls
 
 
 def denials_by_reason(*, now: datetime, hours: int = 24) -> list[Denial]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote_plus, urlencode
 
+import jwt
 import pytest
 from django.core.cache import cache
 
+from clients.external_subjects import external_jwks_forget
 from clients.selectors import call_graph_forget, client_credentials_forget
 from clients.services import GrantSpec, RegisteredClient, ScopeSpec, client_register, service_register
 from keys.tokens import signer_cache_clear
@@ -36,17 +38,19 @@ def fast_password_hashing(settings):
 def fresh_caches():
     # Each test's database starts without keys or clients; a key, JWKS or client's credentials cached
     # by an earlier test must not leak.
-    signer_cache_clear()
-    client_credentials_forget()
-    call_graph_forget()
-    exchange_key_cache_clear()
-    cache.clear()
+    forgets = (
+        signer_cache_clear,
+        client_credentials_forget,
+        call_graph_forget,
+        exchange_key_cache_clear,
+        external_jwks_forget,
+        cache.clear,
+    )
+    for forget in forgets:
+        forget()
     yield
-    signer_cache_clear()
-    client_credentials_forget()
-    call_graph_forget()
-    exchange_key_cache_clear()
-    cache.clear()
+    for forget in forgets:
+        forget()
 
 
 @pytest.fixture
@@ -86,6 +90,31 @@ def ms_reports(ms_doctor) -> RegisteredClient:
 def basic_auth(client_id: str, client_secret: str) -> str:
     pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
     return "Basic " + base64.b64encode(pair.encode()).decode()
+
+
+def pyjwt_decode(client, token: str, audience: str | list[str]) -> dict:
+    """Verify with PyJWT against the JWKS the endpoint publishes: our code is not the judge."""
+    jwks = client.get("/.well-known/jwks.json").json()
+    header = jwt.get_unverified_header(token)
+    key = next(jwt.PyJWK(k) for k in jwks["keys"] if k["kid"] == header["kid"])
+    return jwt.decode(
+        token,
+        key=key,
+        algorithms=["RS256"],
+        audience=audience,
+        issuer="http://localhost:8000",
+        options={"require": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]},
+    )
+
+
+def token_status(client, client_id: str, secret: str) -> int:
+    """The status /o/token answers a client_credentials request with these credentials."""
+    return client.post(
+        "/o/token",
+        data="grant_type=client_credentials",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=basic_auth(client_id, secret),
+    ).status_code
 
 
 @pytest.fixture

@@ -1,25 +1,7 @@
-"""The beat schedule of the audit log, stored with django-celery-beat so admins can see and change it."""
+"""Stored the audit log's beat schedule; the schedule now has one home, core/schedule.py, stored after
+every migrate. Kept, empty, so that databases which applied it and those which did not agree."""
 
 from django.db import migrations
-
-SCHEDULE = [
-    # (name, task, every N minutes)
-    ("Seal audit events", "audit.tasks.seal_audit", 1),
-    ("Purge audit events past retention", "audit.tasks.purge_audit", 60 * 24),
-]
-
-
-def add_schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    for name, task, minutes in SCHEDULE:
-        interval, _ = IntervalSchedule.objects.get_or_create(every=minutes, period="minutes")
-        PeriodicTask.objects.get_or_create(name=name, defaults={"task": task, "interval": interval})
-
-
-def remove_schedule(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name__in=[name for name, _, _ in SCHEDULE]).delete()
 
 
 class Migration(migrations.Migration):
@@ -28,4 +10,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(add_schedule, remove_schedule)]
+    operations = []

@@ -1,18 +1,21 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from audit.actor import Actor
 from audit.export_format import EXPORT_CONTENT_TYPES, FORMATS, SEAL, export_filename
 from audit.exports import audit_export_stream
 from audit.selectors import AuditFilter, audit_cursor_decode, audit_cursor_encode, audit_search
+from core.http import AuthPortalRequest
 from portal.forms import AuditFilterForm
 from portal.roles import reader_required
 from portal.selectors import audit_rows, client_names, service_audience
+from portal.views.common import request_actor
 
 PAGE_SIZE = 50
 
@@ -45,7 +48,7 @@ def _filters(form: AuditFilterForm) -> AuditFilter | None:
 @reader_required
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
-    query = {k: v for k, v in request.GET.items() if k != "before" and v}
+    query: dict[str, Any] = {k: v for k, v in request.GET.items() if k != "before" and v}
     form = AuditFilterForm(query or None)
     filters = _filters(form)
     try:
@@ -73,7 +76,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 @reader_required
 @require_GET
-def audit_export(request: HttpRequest) -> HttpResponse:
+def audit_export(request: AuthPortalRequest) -> HttpResponse | StreamingHttpResponse:
     """The filtered log as a file, streamed; the export itself is an `audit.exported` event."""
     fmt = request.GET.get("format", "csv")
     form = AuditFilterForm({k: v for k, v in request.GET.items() if k != "format" and v} or None)
@@ -95,11 +98,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         audit_export_stream(
             filters=filters,
             fmt=fmt,
-            actor=Actor.of_user(
-                request.user,
-                request_id=getattr(request, "request_id", ""),
-                remote_addr=request.META.get("REMOTE_ADDR"),
-            ),
+            actor=request_actor(request),
         ),
         content_type=EXPORT_CONTENT_TYPES[fmt],
     )

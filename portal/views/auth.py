@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from axes.helpers import get_client_ip_address, get_cool_off
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
@@ -12,21 +14,16 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from audit.models import AuditEvent
-from audit.recording import audit_record
+from audit.actor import Actor
+from core.http import AuthPortalRequest
 from portal.forms import LoginForm
 from portal.lockouts import lockout_find
+from portal.services import sign_in_record
 
 
-def _audit_login(request: HttpRequest, event: str, username: str, outcome: str = "success") -> None:
-    audit_record(
-        event=event,
-        outcome=outcome,
-        actor=username[:150],
-        subject=f"user:{username[:150]}",
-        remote_addr=request.META.get("REMOTE_ADDR"),
-        request_id=getattr(request, "request_id", ""),
-    )
+def _typed(request: AuthPortalRequest, username: str) -> Actor:
+    """The username as typed into the sign-in form, from this request."""
+    return Actor(name=username, request_id=request.request_id, remote_addr=request.META.get("REMOTE_ADDR"))
 
 
 def _after_sign_in(request: HttpRequest) -> str:
@@ -44,35 +41,33 @@ def _after_sign_in(request: HttpRequest) -> str:
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
-def login_view(request: HttpRequest) -> HttpResponse:
+def login_view(request: AuthPortalRequest) -> HttpResponse:
     form = LoginForm(request, data=request.POST or None)
     if request.method == "POST":
         if form.is_valid():
             user = form.get_user()
             login(request, user)  # cycles the session key
-            _audit_login(request, "portal.login", user.get_username())
+            sign_in_record(event="portal.login", actor=_typed(request, user.get_username()))
             return redirect(_after_sign_in(request))
         if getattr(request, "lockout_refused", None) is None:  # a refusal is audited as one, below
-            _audit_login(
-                request, "portal.login_failed", request.POST.get("username", ""), AuditEvent.Outcome.FAILURE
+            sign_in_record(
+                event="portal.login_failed", actor=_typed(request, request.POST.get("username", ""))
             )
     return render(request, "portal/login.html", {"form": form, "next": request.GET.get("next", "")})
 
 
-def locked_out(request: HttpRequest, response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
+def locked_out(
+    request: AuthPortalRequest, response: HttpResponse | None, credentials: dict[str, Any] | None
+) -> HttpResponse:
     """django-axes calls this when a sign-in was refused by a lock, or its failure began one."""
     username = (credentials or {}).get("username", "") or request.POST.get("username", "")
     refused = getattr(request, "lockout_refused", None)
     lock = refused or lockout_find(
         username=username, ip_address=get_client_ip_address(request), now=timezone.now()
     )
-    audit_record(
+    sign_in_record(
         event="portal.locked_out",
-        outcome=AuditEvent.Outcome.FAILURE,
-        actor=username[:150],
-        subject=f"user:{username[:150]}",
-        remote_addr=request.META.get("REMOTE_ADDR"),
-        request_id=getattr(request, "request_id", ""),
+        actor=_typed(request, username),
         details={
             "refused": refused is not None,
             "address": get_client_ip_address(request),
@@ -87,8 +82,8 @@ def locked_out(request: HttpRequest, response: HttpResponse | None, credentials:
 
 
 @require_POST
-def logout_view(request: HttpRequest) -> HttpResponse:
+def logout_view(request: AuthPortalRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        _audit_login(request, "portal.logout", request.user.get_username())
+        sign_in_record(event="portal.logout", actor=_typed(request, request.user.get_username()))
     logout(request)
     return redirect("portal:login")

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -20,6 +18,8 @@ from clients.services import (
     client_update,
     grants_add,
 )
+from core.conf import app_settings
+from core.http import AuthPortalRequest
 from portal.forms import (
     ClientEditForm,
     ClientForm,
@@ -29,20 +29,18 @@ from portal.forms import (
 )
 from portal.roles import ADMIN, admin_required, reader_required, role_of
 from portal.selectors import client_search, last_secret_rotation, scopes_to_grant
-from portal.views.common import add_validation_errors, search_query
+from portal.views.common import add_validation_errors, request_actor, search_page
 
 
 @reader_required
 @require_GET
-def client_list(request: HttpRequest) -> HttpResponse:
-    query = search_query(request)
-    page = Paginator(client_search(query=query), 50).get_page(request.GET.get("page"))
-    return render(request, "portal/clients/list.html", {"page": page, "q": query})
+def client_list(request: AuthPortalRequest) -> HttpResponse:
+    return search_page(request, client_search, "portal/clients/list.html")
 
 
 @reader_required
 @require_GET
-def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def client_detail(request: AuthPortalRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client.objects.select_related("service"), pk=pk)
     return _client_page(request, client, GrantScopesForm(client=client))
 
@@ -62,20 +60,20 @@ def _client_page(
 
 @admin_required
 @require_POST
-def client_grants_add(request: HttpRequest, pk: int) -> HttpResponse:
+def client_grants_add(request: AuthPortalRequest, pk: int) -> HttpResponse:
     """Scopes on any number of services granted from the client's page, without switching services."""
     client = get_object_or_404(Client.objects.select_related("service"), pk=pk)
     form = GrantScopesForm(request.POST, client=client)
     if not form.is_valid():
         return _client_page(request, client, form, status=400)
     scopes = sorted(form.cleaned_data["scopes"], key=lambda scope: (scope.service.name, scope.name))
-    grants_add(client=client, scopes=scopes, actor=request.user)
+    grants_add(client=client, scopes=scopes, actor=request_actor(request))
     granted = ", ".join(f"{scope.name} ({scope.service.name})" for scope in scopes)
     messages.success(request, f"Granted {granted} to {client.name}.")
     return redirect("portal:client_detail", client.pk)
 
 
-def _secret_once(request: HttpRequest, client: Client, secret: str, *, rotated: bool) -> HttpResponse:
+def _secret_once(request: AuthPortalRequest, client: Client, secret: str, *, rotated: bool) -> HttpResponse:
     """The one and only time the secret is shown: in this response, never stored or logged.
 
     The form that led here cannot act twice (a client name is unique, a rotation names the secret it
@@ -87,7 +85,7 @@ def _secret_once(request: HttpRequest, client: Client, secret: str, *, rotated: 
         .first()
     )
     curl = token_request_curl(
-        issuer=settings.AUTHPORTAL_ISSUER, client_id=client.client_id, client_secret=secret, resource=audience
+        issuer=app_settings.ISSUER, client_id=client.client_id, client_secret=secret, resource=audience
     )
     return render(
         request,
@@ -98,7 +96,7 @@ def _secret_once(request: HttpRequest, client: Client, secret: str, *, rotated: 
 
 @never_cache
 @admin_required
-def client_create(request: HttpRequest) -> HttpResponse:
+def client_create(request: AuthPortalRequest) -> HttpResponse:
     form = ClientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -108,7 +106,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
                 grants=[],
                 service=data["service"],
                 access_token_lifetime=data["access_token_lifetime"],
-                actor=request.user,
+                actor=request_actor(request),
             )
         except ValidationError as exc:
             add_validation_errors(form, exc)
@@ -119,7 +117,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
 
 
 @admin_required
-def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def client_edit(request: AuthPortalRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
     form = ClientEditForm(
         request.POST or None,
@@ -127,7 +125,7 @@ def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            client_update(client=client, actor=request.user, **form.cleaned_data)
+            client_update(client=client, actor=request_actor(request), **form.cleaned_data)
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:
@@ -138,26 +136,29 @@ def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def client_disable(request: HttpRequest, pk: int) -> HttpResponse:
-    client = client_set_enabled(client=get_object_or_404(Client, pk=pk), enabled=False, actor=request.user)
-    messages.success(request, f"Disabled {client.name}: it gets no new tokens until it is enabled again.")
-    return redirect("portal:client_detail", pk)
+def client_disable(request: AuthPortalRequest, pk: int) -> HttpResponse:
+    return _client_set_enabled(request, pk, False, "{}: it gets no new tokens until it is enabled again.")
 
 
 @admin_required
 @require_POST
-def client_enable(request: HttpRequest, pk: int) -> HttpResponse:
-    client = client_set_enabled(client=get_object_or_404(Client, pk=pk), enabled=True, actor=request.user)
-    messages.success(request, f"Enabled {client.name}: it can get tokens again.")
+def client_enable(request: AuthPortalRequest, pk: int) -> HttpResponse:
+    return _client_set_enabled(request, pk, True, "{}: it can get tokens again.")
+
+
+def _client_set_enabled(request: AuthPortalRequest, pk: int, enabled: bool, what: str) -> HttpResponse:
+    client = get_object_or_404(Client, pk=pk)
+    client_set_enabled(client=client, enabled=enabled, actor=request_actor(request))
+    messages.success(request, ("Enabled " if enabled else "Disabled ") + what.format(client.name))
     return redirect("portal:client_detail", pk)
 
 
 @admin_required
-def client_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+def client_delete_view(request: AuthPortalRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
     form = TypedConfirmationForm(request.POST or None, expected=client.name)
     if request.method == "POST" and form.is_valid():
-        client_delete(client=client, actor=request.user)
+        client_delete(client=client, actor=request_actor(request))
         messages.success(request, f"Deleted {client.name}.")
         return redirect("portal:client_list")
     return render(request, "portal/clients/delete.html", {"form": form, "client": client})
@@ -165,7 +166,7 @@ def client_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @never_cache
 @admin_required
-def client_rotate_secret(request: HttpRequest, pk: int) -> HttpResponse:
+def client_rotate_secret(request: AuthPortalRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
     form = SecretRotationForm(request.POST or None, initial={"secret_version": client.secret_version()})
     if request.method == "POST" and form.is_valid():
@@ -174,7 +175,7 @@ def client_rotate_secret(request: HttpRequest, pk: int) -> HttpResponse:
                 client=client,
                 old_secret_valid_for=form.overlap(),
                 expected_version=form.cleaned_data["secret_version"],
-                actor=request.user,
+                actor=request_actor(request),
             )
         except SecretChanged:
             client.refresh_from_db()

@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from audit.actor import Actor
+from core.http import AuthPortalRequest
 
 
 def add_validation_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -17,3 +26,17 @@ def add_validation_errors(form: forms.Form, exc: ValidationError) -> None:
 def search_query(request: HttpRequest) -> str:
     """A list page's search, `?q=`: trimmed, at most 100 characters (the selectors decide the rest)."""
     return request.GET.get("q", "").strip()[:100]
+
+
+def search_page(request: HttpRequest, search: Callable[..., QuerySet[Any]], template: str) -> HttpResponse:
+    """A list page: what `search(query=…)` finds for `?q=`, 50 a page."""
+    query = search_query(request)
+    page = Paginator(search(query=query), 50).get_page(request.GET.get("page"))
+    return render(request, template, {"page": page, "q": query})
+
+
+def request_actor(request: AuthPortalRequest) -> Actor:
+    """The signed-in user acting through this request, as the audit log names them."""
+    return Actor.of_user(
+        request.user, request_id=request.request_id, remote_addr=request.META.get("REMOTE_ADDR")
+    )

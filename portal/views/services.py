@@ -2,44 +2,44 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from clients.models import DelegationEdge, Scope, Service
 from clients.services import ScopeSpec, scope_remove, scopes_add, service_register, service_update
+from core.http import AuthPortalRequest
 from portal.forms import ScopeForm, ServiceEditForm, ServiceForm
 from portal.roles import admin_required, reader_required
 from portal.selectors import service_callers, service_search
-from portal.views.common import add_validation_errors, search_query
+from portal.views.common import add_validation_errors, request_actor, search_page
 
 
 @reader_required
 @require_GET
-def service_list(request: HttpRequest) -> HttpResponse:
-    query = search_query(request)
-    page = Paginator(service_search(query=query), 50).get_page(request.GET.get("page"))
-    return render(request, "portal/services/list.html", {"page": page, "q": query})
+def service_list(request: AuthPortalRequest) -> HttpResponse:
+    return search_page(request, service_search, "portal/services/list.html")
 
 
 @reader_required
 @require_GET
-def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    service = get_object_or_404(Service, pk=pk)
-    return render(
-        request,
-        "portal/services/detail.html",
-        {
-            "service": service,
-            "scopes": service.scopes.all(),
-            "callers": service_callers(service=service),
-            "scope_form": ScopeForm(),
-            **_edges(service),
-        },
-    )
+def service_detail(request: AuthPortalRequest, pk: int) -> HttpResponse:
+    return _service_page(request, get_object_or_404(Service, pk=pk), scope_form=ScopeForm())
+
+
+def _service_page(
+    request: AuthPortalRequest, service: Service, *, scope_form: ScopeForm, status: int = 200
+) -> HttpResponse:
+    context = {
+        "service": service,
+        "scopes": service.scopes.all(),
+        "callers": service_callers(service=service),
+        "scope_form": scope_form,
+        **_edges(service),
+    }
+    return render(request, "portal/services/detail.html", context, status=status)
 
 
 def _edges(service: Service) -> dict[str, QuerySet[DelegationEdge]]:
@@ -51,7 +51,7 @@ def _edges(service: Service) -> dict[str, QuerySet[DelegationEdge]]:
 
 
 @admin_required
-def service_create(request: HttpRequest) -> HttpResponse:
+def service_create(request: AuthPortalRequest) -> HttpResponse:
     form = ServiceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -63,7 +63,7 @@ def service_create(request: HttpRequest) -> HttpResponse:
                     description=data["description"],
                     owner_contact=data["owner_contact"],
                     scopes=[ScopeSpec(name) for name in data["scopes"]],
-                    actor=request.user,
+                    actor=request_actor(request),
                 )
         except ValidationError as exc:
             add_validation_errors(form, exc)
@@ -78,14 +78,14 @@ def service_create(request: HttpRequest) -> HttpResponse:
 
 
 @admin_required
-def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def service_edit(request: AuthPortalRequest, pk: int) -> HttpResponse:
     service = get_object_or_404(Service, pk=pk)
     form = ServiceEditForm(
         request.POST or None,
         initial={"description": service.description, "owner_contact": service.owner_contact},
     )
     if request.method == "POST" and form.is_valid():
-        service_update(service=service, actor=request.user, **form.cleaned_data)
+        service_update(service=service, actor=request_actor(request), **form.cleaned_data)
         messages.success(request, f"Saved {service.name}.")
         return redirect("portal:service_detail", service.pk)
     return render(request, "portal/services/edit.html", {"form": form, "service": service})
@@ -93,7 +93,7 @@ def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def scope_create(request: HttpRequest, pk: int) -> HttpResponse:
+def scope_create(request: AuthPortalRequest, pk: int) -> HttpResponse:
     service = get_object_or_404(Service, pk=pk)
     form = ScopeForm(request.POST)
     if form.is_valid():
@@ -101,30 +101,19 @@ def scope_create(request: HttpRequest, pk: int) -> HttpResponse:
             specs = [
                 ScopeSpec(name, form.cleaned_data["description"]) for name in form.cleaned_data["scopes"]
             ]
-            scopes_add(service=service, specs=specs, actor=request.user)
+            scopes_add(service=service, specs=specs, actor=request_actor(request))
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:
             messages.success(request, f"Added {' '.join(form.cleaned_data['scopes'])} to {service.name}.")
             return redirect("portal:service_detail", service.pk)
-    return render(
-        request,
-        "portal/services/detail.html",
-        {
-            "service": service,
-            "scopes": service.scopes.all(),
-            "callers": service_callers(service=service),
-            "scope_form": form,
-            **_edges(service),
-        },
-        status=400,
-    )
+    return _service_page(request, service, scope_form=form, status=400)
 
 
 @admin_required
 @require_POST
-def scope_delete(request: HttpRequest, pk: int, scope_pk: int) -> HttpResponse:
+def scope_delete(request: AuthPortalRequest, pk: int, scope_pk: int) -> HttpResponse:
     scope = get_object_or_404(Scope, pk=scope_pk, service_id=pk)
-    scope_remove(scope=scope, actor=request.user)
+    scope_remove(scope=scope, actor=request_actor(request))
     messages.success(request, f"Removed {scope.name} from {scope.service.name}, and every grant of it.")
     return redirect("portal:service_detail", pk)

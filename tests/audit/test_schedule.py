@@ -1,4 +1,4 @@
-"""Beat seals every minute and purges daily, from the schedule stored by the migration."""
+"""Beat seals every minute and purges daily, from the schedule stored after migrate (core/schedule.py)."""
 
 from __future__ import annotations
 

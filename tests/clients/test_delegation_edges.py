@@ -59,6 +59,7 @@ def test_add_edge_declares_the_edge_with_its_scope_map_in_one_audited_transactio
     assert edge.max_depth == 2 and edge.enabled
     row = AuditEvent.objects.get(event="edge.added")
     assert row.subject == "edge:ms_orders->ms_payments"
+    assert row.actor.startswith("os:")  # the operator who ran it, as every command records
     assert row.details["scope_map"] == edge.scope_map
     assert row.details["max_depth"] == 2
 
@@ -108,10 +109,10 @@ def test_add_edge_refuses_a_loop_a_duplicate_an_unknown_service_and_no_mapping(o
 
 def test_remove_edge_withdraws_it_and_audits_it(orders_and_payments):
     run("add_edge", "ms_orders", "ms_payments", "--map", "orders:write=payments:charge")
-    assert "Removed" in run("remove_edge", "ms_orders", "ms_payments")
+    assert "Removed" in run("remove_edge", "ms_orders", "ms_payments", "--actor", "carol")
     assert not DelegationEdge.objects.exists()
     row = AuditEvent.objects.get(event="edge.removed")
-    assert row.subject == "edge:ms_orders->ms_payments"
+    assert (row.subject, row.actor) == ("edge:ms_orders->ms_payments", "carol")
     assert row.details["scope_map"] == {"orders:write": ["payments:charge"]}
     with pytest.raises(CommandError, match="no edge"):
         run("remove_edge", "ms_orders", "ms_payments")

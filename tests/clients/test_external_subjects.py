@@ -16,12 +16,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from audit.actor import Actor
 from clients.external_subjects import (
     JWKS_REFETCH_COOLDOWN_SECONDS,
     JWKS_STALE_LIMIT_SECONDS,
     ExternalKeysUnavailable,
     ExternalTokenError,
-    external_jwks_forget,
     external_subject_name,
     external_subject_verify,
 )
@@ -47,13 +47,6 @@ EC = ec_key()
 OTHER_RSA = rsa_key()
 
 
-@pytest.fixture(autouse=True)
-def fresh_jwks_caches():
-    external_jwks_forget()
-    yield
-    external_jwks_forget()
-
-
 @pytest.fixture
 def idp():
     with serving(FakeIssuer()) as fake:
@@ -64,7 +57,11 @@ def idp():
 @pytest.fixture
 def trusted(db, idp):
     return trusted_issuer_add(
-        issuer=ISSUER, jwks_uri=f"{idp.url}/jwks.json", audience=AUDIENCE, slug="idp", actor="test"
+        issuer=ISSUER,
+        jwks_uri=f"{idp.url}/jwks.json",
+        audience=AUDIENCE,
+        slug="idp",
+        actor=Actor(name="test"),
     )
 
 
@@ -301,7 +298,7 @@ def test_garbage_is_malformed_not_a_crash(trusted):
 def test_a_removed_issuer_is_no_longer_trusted(trusted):
     token = mint(claims_at(NOW), RSA)
     assert external_subject_verify(token=token, now=NOW)
-    trusted_issuer_remove(trusted_issuer=trusted, actor="test")
+    trusted_issuer_remove(trusted_issuer=trusted, actor=Actor(name="test"))
     assert refused(token).reason == "unknown_issuer"
 
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import jwt
 import pytest
 
 from keys.models import SigningKey
+from tests.oauth.interop import jose_verify, php_verify
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}
-INTEROP = Path(__file__).resolve().parent.parent / "interop"
 
 
 def test_metadata_names_the_issuer_and_endpoints(client, ms_admin):
@@ -92,25 +89,10 @@ def test_token_verifies_with_pyjwks_client_against_the_live_jwks(live_issuer, ms
 @pytest.mark.interop
 @pytest.mark.django_db(transaction=True)
 def test_token_verifies_with_node_jose(live_issuer, ms_admin):
-    if not shutil.which("node") or not (INTEROP / "node_modules" / "jose").is_dir():
-        pytest.skip("node or the jose package is missing: run `make test` (npm install in tests/interop)")
     token = token_over_http(
         live_issuer, ms_admin, resource=["https://doctors.internal", "https://college.internal"]
     )
-    result = subprocess.run(
-        [
-            "node",
-            "verify_jose.mjs",
-            f"{live_issuer}/.well-known/oauth-authorization-server",
-            "https://college.internal",
-            token,
-        ],
-        cwd=INTEROP,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    outcome = json.loads(result.stdout)
+    outcome = jose_verify(live_issuer, "https://college.internal", token)
     assert outcome["ok"], outcome
     assert outcome["protectedHeader"]["typ"] == "at+jwt"
     assert outcome["payload"]["aud"] == ["https://doctors.internal", "https://college.internal"]
@@ -119,24 +101,9 @@ def test_token_verifies_with_node_jose(live_issuer, ms_admin):
 @pytest.mark.interop
 @pytest.mark.django_db(transaction=True)
 def test_token_verifies_in_php_with_the_published_public_key_file(live_issuer, ms_admin, settings, tmp_path):
-    if not shutil.which("php"):
-        pytest.skip("php is not installed: `make test` installs Debian's php-cli when it runs as root")
     settings.AUTHPORTAL_PUBLIC_KEY_FILE = str(tmp_path / "oauth-public.key")
     token = token_over_http(live_issuer, ms_admin, resource="https://doctors.internal")
-    result = subprocess.run(
-        [
-            "php",
-            "verify_openssl.php",
-            settings.AUTHPORTAL_PUBLIC_KEY_FILE,
-            token,
-            live_issuer,
-            "https://doctors.internal",
-        ],
-        cwd=INTEROP,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = php_verify(settings.AUTHPORTAL_PUBLIC_KEY_FILE, token, live_issuer, "https://doctors.internal")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
         "ok": True,
@@ -144,18 +111,7 @@ def test_token_verifies_in_php_with_the_published_public_key_file(live_issuer, m
         "scope": "doctors:read",
     }
     tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
-    rejected = subprocess.run(
-        [
-            "php",
-            "verify_openssl.php",
-            settings.AUTHPORTAL_PUBLIC_KEY_FILE,
-            tampered,
-            live_issuer,
-            "https://doctors.internal",
-        ],
-        cwd=INTEROP,
-        capture_output=True,
-        text=True,
-        timeout=30,
+    rejected = php_verify(
+        settings.AUTHPORTAL_PUBLIC_KEY_FILE, tampered, live_issuer, "https://doctors.internal"
     )
     assert rejected.returncode != 0

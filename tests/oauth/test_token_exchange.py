@@ -10,8 +10,6 @@ import base64
 import hashlib
 import hmac
 import json
-import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from types import SimpleNamespace
@@ -40,7 +38,8 @@ from clients.services import (
     service_register,
 )
 from keys.tokens import signer_active
-from tests.oauth.test_discovery import INTEROP
+from tests.conftest import pyjwt_decode
+from tests.oauth.interop import jose_verify
 
 ISSUER = "http://localhost:8000"
 ORDERS, PAYMENTS, LEDGER = "https://orders.internal", "https://payments.internal", "https://ledger.internal"
@@ -113,18 +112,8 @@ def first_token(request_token, graph):
 
 def decode(client, token: str, audience: str) -> dict:
     """PyJWT against the published JWKS: our code is not the judge."""
-    jwks = client.get("/.well-known/jwks.json").json()
-    header = jwt.get_unverified_header(token)
-    assert header["typ"] == "at+jwt"
-    key = next(jwt.PyJWK(k) for k in jwks["keys"] if k["kid"] == header["kid"])
-    return jwt.decode(
-        token,
-        key=key,
-        algorithms=["RS256"],
-        audience=audience,
-        issuer=ISSUER,
-        options={"require": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]},
-    )
+    assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
+    return pyjwt_decode(client, token, audience)
 
 
 def sdk_verify(client, tmp_path, token: str, audience: str):
@@ -547,16 +536,7 @@ def test_two_hops_over_http_with_the_sdk_verified_by_pyjwt_the_sdk_and_node_jose
     assert verified.txn == claims["txn"]
     assert AuditEvent.objects.filter(event="token.exchanged", details__txn=claims["txn"]).count() == 2
 
-    if not shutil.which("node") or not (INTEROP / "node_modules" / "jose").is_dir():
-        pytest.skip("node or the jose package is missing: run `make test` (npm install in tests/interop)")
-    result = subprocess.run(
-        ["node", "verify_jose.mjs", f"{live_issuer}/.well-known/oauth-authorization-server", LEDGER, third],
-        cwd=INTEROP,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    outcome = json.loads(result.stdout)
+    outcome = jose_verify(live_issuer, LEDGER, third)
     assert outcome["ok"], outcome
     assert outcome["payload"]["act"] == claims["act"]
     assert outcome["payload"]["txn"] == claims["txn"]

@@ -16,7 +16,6 @@ import pytest
 from django.core.management import call_command
 
 from audit.models import AuditEvent
-from clients.external_subjects import external_jwks_forget
 from clients.services import GrantSpec, ScopeSpec, client_register, service_register, trusted_issuer_add
 from tests.clients.issuer_fakes import AUDIENCE, claims_at, compact, mint, public_jwk, rsa_key
 from tests.clients.issuer_fakes import ISSUER as IDP
@@ -27,13 +26,6 @@ GATEWAY, ORDERS, PAYMENTS = "https://gateway.internal", "https://orders.internal
 LEDGER = "https://ledger.internal"
 USER = "user:idp-example-com:alice"
 KEY = rsa_key()
-
-
-@pytest.fixture(autouse=True)
-def fresh_jwks_caches():
-    external_jwks_forget()
-    yield
-    external_jwks_forget()
 
 
 @pytest.fixture

@@ -17,21 +17,12 @@ from clients.models import Client, Grant, Service
 from keys.models import SigningKey
 from keys.services import signing_key_active
 from portal.usage import token_usage_roll_up
-from tests.conftest import PASSWORD, basic_auth
+from tests.conftest import PASSWORD, basic_auth, token_status
 from tests.oauth.test_token_endpoint import HOSTILE_URIS
 
 
 def login(client, username, password=PASSWORD, **extra):
     return client.post(reverse("portal:login"), {"username": username, "password": password}, **extra)
-
-
-def token_status(client, client_id: str, secret: str) -> int:
-    return client.post(
-        "/o/token",
-        data="grant_type=client_credentials",
-        content_type="application/x-www-form-urlencoded",
-        HTTP_AUTHORIZATION=basic_auth(client_id, secret),
-    ).status_code
 
 
 # --- signing in -------------------------------------------------------------------------------------

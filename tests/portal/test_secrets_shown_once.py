@@ -10,22 +10,13 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from clients.models import Client
-from tests.conftest import basic_auth
+from tests.conftest import token_status
 
 SHOWN_SECRET = re.compile(rb'id="client-secret"[^>]*>([^<]+)<')
 
 
 def shown_secret(response) -> str:
     return SHOWN_SECRET.search(response.content).group(1).decode()
-
-
-def token_status(client, client_id: str, secret: str) -> int:
-    return client.post(
-        "/o/token",
-        data="grant_type=client_credentials",
-        content_type="application/x-www-form-urlencoded",
-        HTTP_AUTHORIZATION=basic_auth(client_id, secret),
-    ).status_code
 
 
 def rotate_form(admin_client, client: Client) -> dict:

@@ -5,27 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.project.processes import ROOT, manage_py
 
 
 def django_check(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DEBUG", "AUTHPORTAL_ISSUER", "DJANGO_ALLOW_ASYNC_UNSAFE")
-    }
-    environment.update({"AUTHPORTAL_DATA_DIR": str(tmp_path), **env})
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", *args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    return manage_py(
+        tmp_path, "check", *args, without=("DEBUG", "AUTHPORTAL_ISSUER", "DJANGO_ALLOW_ASYNC_UNSAFE"), **env
     )
 
 
@@ -92,16 +80,9 @@ def test_check_deploy_is_clean_when_configured_for_production(tmp_path):
 
 
 def django_setting(tmp_path, name: str, **env: str) -> str:
-    environment = {k: v for k, v in os.environ.items() if k not in ("AUTHPORTAL_ISSUER", "HOST", "PORT")}
-    environment.update({"AUTHPORTAL_DATA_DIR": str(tmp_path), **env})
     code = f"from django.conf import settings; print(settings.{name})"
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = manage_py(
+        tmp_path, "shell", "-v", "0", "-c", code, without=("AUTHPORTAL_ISSUER", "HOST", "PORT"), **env
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
@@ -123,19 +104,9 @@ def test_the_default_issuer_follows_the_port_and_host_the_server_listens_on(tmp_
 
 
 def test_seed_demo_prints_a_curl_line_for_the_port_it_serves_on(tmp_path):
-    environment = {
-        k: v for k, v in os.environ.items() if k not in ("AUTHPORTAL_ISSUER", "HOST", "PORT", "DATABASE_URL")
-    }
-    environment.update({"AUTHPORTAL_DATA_DIR": str(tmp_path), "PORT": "18504"})
     for args in (["migrate", "-v", "0"], ["seed_demo"]):
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        without = ("AUTHPORTAL_ISSUER", "HOST", "PORT", "DATABASE_URL")
+        result = manage_py(tmp_path, *args, without=without, timeout=120, PORT="18504")
         assert result.returncode == 0, result.stderr
     assert " http://localhost:18504/o/token" in result.stdout
     assert "localhost:8000" not in result.stdout

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from audit.actor import ACTOR_HELP, Actor, operator_name
 from clients.management.commands.create_service import validation_message
 from clients.models import Service
 from clients.services import ScopeMapping, delegation_edge_add
@@ -11,7 +14,7 @@ from clients.services import ScopeMapping, delegation_edge_add
 class Command(BaseCommand):
     help = "Declare that FROM_SERVICE may call TO_SERVICE on behalf of its callers (RFC 8693 token exchange)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("from_service", help="The service that exchanges the tokens sent to it")
         parser.add_argument("to_service", help="The service it calls next")
         parser.add_argument(
@@ -27,17 +30,18 @@ class Command(BaseCommand):
             "--max-depth", type=int, help="Most actors in a chain along this edge (default 3)"
         )
         parser.add_argument("--description", default="")
+        parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(
         self,
-        *args,
+        *args: Any,
         from_service: str,
         to_service: str,
         mappings: list[str],
         max_depth: int | None,
         description: str,
-        **options,
-    ):
+        **options: Any,
+    ) -> None:
         try:
             edge = delegation_edge_add(
                 from_service=_service(from_service),
@@ -45,6 +49,7 @@ class Command(BaseCommand):
                 mappings=[ScopeMapping.parse(item) for item in mappings],
                 max_depth=max_depth,
                 description=description,
+                actor=Actor(name=operator_name(options["actor"])),
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.actor import ACTOR_HELP, operator_name
+from audit.actor import ACTOR_HELP, Actor, operator_name
 from clients.external_subjects import ALLOWED_ALGORITHMS, DEFAULT_ALGORITHMS, JWKS_MAX_BYTES
 from clients.management.commands.create_service import validation_message
 from clients.services import trusted_issuer_add
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         "whose sub is user:<slug>:<user id>."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("issuer", help="The iss of its tokens, exactly, e.g. https://login.example.com")
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--jwks-uri", help="Its JWKS URL: https (http only on loopback)")
@@ -36,7 +37,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--actor", help=ACTOR_HELP)
 
-    def handle(self, *args, issuer: str, jwks_uri: str | None, jwks_file: str | None, **options):
+    def handle(
+        self, *args: Any, issuer: str, jwks_uri: str | None, jwks_file: str | None, **options: Any
+    ) -> None:
         jwks = read_jwks_file(jwks_file) if jwks_file else None
         try:
             trusted = trusted_issuer_add(
@@ -47,7 +50,7 @@ class Command(BaseCommand):
                 user_claim=options["user_claim"],
                 algorithms=options["algorithm"],
                 slug=options["slug"],
-                actor=operator_name(options["actor"]),
+                actor=Actor(name=operator_name(options["actor"])),
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None
@@ -59,7 +62,7 @@ class Command(BaseCommand):
         )
 
 
-def read_jwks_file(name: str) -> dict:
+def read_jwks_file(name: str) -> dict[str, Any]:
     path = Path(name)
     try:
         with path.open("rb") as file:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.actor import ACTOR_HELP, operator_name
+from audit.actor import ACTOR_HELP, Actor, operator_name
 from clients.management.commands.create_service import validation_message
 from clients.models import Service
 from clients.services import GrantSpec, client_register
@@ -14,7 +15,7 @@ from clients.services import GrantSpec, client_register
 class Command(BaseCommand):
     help = "Register the OAuth client of a calling service; prints its secret once."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="Client name, e.g. ms_admin")
         parser.add_argument(
             "--grant", action="append", default=[], help="SERVICE:SCOPE it may request; repeat"
@@ -27,8 +28,14 @@ class Command(BaseCommand):
         parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(
-        self, *args, name: str, grant: list[str], service: str | None, lifetime: int | None, **options
-    ):
+        self,
+        *args: Any,
+        name: str,
+        grant: list[str],
+        service: str | None,
+        lifetime: int | None,
+        **options: Any,
+    ) -> None:
         try:
             represents = None
             if service:
@@ -40,7 +47,7 @@ class Command(BaseCommand):
                 grants=[GrantSpec.parse(item) for item in grant],
                 service=represents,
                 access_token_lifetime=lifetime,
-                actor=operator_name(options["actor"]),
+                actor=Actor(name=operator_name(options["actor"])),
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
 
-from audit.actor import ACTOR_HELP, operator_name
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from audit.actor import ACTOR_HELP, Actor, operator_name
 from clients.services import ScopeSpec, service_register
 
 
 class Command(BaseCommand):
     help = "Register a service (an audience) and its scopes."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="Service name, e.g. ms_doctor")
         parser.add_argument("--audience", required=True, help="Absolute URI, e.g. https://doctors.internal")
         parser.add_argument("--scope", action="append", default=[], help="A scope of this service; repeat")
@@ -19,8 +21,15 @@ class Command(BaseCommand):
         parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(
-        self, *args, name: str, audience: str, scope: list[str], description: str, owner: str, **options
-    ):
+        self,
+        *args: Any,
+        name: str,
+        audience: str,
+        scope: list[str],
+        description: str,
+        owner: str,
+        **options: Any,
+    ) -> None:
         try:
             service = service_register(
                 name=name,
@@ -28,7 +37,7 @@ class Command(BaseCommand):
                 scopes=[ScopeSpec(name=item) for item in scope],
                 description=description,
                 owner_contact=owner,
-                actor=operator_name(options["actor"]),
+                actor=Actor(name=operator_name(options["actor"])),
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from audit.actor import ACTOR_HELP, operator
+from core.conf import app_settings
 from keys.services import kek_rotate
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.AUTHPORTAL_KEK_PREVIOUS:
+        if not app_settings.KEK_PREVIOUS:
             raise CommandError(
                 "AUTHPORTAL_KEK_PREVIOUS is not set: put the old key-encryption key there and the new one in "
                 "AUTHPORTAL_KEK."

@@ -6,7 +6,7 @@ import os
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.actor import ACTOR_HELP, operator_name
+from audit.actor import ACTOR_HELP, Actor, operator_name
 from portal.roles import GROUP_NAMES
 from portal.services import portal_user_create
 
@@ -29,7 +29,10 @@ class Command(BaseCommand):
                 raise CommandError("The passwords differ.")
         try:
             portal_user_create(
-                username=username, role=role, password=password, actor=operator_name(options["actor"])
+                username=username,
+                role=role,
+                password=password,
+                actor=Actor(name=operator_name(options["actor"])),
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None

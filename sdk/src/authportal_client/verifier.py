@@ -8,9 +8,6 @@ meaning. Whatever the input, `verify` raises `InvalidToken` or returns `Claims`.
 
 from __future__ import annotations
 
-import json
-import math
-import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,6 +16,7 @@ from typing import Any
 from jwt.utils import base64url_decode
 
 from authportal_client.claims import Claims
+from authportal_client.compact import ACCESS_TOKEN_TYPES, COMPACT_JWS, is_number, json_object
 from authportal_client.errors import InvalidToken, KeysUnavailable
 from authportal_client.keys import (
     MAX_KID_LENGTH,
@@ -28,37 +26,6 @@ from authportal_client.keys import (
     JwksCache,
     VerificationKey,
 )
-
-# Canonical base64url only (no padding, no stray or unused bits), so one token has one spelling.
-_SEGMENT = r"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?"
-_COMPACT_JWS = re.compile(rf"{_SEGMENT}\.{_SEGMENT}\.{_SEGMENT}")
-_ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
-
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    members = dict(pairs)
-    if len(members) != len(pairs):
-        raise ValueError("duplicate member")
-    return members
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_strict_json = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_no_constants)
-
-
-def _json_object(segment: str) -> dict[str, Any]:
-    value = _strict_json.decode(base64url_decode(segment).decode("utf-8"))
-    if type(value) is not dict:
-        raise ValueError("not a JSON object")
-    return value
-
-
-def _is_number(value: Any) -> bool:
-    return (type(value) is int or type(value) is float) and math.isfinite(value)
-
 
 MAX_ACT_NESTING = 10
 
@@ -144,7 +111,7 @@ class Verifier:
             token = bytes(token).decode("ascii")
         if len(token) > self.max_token_bytes:
             raise InvalidToken("the token is too large")
-        if _COMPACT_JWS.fullmatch(token) is None:
+        if COMPACT_JWS.fullmatch(token) is None:
             raise InvalidToken("not a JWS in compact form")
         encoded_header, encoded_payload, encoded_signature = token.split(".")
         snapshot = self.keys.snapshot
@@ -159,18 +126,18 @@ class Verifier:
         if remember:
             self.keys.remember_header(encoded_header, key)
         try:
-            raw = _json_object(encoded_payload)
+            raw = json_object(encoded_payload)
         except (ValueError, RecursionError):
             raise InvalidToken("malformed claims") from None
         return self._claims(raw, now)
 
     def _key_for_header(self, encoded_header: str) -> VerificationKey:
         try:
-            header = _json_object(encoded_header)
+            header = json_object(encoded_header)
         except (ValueError, RecursionError):
             raise InvalidToken("malformed header") from None
         typ = header.get("typ")
-        if type(typ) is not str or typ.lower() not in _ACCESS_TOKEN_TYPES:
+        if type(typ) is not str or typ.lower() not in ACCESS_TOKEN_TYPES:
             raise InvalidToken("not an access token (typ must be at+jwt)")
         if "crit" in header:
             raise InvalidToken("unsupported critical header parameters")
@@ -214,13 +181,13 @@ class Verifier:
 
     def _check_times(self, raw: dict[str, Any], now: float) -> None:
         expires, issued, not_before = raw.get("exp"), raw.get("iat"), raw.get("nbf")
-        if not _is_number(expires) or not _is_number(issued):
+        if not is_number(expires) or not is_number(issued):
             raise InvalidToken("missing or malformed exp or iat")
         if expires <= now - self.leeway:
             raise InvalidToken("expired")
         if issued > now + self.leeway:
             raise InvalidToken("issued in the future")
-        if not_before is not None and (not _is_number(not_before) or not_before > now + self.leeway):
+        if not_before is not None and (not is_number(not_before) or not_before > now + self.leeway):
             raise InvalidToken("not yet valid")
         if expires - issued > self.max_lifetime or expires > now + self.max_lifetime + self.leeway:
             raise InvalidToken("lifetime longer than allowed")

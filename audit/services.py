@@ -214,6 +214,8 @@ def actor_name(user: Any) -> str:
     """How a portal user or an operator appears in the audit log."""
     if user is None:
         return "system"
+    if isinstance(user, Actor):
+        return user.name
     return getattr(user, "username", None) or str(user)
 
 

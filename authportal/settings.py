@@ -104,6 +104,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "oauth2_provider",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
     "csp",
@@ -112,6 +114,7 @@ INSTALLED_APPS = [
     "keys",
     "oauth",
     "portal",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -245,6 +248,37 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
         "form-action": ["'self'"],
     },
+}
+
+# --- the admin REST API (api/, /api/v1/) -------------------------------------------------------
+# Requests a minute per caller (a client id, or a portal user) before 429 with Retry-After.
+AUTHPORTAL_API_RATE_PER_MINUTE = read_int("AUTHPORTAL_API_RATE_PER_MINUTE", 600, minimum=1, maximum=100_000)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",  # first: its challenge makes a missing login 401
+        "api.authentication.PortalSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasRight"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.CallerRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.api_exception_handler",
+    "URL_FORMAT_OVERRIDE": None,  # `?format=` is the audit export's file format
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AuthPortal admin API",
+    "DESCRIPTION": "Services, clients, grants, the call graph, trusted issuers, signing keys and the audit log. "
+    "Authenticate with a bearer token of ours for the audience ISSUER/api, or a portal session.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",  # vendored assets, no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
 }
 
 # --- transport security: on whenever the issuer is https ----------------------------------------

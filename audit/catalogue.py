@@ -52,6 +52,8 @@ EVENTS: tuple[EventSpec, ...] = (
               "name, audience, scopes", "A service was removed (by `apply --prune`), after its scopes and edges."),
     EventSpec("scope.created", "success", "portal user or operator", "scope:NAME",
               "service, scope", "A scope was added to a service."),
+    EventSpec("scope.updated", "success", "portal user or operator", "scope:NAME",
+              "service, scope, description (old and new)", "A scope's description changed."),
     EventSpec("scope.deleted", "success", "portal user", "scope:NAME",
               "service, scope", "A scope was removed (each of its grants first, as grant.removed)."),
     EventSpec("grant.added", "success", "portal user or operator", "client:ID",

@@ -267,23 +267,23 @@ def desired_state(document: Document) -> DesiredState:
         fields = read.mapping(
             item, path, required={"name"}, optional={"grants", "service", "access_token_lifetime", "enabled"}
         )
-        service = fields.get("service")
+        represented = fields.get("service")
         lifetime = fields.get("access_token_lifetime")
-        spec = ClientSpec(
+        client_spec = ClientSpec(
             name=read.text(fields["name"], (*path, "name")),
             grants=tuple(sorted(set(read.texts(fields.get("grants") or [], (*path, "grants"))))),
-            service=read.text(service, (*path, "service")) if service is not None else None,
+            service=read.text(represented, (*path, "service")) if represented is not None else None,
             access_token_lifetime=read.number(lifetime, (*path, "access_token_lifetime"))
             if lifetime is not None
             else None,
             enabled=read.flag(fields.get("enabled", True), (*path, "enabled")),
         )
-        for index, grant in enumerate(spec.grants):
+        for index, grant in enumerate(client_spec.grants):
             try:
                 GrantSpec.parse(grant)
             except ValidationError as exc:
                 raise document.error((*path, "grants", index), exc.messages[0]) from None
-        keep("clients", spec.name, path, state.clients, spec)
+        keep("clients", client_spec.name, path, state.clients, client_spec)
 
     for path, item in read.items("edges"):
         fields = read.mapping(
@@ -319,7 +319,7 @@ def desired_state(document: Document) -> DesiredState:
         jwks = fields.get("jwks")
         if jwks is not None and not isinstance(jwks, dict):
             raise document.error((*path, "jwks"), "must be a JWKS document (a mapping with keys)")
-        spec = IssuerSpec(
+        issuer_spec = IssuerSpec(
             issuer=read.text(fields["issuer"], (*path, "issuer")),
             slug=read.text(fields.get("slug", ""), (*path, "slug"), empty=True),
             audience=read.text(fields["audience"], (*path, "audience")),
@@ -328,7 +328,7 @@ def desired_state(document: Document) -> DesiredState:
             user_claim=read.text(fields.get("user_claim", "sub"), (*path, "user_claim")),
             algorithms=read.texts(fields.get("algorithms") or ["RS256", "ES256"], (*path, "algorithms")),
         )
-        keep("trusted_issuers", spec.issuer, path, state.issuers, spec)
+        keep("trusted_issuers", issuer_spec.issuer, path, state.issuers, issuer_spec)
     return state
 
 
@@ -341,15 +341,18 @@ def _canonical_json(value: Any) -> str:
 
 def current_state() -> DesiredState:
     state = DesiredState()
-    for service in Service.objects.prefetch_related("scopes").order_by("name"):
+    scopes: dict[int, list[ScopeSpec]] = {}
+    for service_pk, name, description in Scope.objects.order_by("name").values_list(
+        "service_id", "name", "description"
+    ):
+        scopes.setdefault(service_pk, []).append(ScopeSpec(name, description))
+    for service in Service.objects.order_by("name"):
         state.services[service.name] = ServiceSpec(
             name=service.name,
             audience=service.audience,
             description=service.description,
             owner_contact=service.owner_contact,
-            scopes=tuple(
-                ScopeSpec(s.name, s.description) for s in sorted(service.scopes.all(), key=lambda s: s.name)
-            ),
+            scopes=tuple(scopes.get(service.pk, [])),
         )
     grants: dict[int, list[str]] = {}
     for client_pk, service_name, scope_name in Grant.objects.values_list(
@@ -479,14 +482,14 @@ def config_plan(
     steps: list[Step] = []
     at = desired.paths.get
 
-    for issuer, want in desired.issuers.items():
-        old = have.issuers.get(issuer)
-        if old is None:
+    for issuer, issuer_want in desired.issuers.items():
+        issuer_old = have.issuers.get(issuer)
+        if issuer_old is None:
             steps.append(Step("create", "trusted_issuer", issuer, path=at(("trusted_issuers", issuer), ())))
         elif changes := _diff(
-            old, want, ("slug", "audience", "jwks_uri", "jwks", "user_claim", "algorithms")
+            issuer_old, issuer_want, ("slug", "audience", "jwks_uri", "jwks", "user_claim", "algorithms")
         ):
-            if not want.slug and "slug" in changes and len(changes) == 1:
+            if not issuer_want.slug and "slug" in changes and len(changes) == 1:
                 continue  # the default slug, as registered
             steps.append(
                 Step("change", "trusted_issuer", issuer, changes, at(("trusted_issuers", issuer), ()))
@@ -532,36 +535,36 @@ def config_plan(
             if scope_name not in wanted_scopes:
                 steps.append(Step("delete", "scope", scope_name, path=(*path, "scopes")))
 
-    for name, want in desired.clients.items():
+    for name, client_want in desired.clients.items():
         path = at(("clients", name), ())
-        old = have.clients.get(name)
-        if old is None:
+        client_old = have.clients.get(name)
+        if client_old is None:
             steps.append(Step("create", "client", name, path=path))
             old_grants: tuple[str, ...] = ()
         else:
             compared = ("service", "enabled") + (
-                ("access_token_lifetime",) if want.access_token_lifetime is not None else ()
+                ("access_token_lifetime",) if client_want.access_token_lifetime is not None else ()
             )
-            if changes := _diff(old, want, compared):
+            if changes := _diff(client_old, client_want, compared):
                 steps.append(Step("change", "client", name, changes, path))
-            old_grants = old.grants
+            old_grants = client_old.grants
         steps += [
             Step("create", "grant", f"{name} {g}", path=(*path, "grants"))
-            for g in want.grants
+            for g in client_want.grants
             if g not in old_grants
         ]
         steps += [
             Step("delete", "grant", f"{name} {g}", path=(*path, "grants"))
             for g in old_grants
-            if g not in want.grants
+            if g not in client_want.grants
         ]
 
-    for key, want in desired.edges.items():
+    for key, edge_want in desired.edges.items():
         path = at(("edges", key), ())
-        old = have.edges.get(key)
-        if old is None:
+        edge_old = have.edges.get(key)
+        if edge_old is None:
             steps.append(Step("create", "edge", "->".join(key), path=path))
-        elif changes := _diff(old, want, ("scope_map", "max_depth", "description", "enabled")):
+        elif changes := _diff(edge_old, edge_want, ("scope_map", "max_depth", "description", "enabled")):
             steps.append(Step("change", "edge", "->".join(key), changes, path))
 
     if prune:
@@ -648,130 +651,147 @@ def _apply_steps(
 
 
 def _carry_out(step: Step, *, desired: DesiredState, actor: Any) -> NewClientSecret | None:
-    kind, action, name = step.kind, step.action, step.name
-    if kind == "trusted_issuer":
-        if action in ("change", "delete"):
-            trusted_issuer_remove(trusted_issuer=TrustedIssuer.objects.get(issuer=name), actor=actor)
-        if action in ("create", "change"):
-            want = desired.issuers[name]
-            trusted_issuer_add(
-                issuer=want.issuer,
-                audience=want.audience,
-                jwks_uri=want.jwks_uri,
-                jwks=json.loads(want.jwks) if want.jwks else None,
-                user_claim=want.user_claim,
-                algorithms=list(want.algorithms),
-                slug=want.slug,
-                actor=actor,
-            )
-    elif kind == "service":
-        if action == "create":
-            want = desired.services[name]
-            service_register(
-                name=name,
-                audience=want.audience,
-                scopes=[],
-                description=want.description,
-                owner_contact=want.owner_contact,
-                actor=actor,
-            )
-        elif action == "change":
-            if "audience" in step.changes:
-                raise ValidationError(
-                    f"The audience of {name} cannot change (tokens carry it): remove the service and add it anew."
-                )
-            want = desired.services[name]
-            service_update(
-                service=Service.objects.get(name=name),
-                description=want.description,
-                owner_contact=want.owner_contact,
-                actor=actor,
-            )
-        else:
-            service_delete(service=Service.objects.get(name=name), actor=actor)
-    elif kind == "scope":
-        if action == "create":
-            service = Service.objects.get(name=step.changes["service"]["to"])
-            spec = next(s for s in desired.services[service.name].scopes if s.name == name)
-            scope_add(service=service, name=name, description=spec.description, actor=actor)
-        elif action == "change":
-            scope_update(
-                scope=Scope.objects.select_related("service").get(name=name),
-                description=step.changes["description"]["to"],
-                actor=actor,
-            )
-        else:
-            scope_remove(scope=Scope.objects.select_related("service").get(name=name), actor=actor)
-    elif kind == "client":
-        if action == "delete":
-            client_delete(client=Client.objects.get(name=name), actor=actor)
-            return None
-        want = desired.clients[name]
-        service = Service.objects.get(name=want.service) if want.service else None
-        if want.service and service is None:
-            raise ValidationError(f"There is no service {want.service!r}.")
-        if action == "create":
-            registered = client_register(
-                name=name,
-                grants=[],
-                service=service,
-                access_token_lifetime=want.access_token_lifetime,
-                actor=actor,
-            )
-            if not want.enabled:
-                client_set_enabled(client=registered.client, enabled=False, actor=actor)
-            return NewClientSecret(name, registered.client.client_id, registered.client_secret)
-        client = Client.objects.get(name=name)
-        client_update(
-            client=client,
-            service=service,
-            access_token_lifetime=want.access_token_lifetime or client.access_token_lifetime,
+    carry_out = {
+        "trusted_issuer": _issuer_step,
+        "service": _service_step,
+        "scope": _scope_step,
+        "client": _client_step,
+        "grant": _grant_step,
+        "edge": _edge_step,
+    }[step.kind]
+    return carry_out(step, desired, actor)
+
+
+def _issuer_step(step: Step, desired: DesiredState, actor: Any) -> None:
+    if step.action in ("change", "delete"):  # rows are never edited: remove, then add anew
+        trusted_issuer_remove(trusted_issuer=TrustedIssuer.objects.get(issuer=step.name), actor=actor)
+    if step.action in ("create", "change"):
+        want = desired.issuers[step.name]
+        trusted_issuer_add(
+            issuer=want.issuer,
+            audience=want.audience,
+            jwks_uri=want.jwks_uri,
+            jwks=json.loads(want.jwks) if want.jwks else None,
+            user_claim=want.user_claim,
+            algorithms=list(want.algorithms),
+            slug=want.slug,
             actor=actor,
         )
-        client_set_enabled(client=client, enabled=want.enabled, actor=actor)
-    elif kind == "grant":
-        client_name, _, grant_text = name.partition(" ")
-        spec = GrantSpec.parse(grant_text)
-        scope = (
-            Scope.objects.select_related("service")
-            .filter(name=spec.scope, service__name=spec.service)
-            .first()
-        )
-        if scope is None:
-            raise ValidationError(f"The service {spec.service!r} has no scope {spec.scope!r}.")
-        client = Client.objects.get(name=client_name)
-        if action == "create":
-            grant_add(client=client, scope=scope, actor=actor)
-        else:
-            grant_remove(client=client, scope=scope, actor=actor)
-    elif kind == "edge":
-        from_name, _, to_name = name.partition("->")
-        existing = (
-            DelegationEdge.objects.select_related("from_service", "to_service")
-            .filter(from_service__name=from_name, to_service__name=to_name)
-            .first()
-        )
-        if action == "delete" and existing is not None:
-            delegation_edge_remove(edge=existing, actor=actor)
-            return None
-        want = desired.edges[(from_name, to_name)]
-        if action == "change" and set(step.changes) == {"enabled"} and existing is not None:
-            delegation_edge_set_enabled(edge=existing, enabled=want.enabled, actor=actor)
-            return None
-        if existing is not None:
-            delegation_edge_remove(edge=existing, actor=actor)
-        services = {s.name: s for s in Service.objects.filter(name__in=[from_name, to_name])}
-        for service_name in (from_name, to_name):
-            if service_name not in services:
-                raise ValidationError(f"There is no service {service_name!r}.")
-        edge = delegation_edge_add(
-            from_service=services[from_name],
-            to_service=services[to_name],
-            mappings=[ScopeMapping(up, down) for up, downs in want.scope_map for down in downs],
-            max_depth=want.max_depth,
+
+
+def _service_step(step: Step, desired: DesiredState, actor: Any) -> None:
+    if step.action == "delete":
+        service_delete(service=Service.objects.get(name=step.name), actor=actor)
+        return
+    want = desired.services[step.name]
+    if step.action == "create":
+        service_register(
+            name=want.name,
+            audience=want.audience,
+            scopes=[],
             description=want.description,
+            owner_contact=want.owner_contact,
+            actor=actor,
+        )
+    elif "audience" in step.changes:
+        raise ValidationError(
+            f"The audience of {step.name} cannot change (tokens carry it): remove the service and add it anew."
+        )
+    else:
+        service_update(
+            service=Service.objects.get(name=step.name),
+            description=want.description,
+            owner_contact=want.owner_contact,
+            actor=actor,
+        )
+
+
+def _scope_step(step: Step, desired: DesiredState, actor: Any) -> None:
+    if step.action == "create":
+        service = Service.objects.get(name=step.changes["service"]["to"])
+        spec = next(s for s in desired.services[service.name].scopes if s.name == step.name)
+        scope_add(service=service, name=spec.name, description=spec.description, actor=actor)
+        return
+    scope = Scope.objects.select_related("service").get(name=step.name)
+    if step.action == "change":
+        scope_update(scope=scope, description=step.changes["description"]["to"], actor=actor)
+    else:
+        scope_remove(scope=scope, actor=actor)
+
+
+def _client_step(step: Step, desired: DesiredState, actor: Any) -> NewClientSecret | None:
+    if step.action == "delete":
+        client_delete(client=Client.objects.get(name=step.name), actor=actor)
+        return None
+    want = desired.clients[step.name]
+    service = Service.objects.filter(name=want.service).first() if want.service else None
+    if want.service and service is None:
+        raise ValidationError({"service": [f"There is no service {want.service!r}."]})
+    if step.action == "create":
+        registered = client_register(
+            name=want.name,
+            grants=[],
+            service=service,
+            access_token_lifetime=want.access_token_lifetime,
             actor=actor,
         )
         if not want.enabled:
-            delegation_edge_set_enabled(edge=edge, enabled=False, actor=actor)
+            client_set_enabled(client=registered.client, enabled=False, actor=actor)
+        return NewClientSecret(want.name, registered.client.client_id, registered.client_secret)
+    client = Client.objects.get(name=step.name)
+    client_update(
+        client=client,
+        service=service,
+        access_token_lifetime=want.access_token_lifetime or client.access_token_lifetime,
+        actor=actor,
+    )
+    client_set_enabled(client=client, enabled=want.enabled, actor=actor)
     return None
+
+
+def _grant_step(step: Step, desired: DesiredState, actor: Any) -> None:
+    client_name, _, grant_text = step.name.partition(" ")
+    grant = GrantSpec.parse(grant_text)
+    scope = (
+        Scope.objects.select_related("service").filter(name=grant.scope, service__name=grant.service).first()
+    )
+    if scope is None:
+        raise ValidationError(f"The service {grant.service!r} has no scope {grant.scope!r}.")
+    client = Client.objects.get(name=client_name)
+    if step.action == "create":
+        grant_add(client=client, scope=scope, actor=actor)
+    else:
+        grant_remove(client=client, scope=scope, actor=actor)
+
+
+def _edge_step(step: Step, desired: DesiredState, actor: Any) -> None:
+    from_name, _, to_name = step.name.partition("->")
+    existing = (
+        DelegationEdge.objects.select_related("from_service", "to_service")
+        .filter(from_service__name=from_name, to_service__name=to_name)
+        .first()
+    )
+    if step.action == "delete":
+        if existing is not None:
+            delegation_edge_remove(edge=existing, actor=actor)
+        return
+    want = desired.edges[(from_name, to_name)]
+    if existing is not None and set(step.changes) == {"enabled"}:
+        delegation_edge_set_enabled(edge=existing, enabled=want.enabled, actor=actor)
+        return
+    if existing is not None:  # a new scope map, depth or description: the edge is declared anew
+        delegation_edge_remove(edge=existing, actor=actor)
+    services = {s.name: s for s in Service.objects.filter(name__in=[from_name, to_name])}
+    missing = [name for name in (from_name, to_name) if name not in services]
+    if missing:
+        raise ValidationError(f"There is no service {missing[0]!r}.")
+    edge = delegation_edge_add(
+        from_service=services[from_name],
+        to_service=services[to_name],
+        mappings=[ScopeMapping(up, down) for up, downs in want.scope_map for down in downs],
+        max_depth=want.max_depth,
+        description=want.description,
+        actor=actor,
+    )
+    if not want.enabled:
+        delegation_edge_set_enabled(edge=edge, enabled=False, actor=actor)

@@ -123,13 +123,13 @@ def rights_of(request: Request) -> frozenset[str]:
     user = request.user
     if isinstance(user, ApiClient):
         return frozenset(SCOPE_RIGHTS[scope] for scope in user.scopes if scope in SCOPE_RIGHTS)
-    return ROLE_RIGHTS.get(role_of(user) or "", frozenset())  # type: ignore[arg-type]
+    return ROLE_RIGHTS.get(role_of(user) or "", frozenset())
 
 
 def actor_of(request: Request | HttpRequest) -> Actor:
     """The caller as the audit log names it: the client id or the username, with the request's id."""
     user = request.user
-    name = user.client_id if isinstance(user, ApiClient) else user.get_username()  # type: ignore[union-attr]
+    name = user.client_id if isinstance(user, ApiClient) else user.get_username()
     return Actor(
         name=name,
         request_id=getattr(request, "request_id", ""),

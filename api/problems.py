@@ -7,6 +7,7 @@ validation errors add `errors`: [{"field": "scopes.0.name", "message": "…"}], 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -19,6 +20,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+log = logging.getLogger(__name__)
 
 
 class ProblemJSONRenderer(JSONRenderer):
@@ -81,7 +83,9 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(validation_error_detail(exc))
     if not isinstance(exc, exceptions.APIException):
-        return None  # a 500: Django's handler, never our text
+        # A bug: logged with its traceback for us, and a problem document without any detail for the caller.
+        log.error("API error on %s", instance, exc_info=exc)
+        exc = exceptions.APIException("Internal error; it has been logged.")
     headers: dict[str, str] = {}
     if auth_header := getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = auth_header

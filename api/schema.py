@@ -3,7 +3,7 @@ operation may answer."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
@@ -46,7 +46,7 @@ ERRORS = {
 class ProblemAutoSchema(AutoSchema):
     """Every operation documents its problem responses beside its success."""
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+    def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         for code, description in ERRORS.items():
             responses.setdefault(

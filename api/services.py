@@ -50,7 +50,7 @@ def api_service_ensure(*, actor: Actor) -> tuple[Service, list[Scope]]:
             f"The service {API_SERVICE_NAME} has the audience {service.audience}, but the API now answers "
             f"to {api_audience()} (AUTHPORTAL_ISSUER changed): tokens for it would be refused."
         )
-    have = set(service.scopes.values_list("name", flat=True))
+    have = set(Scope.objects.filter(service=service).values_list("name", flat=True))
     missing = [spec for spec in API_SCOPES if spec.name not in have]
     added = scopes_add(service=service, specs=missing, actor=actor) if missing else []
     return service, added

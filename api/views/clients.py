@@ -62,7 +62,7 @@ def _secret_once(client: Client, secret: str, *, status_code: int) -> Response:
     return Response(body, status=status_code, headers={"Cache-Control": "no-store"})
 
 
-class ClientList(ListAPIView):
+class ClientList(ListAPIView[Client]):
     serializer_class = ClientSerializer
     pagination_class = RegistryPagination
 

@@ -38,7 +38,7 @@ def _edge(from_service: str, to_service: str) -> DelegationEdge:
     return get_object_or_404(EDGES, from_service__name=from_service, to_service__name=to_service)
 
 
-class EdgeList(ListAPIView):
+class EdgeList(ListAPIView[DelegationEdge]):
     serializer_class = EdgeSerializer
     pagination_class = RegistryPagination
 
@@ -88,7 +88,7 @@ class EdgeDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TrustedIssuerList(ListAPIView):
+class TrustedIssuerList(ListAPIView[TrustedIssuer]):
     serializer_class = TrustedIssuerSerializer
     pagination_class = RegistryPagination
     queryset = TrustedIssuer.objects.order_by("issuer")

@@ -23,7 +23,7 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-class KeyList(ListAPIView):
+class KeyList(ListAPIView[SigningKey]):
     """Every signing key, newest first, public half only."""
 
     serializer_class = SigningKeySerializer

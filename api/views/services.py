@@ -28,7 +28,7 @@ def _service(name: str) -> Service:
     return get_object_or_404(Service.objects.prefetch_related("scopes"), name=name)
 
 
-class ServiceList(ListAPIView):
+class ServiceList(ListAPIView[Service]):
     serializer_class = ServiceSerializer
     pagination_class = RegistryPagination
 

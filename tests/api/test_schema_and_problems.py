@@ -124,3 +124,17 @@ def test_the_api_fuzzed_from_its_own_schema_never_answers_5xx(as_ci, ms_admin):
         except AssertionError as exc:
             failures.append(str(exc).splitlines()[0])
     assert not failures, "\n".join(failures)
+
+
+def test_a_bug_is_a_problem_document_too_and_says_nothing_of_it(as_ci, monkeypatch):
+    """What leaves the process is mocked nowhere; here a fault is planted in our own view on purpose."""
+    from api.views import keys
+
+    def broken(self, request):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(keys.KeyList, "get", broken)
+    response = as_ci.get("/api/v1/keys/")
+    assert response.status_code == 500
+    assert response["Content-Type"] == PROBLEM
+    assert "secret internals" not in response.content.decode()

@@ -176,3 +176,13 @@ def test_a_bad_file_names_its_line_and_field_and_changes_nothing(config, edit, m
         run("apply", str(config))
     assert message in str(refused.value)
     assert not Service.objects.exists() and not Scope.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_prune_never_deletes_the_admin_apis_own_service(config):
+    from api.services import API_SERVICE_NAME, api_service_ensure
+    from audit.actor import SYSTEM
+
+    api_service_ensure(actor=SYSTEM)
+    out = run("apply", str(config), "--prune")[1]
+    assert API_SERVICE_NAME not in out
+    assert Service.objects.filter(name=API_SERVICE_NAME).exists()

@@ -3,9 +3,9 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from api.services import API_SERVICE_NAME
 from audit.actor import Actor
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         "print the plan, then apply it in one transaction. See README, 'Automating AuthPortal'."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
         parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
         parser.add_argument(
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--actor", help=ACTOR_HELP)
 
-    def handle(self, *args, file: Path, dry_run: bool, check: bool, prune: bool, **options) -> None:
+    def handle(self, *args: Any, file: Path, dry_run: bool, check: bool, prune: bool, **options: Any) -> None:
         secrets_file: Path | None = options["secrets_file"]
         try:
             text = file.read_text(encoding="utf-8")

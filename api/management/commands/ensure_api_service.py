@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from api.services import API_SERVICE_NAME, api_audience, api_service_ensure
 from audit.actor import Actor
@@ -11,10 +13,10 @@ from audit.services import ACTOR_HELP, operator_name
 class Command(BaseCommand):
     help = "Register the admin API as a service (audience ISSUER/api, its scopes) unless it is; `make run` runs it."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--actor", help=ACTOR_HELP)
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             _, added = api_service_ensure(actor=Actor(name=operator_name(options["actor"])))
         except (ValueError, ValidationError) as exc:

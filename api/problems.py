@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -20,6 +20,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+ExceptionHandler = Callable[[Exception, Mapping[str, Any]], "Response | None"]
 log = logging.getLogger(__name__)
 
 
@@ -73,7 +74,7 @@ def validation_error_detail(exc: DjangoValidationError) -> Any:
 
 
 def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
-    """DRF's EXCEPTION_HANDLER for every API view."""
+    """The exception handler of every API view (AdminApiView.get_exception_handler)."""
     request = context.get("request")
     instance = request.get_full_path() if request is not None else ""
     if isinstance(exc, Http404):

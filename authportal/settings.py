@@ -253,19 +253,11 @@ CONTENT_SECURITY_POLICY = {
 # --- the admin REST API (api/, /api/v1/) -------------------------------------------------------
 # Requests a minute per caller (a client id, or a portal user) before 429 with Retry-After.
 AUTHPORTAL_API_RATE_PER_MINUTE = read_int("AUTHPORTAL_API_RATE_PER_MINUTE", 600, minimum=1, maximum=100_000)
+# Project-wide only what no view can set for itself; the API's authentication, rights, throttle,
+# formats and problem details are set on its views (api/views/common.py: AdminApiView).
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "api.authentication.ApiTokenAuthentication",  # first: its challenge makes a missing login 401
-        "api.authentication.PortalSessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasRight"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.CallerRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAutoSchema",
-    "EXCEPTION_HANDLER": "api.problems.api_exception_handler",
     "URL_FORMAT_OVERRIDE": None,  # `?format=` is the audit export's file format
-    "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AuthPortal admin API",

@@ -8,10 +8,10 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api.authentication import AUDIT, actor_of
 from api.serializers import AuditEventSerializer, AuditPageSerializer
+from api.views.common import AdminApiView
 from audit.exports import EXPORT_CONTENT_TYPES, FORMATS, audit_export_stream, export_filename
 from audit.selectors import MAX_PAGE, AuditFilter, audit_cursor_decode, audit_cursor_encode, audit_search
 
@@ -42,7 +42,7 @@ def _filters(request: Request) -> AuditFilter:
         raise ValidationError({"non_field_errors": [str(exc)]}) from None
 
 
-class AuditEventList(APIView):
+class AuditEventList(AdminApiView):
     read_right = AUDIT
 
     @extend_schema(
@@ -76,7 +76,7 @@ class AuditEventList(APIView):
         return Response({"results": AuditEventSerializer(page.events, many=True).data, "next": next_url})
 
 
-class AuditExport(APIView):
+class AuditExport(AdminApiView):
     read_right = AUDIT
 
     @extend_schema(

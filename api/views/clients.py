@@ -10,7 +10,6 @@ from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api.authentication import actor_of
 from api.serializers import (
@@ -22,7 +21,7 @@ from api.serializers import (
     GrantSerializer,
     SecretRotateSerializer,
 )
-from api.views.common import RegistryPagination, valid_data
+from api.views.common import AdminApiView, RegistryPagination, valid_data
 from clients.models import Client, Grant, Scope, Service
 from clients.services import (
     GrantSpec,
@@ -62,7 +61,7 @@ def _secret_once(client: Client, secret: str, *, status_code: int) -> Response:
     return Response(body, status=status_code, headers={"Cache-Control": "no-store"})
 
 
-class ClientList(ListAPIView[Client]):
+class ClientList(AdminApiView, ListAPIView[Client]):
     serializer_class = ClientSerializer
     pagination_class = RegistryPagination
 
@@ -91,7 +90,7 @@ class ClientList(ListAPIView[Client]):
         return _secret_once(_client(registered.client.client_id), registered.client_secret, status_code=201)
 
 
-class ClientDetail(APIView):
+class ClientDetail(AdminApiView):
     @extend_schema(responses=ClientSerializer)
     def get(self, request: Request, client_id: str) -> Response:
         return Response(ClientSerializer(_client(client_id)).data)
@@ -119,7 +118,7 @@ class ClientDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ClientSecret(APIView):
+class ClientSecret(AdminApiView):
     @extend_schema(request=SecretRotateSerializer, responses={201: ClientSecretSerializer})
     def post(self, request: Request, client_id: str) -> Response:
         """Rotate the secret: the new one is in this response only; the old one works for the overlap."""
@@ -133,7 +132,7 @@ class ClientSecret(APIView):
         return _secret_once(_client(client_id), secret, status_code=201)
 
 
-class ClientGrants(APIView):
+class ClientGrants(AdminApiView):
     @extend_schema(responses=GrantSerializer(many=True))
     def get(self, request: Request, client_id: str) -> Response:
         grants = _client(client_id).grants.all()
@@ -154,7 +153,7 @@ class ClientGrants(APIView):
         return Response(GrantSerializer(grants, many=True).data, status=status.HTTP_201_CREATED)
 
 
-class ClientGrant(APIView):
+class ClientGrant(AdminApiView):
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request, client_id: str, scope: str) -> Response:
         client = _client(client_id)

@@ -4,8 +4,34 @@ from typing import Any
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.serializers import Serializer
+from rest_framework.views import APIView
+
+from api.authentication import ApiTokenAuthentication, PortalSessionAuthentication
+from api.permissions import HasRight
+from api.problems import ExceptionHandler, api_exception_handler
+from api.throttles import CallerRateThrottle
+
+
+class AdminApiView(APIView):
+    """What every /api/v1/ view shares: who may call, how often, JSON in and out, problems for errors.
+
+    Set here rather than in REST_FRAMEWORK so that no other DRF view of the project (the SDK's
+    integrations under test) is changed by them.
+    """
+
+    # The token first: its challenge (WWW-Authenticate: Bearer) makes a missing login a 401.
+    authentication_classes = [ApiTokenAuthentication, PortalSessionAuthentication]
+    permission_classes = [HasRight]
+    throttle_classes = [CallerRateThrottle]
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]
+
+    def get_exception_handler(self) -> ExceptionHandler:
+        return api_exception_handler
 
 
 class RegistryPagination(PageNumberPagination):

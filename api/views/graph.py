@@ -10,7 +10,6 @@ from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api.authentication import actor_of
 from api.serializers import (
@@ -20,7 +19,7 @@ from api.serializers import (
     TrustedIssuerCreateSerializer,
     TrustedIssuerSerializer,
 )
-from api.views.common import RegistryPagination, valid_data
+from api.views.common import AdminApiView, RegistryPagination, valid_data
 from clients.models import DelegationEdge, Service, TrustedIssuer
 from clients.services import (
     ScopeMapping,
@@ -38,7 +37,7 @@ def _edge(from_service: str, to_service: str) -> DelegationEdge:
     return get_object_or_404(EDGES, from_service__name=from_service, to_service__name=to_service)
 
 
-class EdgeList(ListAPIView[DelegationEdge]):
+class EdgeList(AdminApiView, ListAPIView[DelegationEdge]):
     serializer_class = EdgeSerializer
     pagination_class = RegistryPagination
 
@@ -69,7 +68,7 @@ class EdgeList(ListAPIView[DelegationEdge]):
         return Response(EdgeSerializer(edge).data, status=status.HTTP_201_CREATED)
 
 
-class EdgeDetail(APIView):
+class EdgeDetail(AdminApiView):
     @extend_schema(responses=EdgeSerializer)
     def get(self, request: Request, from_service: str, to_service: str) -> Response:
         return Response(EdgeSerializer(_edge(from_service, to_service)).data)
@@ -88,7 +87,7 @@ class EdgeDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TrustedIssuerList(ListAPIView[TrustedIssuer]):
+class TrustedIssuerList(AdminApiView, ListAPIView[TrustedIssuer]):
     serializer_class = TrustedIssuerSerializer
     pagination_class = RegistryPagination
     queryset = TrustedIssuer.objects.order_by("issuer")
@@ -110,7 +109,7 @@ class TrustedIssuerList(ListAPIView[TrustedIssuer]):
         return Response(TrustedIssuerSerializer(trusted).data, status=status.HTTP_201_CREATED)
 
 
-class TrustedIssuerDetail(APIView):
+class TrustedIssuerDetail(AdminApiView):
     @extend_schema(responses=TrustedIssuerSerializer)
     def get(self, request: Request, slug: str) -> Response:
         return Response(TrustedIssuerSerializer(get_object_or_404(TrustedIssuer, slug=slug)).data)

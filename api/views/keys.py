@@ -8,11 +8,10 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api.authentication import actor_of
 from api.serializers import KeyRevokeSerializer, KeyRotateSerializer, SigningKeySerializer
-from api.views.common import RegistryPagination, valid_data
+from api.views.common import AdminApiView, RegistryPagination, valid_data
 from keys.models import SigningKey
 from keys.services import KeyChanged, KeyStateError, key_revoke, key_rotate_now
 
@@ -23,7 +22,7 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-class KeyList(ListAPIView[SigningKey]):
+class KeyList(AdminApiView, ListAPIView[SigningKey]):
     """Every signing key, newest first, public half only."""
 
     serializer_class = SigningKeySerializer
@@ -31,7 +30,7 @@ class KeyList(ListAPIView[SigningKey]):
     queryset = SigningKey.objects.defer("private_key_encrypted").order_by("-created_at", "kid")
 
 
-class KeyRotate(APIView):
+class KeyRotate(AdminApiView):
     @extend_schema(request=KeyRotateSerializer, responses={201: SigningKeySerializer})
     def post(self, request: Request) -> Response:
         """Emergency rotation (as `rotate_keys --now`): another key signs at once."""
@@ -43,7 +42,7 @@ class KeyRotate(APIView):
         return Response(SigningKeySerializer(key).data, status=status.HTTP_201_CREATED)
 
 
-class KeyRevoke(APIView):
+class KeyRevoke(AdminApiView):
     @extend_schema(request=KeyRevokeSerializer, responses=SigningKeySerializer)
     def post(self, request: Request, kid: str) -> Response:
         """Compromise: the key leaves the JWKS at once. The body names the kid again, as the portal asks."""

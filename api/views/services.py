@@ -7,7 +7,6 @@ from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api.authentication import actor_of
 from api.serializers import (
@@ -16,7 +15,7 @@ from api.serializers import (
     ServiceSerializer,
     ServiceUpdateSerializer,
 )
-from api.views.common import RegistryPagination, valid_data
+from api.views.common import AdminApiView, RegistryPagination, valid_data
 from clients.models import Scope, Service
 from clients.services import ScopeSpec, scope_remove, scopes_add, service_register, service_update
 from portal.selectors import service_search
@@ -28,7 +27,7 @@ def _service(name: str) -> Service:
     return get_object_or_404(Service.objects.prefetch_related("scopes"), name=name)
 
 
-class ServiceList(ListAPIView[Service]):
+class ServiceList(AdminApiView, ListAPIView[Service]):
     serializer_class = ServiceSerializer
     pagination_class = RegistryPagination
 
@@ -56,7 +55,7 @@ class ServiceList(ListAPIView[Service]):
         return Response(ServiceSerializer(_service(service.name)).data, status=status.HTTP_201_CREATED)
 
 
-class ServiceDetail(APIView):
+class ServiceDetail(AdminApiView):
     @extend_schema(responses=ServiceSerializer)
     def get(self, request: Request, name: str) -> Response:
         return Response(ServiceSerializer(_service(name)).data)
@@ -74,7 +73,7 @@ class ServiceDetail(APIView):
         return Response(ServiceSerializer(_service(name)).data)
 
 
-class ServiceScopes(APIView):
+class ServiceScopes(AdminApiView):
     @extend_schema(request=ScopesAddSerializer, responses={201: ServiceSerializer})
     def post(self, request: Request, name: str) -> Response:
         service = _service(name)
@@ -87,7 +86,7 @@ class ServiceScopes(APIView):
         return Response(ServiceSerializer(_service(name)).data, status=status.HTTP_201_CREATED)
 
 
-class ServiceScope(APIView):
+class ServiceScope(AdminApiView):
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request, name: str, scope: str) -> Response:
         """Remove a scope and every grant of it (each grant.removed, then scope.deleted)."""

@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "oauth2_provider",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
     "csp",
@@ -93,6 +95,7 @@ INSTALLED_APPS = [
     "keys",
     "oauth",
     "portal",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -224,6 +227,29 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
         "form-action": ["'self'"],
     },
+}
+
+# --- the admin REST API (api/, /api/v1/) -------------------------------------------------------
+# Requests a minute per caller (a client id, or a portal user) before 429 with Retry-After.
+AUTHPORTAL_API_RATE_PER_MINUTE = read_int("AUTHPORTAL_API_RATE_PER_MINUTE", 600, minimum=1, maximum=100_000)
+# Project-wide only what no view can set for itself; the API's authentication, rights, throttle,
+# formats and problem details are set on its views (api/views/common.py: AdminApiView).
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAutoSchema",
+    "URL_FORMAT_OVERRIDE": None,  # `?format=` is the audit export's file format
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AuthPortal admin API",
+    "DESCRIPTION": "Services, clients, grants, the call graph, trusted issuers, signing keys and the audit log. "
+    "Authenticate with a bearer token of ours for the audience ISSUER/api, or a portal session.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",  # vendored assets, no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
 }
 
 # --- transport security: on whenever the issuer is https ----------------------------------------

@@ -2,6 +2,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("oauth.urls")),
+    path("", include("api.urls")),
     path("", include("portal.urls")),
 ]
 

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from audit.actor import SYSTEM, Actor
@@ -202,6 +202,24 @@ def service_update(
     service.save(update_fields=["description", "owner_contact", "updated_at"])
     audit_change(event="service.updated", actor=actor, subject=f"service:{service.name}", details=changed)
     return service
+
+
+@transaction.atomic
+def scope_update(*, scope: Scope, description: str, actor: Actor = SYSTEM) -> Scope:
+    """A scope's name is fixed once tokens carry it; its description can change."""
+    if scope.description == description:
+        return scope
+    changed = {"description": {"from": scope.description, "to": description}}
+    scope.description = description
+    scope.full_clean()
+    scope.save(update_fields=["description"])
+    audit_change(
+        actor=actor,
+        event="scope.updated",
+        subject=f"scope:{scope.name}",
+        details={"service": scope.service.name, "scope": scope.name, **changed},
+    )
+    return scope
 
 
 @transaction.atomic
@@ -595,3 +613,25 @@ def delegation_edge_set_enabled(
         details={"from_service": edge.from_service.name, "to_service": edge.to_service.name},
     )
     return edge
+
+
+@transaction.atomic
+def service_delete(*, service: Service, actor: Actor = SYSTEM) -> None:
+    """Remove a service: first its edges, its scopes (and so their grants), and its clients' link to it,
+    each with its own audit row; then `service.deleted`. Tokens already issued for it run out."""
+    for edge in DelegationEdge.objects.filter(models.Q(from_service=service) | models.Q(to_service=service)):
+        delegation_edge_remove(edge=edge, actor=actor)
+    scopes = list(service.scopes.order_by("name"))
+    for scope in scopes:
+        scope_remove(scope=scope, actor=actor)
+    for client in Client.objects.filter(service=service):
+        client_update(
+            client=client, service=None, access_token_lifetime=client.access_token_lifetime, actor=actor
+        )
+    audit_change(
+        actor=actor,
+        event="service.deleted",
+        subject=f"service:{service.name}",
+        details={"name": service.name, "audience": service.audience, "scopes": [s.name for s in scopes]},
+    )
+    service.delete()

@@ -217,8 +217,3 @@ def audit_rows(*, events: list[AuditEvent]) -> list[AuditRow]:
 def client_names(*, limit: int = 1000) -> list[str]:
     """Suggestions for the audit log's client filter."""
     return list(Client.objects.order_by("name").values_list("name", flat=True)[:limit])
-
-
-def service_audience(*, name: str) -> str:
-    """The audience of the service called `name`, "" when there is none: for the audit filter."""
-    return Service.objects.filter(name=name).values_list("audience", flat=True).first() or ""

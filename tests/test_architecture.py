@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # from each, and oauth combines them).
 LAYERS: list[set[str]] = [
     {"authportal"},
+    {"api"},  # the admin API: the portal's roles and list searches, over the same services
     {"portal"},
     {"oauth"},
     {"keys", "clients"},

@@ -11,10 +11,11 @@ from django.views.decorators.http import require_GET
 from audit.export_format import EXPORT_CONTENT_TYPES, FORMATS, SEAL, export_filename
 from audit.exports import audit_export_stream
 from audit.selectors import AuditFilter, audit_cursor_decode, audit_cursor_encode, audit_search
+from clients.selectors import service_audience
 from core.http import AuthPortalRequest
 from portal.forms import AuditFilterForm
 from portal.roles import reader_required
-from portal.selectors import audit_rows, client_names, service_audience
+from portal.selectors import audit_rows, client_names
 from portal.views.common import request_actor
 
 PAGE_SIZE = 50

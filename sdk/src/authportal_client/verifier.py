@@ -24,6 +24,7 @@ from authportal_client.keys import (
     FileJwksSource,
     HttpJwksSource,
     JwksCache,
+    JwksSource,
     VerificationKey,
 )
 
@@ -50,7 +51,8 @@ def _check_delegation(raw: dict[str, Any]) -> None:
 class Verifier:
     """`Verifier(issuer, audience).verify(token) -> Claims`, or `InvalidToken`.
 
-    Keys come from `jwks_file`, else `jwks_url`, else the `jwks_uri` of the issuer's metadata.
+    Keys come from `jwks_source` (any `JwksSource`: the portal reads its own JWKS from its database),
+    else `jwks_file`, else `jwks_url`, else the `jwks_uri` of the issuer's metadata.
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class Verifier:
         file_max_age: int = 60,
         timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
+        jwks_source: JwksSource | None = None,
     ):
         unknown = set(algorithms) - set(SUPPORTED_ALGORITHMS)
         if unknown:
@@ -83,7 +86,9 @@ class Verifier:
         self.max_token_bytes = max_token_bytes
         self.clock = clock
         source = (
-            FileJwksSource(jwks_file, max_age=file_max_age)
+            jwks_source
+            if jwks_source is not None
+            else FileJwksSource(jwks_file, max_age=file_max_age)
             if jwks_file is not None
             else HttpJwksSource(issuer=issuer, jwks_url=jwks_url, timeout=timeout)
         )

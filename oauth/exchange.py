@@ -47,14 +47,13 @@ from clients.selectors import (
     CallGraph,
     ExchangeEdge,
     call_graph,
-    registry_unchanged,
 )
-from keys.selectors import signing_key_published, signing_key_usable
+from keys.selectors import signing_key_published
 from keys.services import signer_ready
 from keys.tokens import signer_recheck
 from oauth.errors import OAuthError
 from oauth.requests import TokenRequest
-from oauth.services import client_decided
+from oauth.services import client_decided, token_row_conditions
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -537,7 +536,7 @@ def _issue(
         remote_addr=remote_addr,
         request_id=request_id,
         occurred_at=now,
-        only_if=(registry_unchanged(client.registry_version), signing_key_usable(signer.kid)),
+        only_if=token_row_conditions(client=client, kid=signer.kid),
         details={
             "client": client.name,
             "sub": subject.sub,

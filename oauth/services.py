@@ -16,6 +16,7 @@ from django.utils.crypto import salted_hmac
 from audit.inflight import AuditWriteFailed, audit_write_timeout
 from audit.models import AuditEvent
 from audit.recording import audit_record, audit_record_start
+from audit.rows import RowCondition
 from clients.selectors import (
     AuthenticatedClient,
     ClientAuthFailure,
@@ -126,7 +127,7 @@ def token_issue(
         remote_addr=remote_addr,
         request_id=request_id,
         occurred_at=now,
-        only_if=(registry_unchanged(client.registry_version), signing_key_usable(signer.kid)),
+        only_if=token_row_conditions(client=client, kid=signer.kid),
         details={
             "client": client.name,
             "audiences": targets.audiences,
@@ -158,6 +159,15 @@ def token_issue(
     return IssuedToken(
         access_token=access_token, expires_in=client.access_token_lifetime, scope=scope, jti=jti
     )
+
+
+def token_row_conditions(*, client: AuthenticatedClient, kid: str) -> list[RowCondition]:
+    """What a token's audit row is written under: the registry as `client` was read (when it was read
+    with its version) and `kid` still the active, published key."""
+    conditions = [signing_key_usable(kid)]
+    if client.registry_version is not None:
+        conditions.insert(0, registry_unchanged(client.registry_version))
+    return conditions
 
 
 def token_denial_record(

@@ -15,6 +15,7 @@ from django.utils.crypto import salted_hmac
 from audit.inflight import AuditWriteFailed, audit_write_timeout
 from audit.models import AuditEvent
 from audit.recording import audit_record, audit_record_start
+from audit.rows import RowCondition
 from clients.selectors import (
     AuthenticatedClient,
     ClientAuthFailure,
@@ -135,6 +136,15 @@ def token_issue(
     )
 
 
+def token_row_conditions(*, client: AuthenticatedClient, kid: str) -> list[RowCondition]:
+    """What a token's audit row is written under: the registry as `client` was read (when it was read
+    with its version) and `kid` still the active, published key."""
+    conditions = [signing_key_usable(kid)]
+    if client.registry_version is not None:
+        conditions.insert(0, registry_unchanged(client.registry_version))
+    return conditions
+
+
 def token_sign_recorded(
     *,
     client: AuthenticatedClient,
@@ -158,9 +168,6 @@ def token_sign_recorded(
     # signed (audit/inflight.py). The token leaves only once the row is committed: wait() raises
     # otherwise. Signing with a key already in memory does not fail in practice; if it did, the row
     # would stand for a token nobody received, which the append-only log cannot take back.
-    only_if = [signing_key_usable(signer.kid)]
-    if client.registry_version is not None:  # read from the registry, not from the credentials cache
-        only_if.insert(0, registry_unchanged(client.registry_version))
     audit_row = audit_record_start(
         event=event,
         actor=client.client_id,
@@ -168,7 +175,7 @@ def token_sign_recorded(
         remote_addr=remote_addr,
         request_id=request_id,
         occurred_at=now,
-        only_if=only_if,
+        only_if=token_row_conditions(client=client, kid=signer.kid),
         details={**details, "kid": signer.kid, "exp": claims["exp"]},
     )
     try:

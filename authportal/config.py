@@ -56,6 +56,19 @@ def read_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def read_networks(name: str) -> list[str]:
+    """A comma-separated list of IP addresses or networks (CIDR), each checked."""
+    import ipaddress
+
+    values = read_list(name, [])
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must list IP addresses or networks, got {value!r}") from None
+    return values
+
+
 def _url_split(name: str, value: str) -> SplitResult:
     # urlsplit raises ValueError on an unbalanced or non-IP bracketed host and on a host that
     # NFKC-normalizes into a delimiter; `.port` on a port that is no number below 65536.

@@ -18,6 +18,7 @@ from authportal.config import (
     read_int,
     read_issuer,
     read_list,
+    read_networks,
     read_secret,
     read_url,
 )
@@ -89,6 +90,16 @@ AUTHPORTAL_REQUEST_BODY_TIMEOUT_SECONDS = read_int(
 AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES = read_int(
     "AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES", 4096, minimum=256, maximum=65536
 )
+# Limits at the token endpoint (throttling/): failed authentications per presented client id and per
+# address, per window; over a limit the answer is 429 before any database work.
+AUTHPORTAL_THROTTLE = read_bool("AUTHPORTAL_THROTTLE", True)
+AUTHPORTAL_THROTTLE_WINDOW_SECONDS = read_int(
+    "AUTHPORTAL_THROTTLE_WINDOW_SECONDS", 60, minimum=1, maximum=3600
+)
+AUTHPORTAL_THROTTLE_CLIENT_FAILURES = read_int("AUTHPORTAL_THROTTLE_CLIENT_FAILURES", 20, minimum=1)
+AUTHPORTAL_THROTTLE_ADDRESS_FAILURES = read_int("AUTHPORTAL_THROTTLE_ADDRESS_FAILURES", 100, minimum=1)
+# Proxies whose X-Forwarded-For names the client's address (addresses or CIDR networks).
+AUTHPORTAL_TRUSTED_PROXIES = read_networks("AUTHPORTAL_TRUSTED_PROXIES")
 
 # --- Django -------------------------------------------------------------------------------------
 _issuer_host = urlsplit(AUTHPORTAL_ISSUER).hostname or "localhost"
@@ -112,10 +123,12 @@ INSTALLED_APPS = [
     "keys",
     "oauth",
     "portal",
+    "throttling",
 ]
 
 MIDDLEWARE = [
     "authportal.middleware.request_id_middleware",
+    "throttling.middleware.token_throttle_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -12,6 +12,9 @@ from clients.selectors import call_graph_forget, client_credentials_forget
 from clients.services import GrantSpec, RegisteredClient, ScopeSpec, client_register, service_register
 from keys.tokens import signer_cache_clear
 from oauth.exchange import exchange_key_cache_clear
+from throttling.ledger import ledger_forget
+from throttling.limiter import limiter_reset
+from throttling.selectors import token_quotas_forget
 
 
 @pytest.fixture(autouse=True)
@@ -41,12 +44,21 @@ def fresh_caches():
     call_graph_forget()
     exchange_key_cache_clear()
     cache.clear()
+    throttles_forget()
     yield
     signer_cache_clear()
     client_credentials_forget()
     call_graph_forget()
     exchange_key_cache_clear()
     cache.clear()
+    throttles_forget()
+
+
+def throttles_forget() -> None:
+    # The limits' counters (in Redis too, when the tests run with REDIS_URL), counts and quotas.
+    limiter_reset()
+    ledger_forget()
+    token_quotas_forget()
 
 
 @pytest.fixture

@@ -100,6 +100,10 @@ AUTHPORTAL_THROTTLE_CLIENT_FAILURES = read_int("AUTHPORTAL_THROTTLE_CLIENT_FAILU
 AUTHPORTAL_THROTTLE_ADDRESS_FAILURES = read_int("AUTHPORTAL_THROTTLE_ADDRESS_FAILURES", 100, minimum=1)
 # Proxies whose X-Forwarded-For names the client's address (addresses or CIDR networks).
 AUTHPORTAL_TRUSTED_PROXIES = read_networks("AUTHPORTAL_TRUSTED_PROXIES")
+# /readyz (monitoring/): unready when an audit event has waited longer than this for its seal.
+AUTHPORTAL_READY_SEAL_MAX_LAG_SECONDS = read_int(
+    "AUTHPORTAL_READY_SEAL_MAX_LAG_SECONDS", 600, minimum=60, maximum=86400
+)
 
 # --- Django -------------------------------------------------------------------------------------
 _issuer_host = urlsplit(AUTHPORTAL_ISSUER).hostname or "localhost"
@@ -124,6 +128,7 @@ INSTALLED_APPS = [
     "oauth",
     "portal",
     "throttling",
+    "monitoring",
 ]
 
 MIDDLEWARE = [

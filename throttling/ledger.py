@@ -7,8 +7,8 @@ bounded by keys x windows, whatever the flood's rate. Windows here are aligned t
 (`AUTHPORTAL_THROTTLE_WINDOW_SECONDS`), so each process writes at most one row per key and window.
 
 Who writes: under the server (authportal/wsgi.py calls `ledger_in_background()`), a thread of each
-worker process, every half second, for the windows that have ended, and `atexit` for the rest at
-shutdown. Elsewhere (the test client, `runserver`), the token request after a window ended writes it.
+worker process, every half second, for the windows that have ended, and the worker's shutdown
+(`ledger_flush_at_shutdown`, from authportal/rsgi.py's `__rsgi_del__`) for the rest. Elsewhere (the test client, `runserver`), the token request after a window ended writes it.
 A row that cannot be written (the database is down) stays counted and is written on the next try.
 """
 
@@ -167,6 +167,13 @@ def _write(key: LedgerKey, entry: _Count, *, window: int) -> None:
         )
 
 
+def ledger_flush_at_shutdown() -> None:
+    """The server's worker is stopping (authportal/rsgi.py): write every count, ended window or not."""
+    ledger_flush(everything=True)
+    with contextlib.suppress(Exception):
+        connection.close()
+
+
 def ledger_in_background() -> None:
     """Under the server: each worker process writes ended windows from a thread of its own."""
     _background["wanted"] = True
@@ -193,7 +200,7 @@ def _thread_start() -> None:
             return
         _background["pid"] = os.getpid()  # a forked worker starts its own
     threading.Thread(target=_run, name="throttle-ledger", daemon=True).start()
-    atexit.register(ledger_flush, everything=True)
+    atexit.register(ledger_flush_at_shutdown)  # any other way the process ends normally
 
 
 def _run() -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import datetime
 
+from django import db
 from django.db.models import QuerySet
 
 from throttling.models import Throttle, TokenQuota
+
+logger = logging.getLogger(__name__)
 
 # A quota set in the portal reaches every process within this long (the process that set it: at once).
 QUOTA_REFRESH_SECONDS = 5.0
@@ -25,7 +29,13 @@ def token_quota_of(*, client_id: str) -> int | None:
     it fresh, so a token request rarely reads it.
     """
     if token_quotas_stale():
-        token_quotas_refresh()
+        try:
+            token_quotas_refresh()
+        except db.Error:
+            # The token endpoint answers a database that is down itself (503); until it is back, the
+            # quotas last read hold, and are read again after QUOTA_REFRESH_SECONDS.
+            logger.warning("throttling: the token quotas could not be read; keeping the last ones")
+            _quotas_read_at[0] = time.monotonic()
     return _quotas.get(client_id)
 
 

@@ -84,3 +84,26 @@ def test_a_flood_of_bad_secrets_leaves_a_good_client_alone_and_its_rows_bounded_
     assert denied <= CLIENT_FAILURES * WORKERS * windows
     assert throttled_rows <= WORKERS * windows
     print(f"audit rows for {TOTAL} bad requests: {denied} token.denied + {throttled_rows} token.throttled")
+
+
+def test_a_server_that_stops_writes_the_counts_of_windows_not_yet_ended(tmp_path, ms_admin, ms_reports):
+    signing_key_active()
+    limits = {"AUTHPORTAL_THROTTLE_WINDOW_SECONDS": "3600", "AUTHPORTAL_THROTTLE_CLIENT_FAILURES": "5"}
+    with granian_serving(
+        env=server_environment(tmp_path), log=tmp_path / "granian.log", workers=1, extra_env=limits
+    ) as port:
+        result = flood(
+            host="127.0.0.1",
+            port=port,
+            audience=DOCTORS,
+            flood_client_id=ms_admin.client.client_id,
+            good_client_id=ms_reports.client.client_id,
+            good_secret=ms_reports.client_secret,
+            total=200,
+            threads=2,
+            quiet_requests=2,
+        )
+        assert not AuditEvent.objects.filter(event="token.throttled").exists(), "the window has not ended"
+    (row,) = AuditEvent.objects.filter(event="token.throttled")
+    assert result.statuses == {401: 5, 429: 195}
+    assert row.details["count"] == 195 and row.actor == ms_admin.client.client_id

@@ -131,6 +131,21 @@ def read_database(name: str, default: str) -> dict:
     return config
 
 
+def read_optional_secret(name: str) -> str | None:
+    """A secret from NAME or from the file named by NAME_FILE; None when neither is set."""
+    if value := os.environ.get(name, "").strip():
+        return value
+    if file_name := os.environ.get(f"{name}_FILE", "").strip():
+        try:
+            value = Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE names {file_name!r}, which cannot be read: {exc}") from None
+        if not value:
+            raise ImproperlyConfigured(f"{name}_FILE names {file_name!r}, which is empty")
+        return value
+    return None
+
+
 def read_secret(name: str, *, data_dir: Path, filename: str, generate: callable) -> str:  # type: ignore[valid-type]
     """A secret from NAME, from the file named by NAME_FILE, or generated once into the data directory."""
     if value := os.environ.get(name, "").strip():

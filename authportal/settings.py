@@ -19,6 +19,7 @@ from authportal.config import (
     read_issuer,
     read_list,
     read_networks,
+    read_optional_secret,
     read_secret,
     read_url,
 )
@@ -104,6 +105,10 @@ AUTHPORTAL_TRUSTED_PROXIES = read_networks("AUTHPORTAL_TRUSTED_PROXIES")
 AUTHPORTAL_READY_SEAL_MAX_LAG_SECONDS = read_int(
     "AUTHPORTAL_READY_SEAL_MAX_LAG_SECONDS", 600, minimum=60, maximum=86400
 )
+# /metrics (monitoring/) is not public: a scraper sends this bearer token, or comes from an allowed
+# address (addresses or CIDR networks; the address as AUTHPORTAL_TRUSTED_PROXIES decide it).
+AUTHPORTAL_METRICS_TOKEN = read_optional_secret("AUTHPORTAL_METRICS_TOKEN")
+AUTHPORTAL_METRICS_ALLOW = read_networks("AUTHPORTAL_METRICS_ALLOW")
 
 # --- Django -------------------------------------------------------------------------------------
 _issuer_host = urlsplit(AUTHPORTAL_ISSUER).hostname or "localhost"
@@ -133,6 +138,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "authportal.middleware.request_id_middleware",
+    "monitoring.middleware.request_observer_middleware",
     "throttling.middleware.token_throttle_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -85,6 +85,7 @@ def token_throttle_middleware(get_response: Callable[[HttpRequest], HttpResponse
             return get_response(request)
         ledger_ensure_running()
         caller = caller_of(request)
+        request.token_caller = caller  # type: ignore[attr-defined]  (for metrics and the request's log line)
         throttled = token_request_throttled(caller=caller)
         if throttled is not None:
             request.throttled = throttled  # type: ignore[attr-defined]  (for the request's log line)

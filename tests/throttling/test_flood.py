@@ -73,12 +73,13 @@ def test_a_flood_of_bad_secrets_leaves_a_good_client_alone_and_its_rows_bounded_
             raise AssertionError(f"{counted()} counted of {result.statuses}: {rows}") from None
 
     assert set(result.good_statuses) == {200}, result.good_statuses
-    assert set(result.statuses) <= {401, 429} and sum(result.statuses.values()) == TOTAL
+    # A 503 is a bad request the overloaded machine could not decide within the 1 s deadline (no row).
+    assert set(result.statuses) <= {401, 429, 503} and sum(result.statuses.values()) == TOTAL
     denied = flooded.filter(event="token.denied").count()
     throttled_rows = flooded.filter(event="token.throttled").count()
     assert denied == result.statuses.get(401, 0), "every 401 has its token.denied row"
     assert counted() == result.statuses.get(429, 0), "the throttled counts add up to the 429s sent"
-    assert denied + counted() == TOTAL
+    assert denied + counted() + result.statuses.get(503, 0) == TOTAL
     # Bounded by windows, not by requests: per window and worker, the limit's denials and one row.
     windows = math.ceil(result.seconds / WINDOW) + 1
     assert denied <= CLIENT_FAILURES * WORKERS * windows
@@ -100,7 +101,7 @@ def test_a_server_that_stops_writes_the_counts_of_windows_not_yet_ended(tmp_path
             good_client_id=ms_reports.client.client_id,
             good_secret=ms_reports.client_secret,
             total=200,
-            threads=2,
+            threads=1,  # one at a time: exactly the limit's 401s, then 429s
             quiet_requests=2,
         )
         assert not AuditEvent.objects.filter(event="token.throttled").exists(), "the window has not ended"

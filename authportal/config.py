@@ -139,7 +139,9 @@ def read_optional_secret(name: str) -> str | None:
         try:
             value = Path(file_name).read_text().strip()
         except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE names {file_name!r}, which cannot be read: {exc}") from None
+            raise ImproperlyConfigured(
+                f"{name}_FILE names {file_name!r}, which cannot be read: {exc}"
+            ) from None
         if not value:
             raise ImproperlyConfigured(f"{name}_FILE names {file_name!r}, which is empty")
         return value

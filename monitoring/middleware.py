@@ -1,4 +1,7 @@
-"""Every request observed once it is answered: Prometheus series, and for protocol requests a log line.
+"""Every request observed once it is answered: Prometheus series, and for protocol requests a log line
+(`authportal.requests`, INFO): method, path, status, outcome, client id (only an authenticated one:
+see monitoring/outcomes.py), request id, address and time. Never a header, a parameter or a body, so
+never a secret, a token or an assertion.
 
 Installed right after the request id (so that the throttling's 429s are observed too).
 """
@@ -52,11 +55,13 @@ def request_observer_middleware(get_response: Callable[[HttpRequest], HttpRespon
         _count(outcome, seconds)
         if request.path.startswith(PROTOCOL_PATH_PREFIXES):
             request_log.info(
-                "%s %s %s %s %.1fms",
+                "%s %s %s %s client=%s request_id=%s %.1fms",
                 request.method,
                 request.path,
                 outcome.status,
                 outcome.outcome,
+                outcome.client_id or "-",
+                getattr(request, "request_id", ""),
                 seconds * 1000,
                 extra={
                     "request_id": getattr(request, "request_id", ""),

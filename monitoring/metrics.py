@@ -90,7 +90,7 @@ def metrics_exposition() -> bytes:
     """The text Prometheus scrapes: every worker's counters and histograms, then the database's gauges."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         workers = CollectorRegistry()
-        MultiProcessCollector(workers)
+        MultiProcessCollector(workers)  # type: ignore[no-untyped-call]
         counted = generate_latest(workers)
     else:
         from prometheus_client import REGISTRY

@@ -46,7 +46,9 @@ def _count(outcome: Outcome, seconds: float) -> None:
         metrics.TOKENS_REFUSED.labels(outcome.client_id, outcome.outcome).inc()
 
 
-def request_observer_middleware(get_response: Callable[[HttpRequest], HttpResponse]):
+def request_observer_middleware(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
     def middleware(request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         response = get_response(request)

@@ -36,9 +36,10 @@ def _claims(access_token: str) -> dict[str, object]:
     """The payload of a token we just signed (read, not verified: it is ours and about to leave)."""
     try:
         payload = access_token.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError, binascii.Error):
         return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def _body(response: HttpResponse) -> dict[str, object]:

@@ -67,7 +67,7 @@ _chores: list[Callable[[], None]] = []
 
 
 def window_start(now: float) -> int:
-    window = settings.AUTHPORTAL_THROTTLE_WINDOW_SECONDS
+    window = int(settings.AUTHPORTAL_THROTTLE_WINDOW_SECONDS)
     return int(now // window) * window
 
 
@@ -167,6 +167,10 @@ def _write(key: LedgerKey, entry: _Count, *, window: int) -> None:
         )
 
 
+def _flush_ended() -> None:
+    ledger_flush()
+
+
 def ledger_flush_at_shutdown() -> None:
     """The server's worker is stopping (authportal/rsgi.py): write every count, ended window or not."""
     ledger_flush(everything=True)
@@ -186,7 +190,7 @@ def ledger_chore(chore: Callable[[], None]) -> None:
 
 
 def ledger_background_running() -> bool:
-    return _background["wanted"] and _background["pid"] == os.getpid()
+    return bool(_background["wanted"]) and _background["pid"] == os.getpid()
 
 
 def ledger_ensure_running() -> None:
@@ -206,7 +210,7 @@ def _thread_start() -> None:
 def _run() -> None:
     while True:
         time.sleep(BACKGROUND_PERIOD_SECONDS)
-        for chore in (*_chores, ledger_flush):
+        for chore in [*_chores, _flush_ended]:
             try:
                 chore()
             except Exception:  # noqa: BLE001 (the thread must outlive any one failure)

@@ -41,12 +41,13 @@ def _current() -> _Limiter:
     if _limiter is None:
         with _lock:
             if _limiter is None:
+                storage: Storage = MemoryStorage()
                 if settings.REDIS_URL:
-                    storage = storage_from_string(
+                    shared = storage_from_string(
                         settings.REDIS_URL, socket_timeout=0.25, socket_connect_timeout=0.25
                     )
-                else:
-                    storage = MemoryStorage()
+                    assert isinstance(shared, Storage)  # the synchronous storage, not limits.aio's
+                    storage = shared
                 _limiter = _Limiter(storage=storage, strategy=FixedWindowRateLimiter(storage))
     return _limiter
 

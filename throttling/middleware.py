@@ -61,7 +61,7 @@ def caller_of(request: HttpRequest) -> Caller:
         client_id = ""  # unreadable: only its address counts (the view refuses it the same way)
     finally:
         # What Django itself does after reading `body`: the view reads the same bytes again.
-        request._stream = io.BytesIO(body)  # type: ignore[attr-defined]
+        request._stream = io.BytesIO(body)
     return Caller(client_id=client_id, address=client_address(request.META))
 
 
@@ -69,12 +69,15 @@ def _error_of(response: HttpResponse) -> str | None:
     if response.status_code == 200:
         return None
     try:
-        return json.loads(response.content).get("error")
-    except ValueError:
+        error = json.loads(response.content).get("error")
+    except (ValueError, AttributeError):
         return None
+    return error if isinstance(error, str) else None
 
 
-def token_throttle_middleware(get_response: Callable[[HttpRequest], HttpResponse]):
+def token_throttle_middleware(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
     token_paths: set[str] = set()
     ledger_chore(throttles_lifted_apply)
 
@@ -85,10 +88,11 @@ def token_throttle_middleware(get_response: Callable[[HttpRequest], HttpResponse
             return get_response(request)
         ledger_ensure_running()
         caller = caller_of(request)
-        request.token_caller = caller  # type: ignore[attr-defined]  (for metrics and the request's log line)
+        # For metrics and the request's log line (monitoring/).
+        request.token_caller = caller  # type: ignore[attr-defined]
         throttled = token_request_throttled(caller=caller)
         if throttled is not None:
-            request.throttled = throttled  # type: ignore[attr-defined]  (for the request's log line)
+            request.throttled = throttled  # type: ignore[attr-defined]
             response = throttled_response(throttled)
         else:
             response = get_response(request)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -61,7 +62,7 @@ def client_key(client_id: str) -> str:
 
 def _limits(caller: Caller) -> list[tuple[str, str, int, str]]:
     """(limit, key, amount, what the audit calls it) for each limit that applies to the caller."""
-    limits = []
+    limits: list[tuple[str, str, int, str]] = []
     if caller.client_id:
         key = client_key(caller.client_id)
         limits.append((Limit.CLIENT_FAILURES, key, settings.AUTHPORTAL_THROTTLE_CLIENT_FAILURES, ""))
@@ -93,19 +94,25 @@ def token_request_throttled(*, caller: Caller, now: float | None = None) -> Thro
         if state is None or state[0] > 0:
             continue
         until = state[1]
-        presented = caller.client_id
         ledger_count(
             limit=limit,
             key=key,
-            label=(lambda a=address: f"address:{a}")
-            if address
-            else (lambda p=presented: client_id_audited(client_id=p)),
+            label=_address_label(address) if address else _client_label(caller.client_id),
             now=now,
             until=until,
         )
         window = settings.AUTHPORTAL_THROTTLE_WINDOW_SECONDS
         return Throttled(limit=limit, retry_after=max(1, min(window, math.ceil(until - now))))
     return None
+
+
+def _address_label(address: str) -> Callable[[], str]:
+    return lambda: f"address:{address}"
+
+
+def _client_label(presented: str) -> Callable[[], str]:
+    # Read when the row is written (the background thread): whether the id is registered is a query.
+    return lambda: client_id_audited(client_id=presented)
 
 
 def token_answer_count(*, caller: Caller, status: int, error: str | None) -> None:

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
 from oauth.errors import OAuthError, json_no_store
-from oauth.requests import token_request_parse
+from oauth.requests import _basic_credentials, token_request_parse
 from throttling.addresses import client_address
 from throttling.ledger import (
     ledger_background_running,
@@ -53,15 +53,24 @@ def throttled_response(throttled: Throttled) -> HttpResponse:
 
 
 def caller_of(request: HttpRequest) -> Caller:
-    """Who the request says it is, read as the view will read it, leaving the body for the view."""
-    body = request.body  # read once; Django keeps it
+    """Who the request says it is, read as the view will read it, leaving the body for the view.
+
+    With Basic credentials (nearly every client) only the header is decoded, by the token endpoint's
+    own decoder; otherwise the form is read by its parser (client_secret_post).
+    """
+    header = request.META.get("HTTP_AUTHORIZATION")
     try:
-        client_id = token_request_parse(request).client_id
+        if header is not None:
+            client_id = _basic_credentials(header)[0]
+        else:
+            body = request.body  # read once; Django keeps it
+            try:
+                client_id = token_request_parse(request).client_id
+            finally:
+                # What Django itself does after reading `body`: the view reads the same bytes again.
+                request._stream = io.BytesIO(body)
     except OAuthError:
         client_id = ""  # unreadable: only its address counts (the view refuses it the same way)
-    finally:
-        # What Django itself does after reading `body`: the view reads the same bytes again.
-        request._stream = io.BytesIO(body)
     return Caller(client_id=client_id, address=client_address(request.META))
 
 

@@ -11,6 +11,8 @@ A request over a limit is answered 429 from the limiter alone; its refusal is co
 
 from __future__ import annotations
 
+import functools
+import hmac
 import math
 import time
 from collections.abc import Callable
@@ -55,9 +57,18 @@ class Throttled:
     retry_after: int  # seconds
 
 
+@functools.cache
+def _client_key_hmac(secret_key: str) -> hmac.HMAC:
+    # Django's salted_hmac derives its key anew on every call; derived once here, copied per use.
+    return salted_hmac("authportal.throttling.client_id", b"", secret=secret_key, algorithm="sha256")
+
+
 def client_key(client_id: str) -> str:
-    """The limiter's name for a presented client id: an HMAC, since the text may be a secret."""
-    return salted_hmac("authportal.throttling.client_id", client_id, algorithm="sha256").hexdigest()[:32]
+    """The limiter's name for a presented client id: an HMAC keyed with SECRET_KEY (the text may be a
+    secret), the same as Django's `salted_hmac("authportal.throttling.client_id", client_id)`."""
+    mac = _client_key_hmac(settings.SECRET_KEY).copy()
+    mac.update(client_id.encode())
+    return mac.hexdigest()[:32]
 
 
 def _limits(caller: Caller) -> list[tuple[str, str, int, str]]:

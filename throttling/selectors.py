@@ -10,6 +10,7 @@ from datetime import datetime
 from django import db
 from django.db.models import QuerySet
 
+from throttling.ledger import ledger_background_running
 from throttling.models import Throttle, TokenQuota
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,9 @@ def token_quota_of(*, client_id: str) -> int | None:
     Read afresh when older than QUOTA_REFRESH_SECONDS; under the server the background thread keeps
     it fresh, so a token request rarely reads it.
     """
-    if token_quotas_stale():
+    # Under the server the background thread keeps the copy fresh: a request never waits on the
+    # database for it (were the database frozen, it would spend the request's deadline).
+    if token_quotas_stale() and not ledger_background_running():
         try:
             token_quotas_refresh()
         except db.Error:

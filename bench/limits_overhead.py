@@ -33,7 +33,9 @@ def main() -> None:
     auth = "Basic " + "YmVuY2g6c2VjcmV0LXRoYXQtaXMtcmlnaHQ="
 
     def request():
-        return factory.post("/o/token", data=body, content_type="application/x-www-form-urlencoded", HTTP_AUTHORIZATION=auth)
+        return factory.post(
+            "/o/token", data=body, content_type="application/x-www-form-urlencoded", HTTP_AUTHORIZATION=auth
+        )
 
     count = 20000
     requests = [request() for _ in range(count)]
@@ -43,7 +45,9 @@ def main() -> None:
         assert token_request_throttled(caller=caller) is None
         token_answer_count(caller=caller, status=200, error=None)
     limits_us = (time.process_time() - started) / count * 1e6
-    print(f"the limits' work per good token request: {limits_us:.1f} µs of CPU (limiter {'in Redis' if settings.REDIS_URL else 'in memory'})")
+    print(
+        f"the limits' work per good token request: {limits_us:.1f} µs of CPU (limiter {'in Redis' if settings.REDIS_URL else 'in memory'})"
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from authportal_client.bearer import bearer_token
 from authportal_client.errors import InvalidToken
 from authportal_client.keys import Fetched, JwksSource, keys_from_jwks
 from authportal_client.verifier import Verifier
-from django.conf import settings
 from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
@@ -24,6 +23,7 @@ from rest_framework.request import Request
 from api.services import ADMIN_READ, ADMIN_WRITE, AUDIT_READ, api_audience
 from audit.actor import Actor
 from clients.models import Client
+from core.conf import app_settings
 from keys.selectors import jwks_published
 from portal.roles import ADMIN, AUDITOR, role_of
 
@@ -55,15 +55,15 @@ _verifiers_lock = threading.Lock()
 
 def api_verifier() -> Verifier:
     """One per process (and per issuer, so that a test changing the issuer gets its own)."""
-    key = (settings.AUTHPORTAL_ISSUER, api_audience())
+    key = (app_settings.ISSUER, api_audience())
     with _verifiers_lock:
         verifier = _verifiers.get(key)
         if verifier is None:
             verifier = _verifiers[key] = Verifier(
-                settings.AUTHPORTAL_ISSUER,
+                app_settings.ISSUER,
                 api_audience(),
                 jwks_source=PublishedJwksSource(),
-                max_lifetime=settings.AUTHPORTAL_TOKEN_LIFETIME_MAX,
+                max_lifetime=app_settings.TOKEN_LIFETIME_MAX,
             )
         return verifier
 

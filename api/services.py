@@ -6,12 +6,12 @@ below, once an operator has granted them to its client.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import transaction
 
 from audit.actor import Actor
 from clients.models import Scope, Service
 from clients.services import ScopeSpec, scopes_add, service_register
+from core.conf import app_settings
 
 API_SERVICE_NAME = "authportal-api"
 ADMIN_READ = "admin:read"
@@ -25,7 +25,7 @@ API_SCOPES = (
 
 
 def api_audience() -> str:
-    return f"{settings.AUTHPORTAL_ISSUER}/api"
+    return f"{app_settings.ISSUER}/api"
 
 
 @transaction.atomic

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
+
+from core.conf import app_settings
 
 if TYPE_CHECKING:  # a real import would be circular: DRF reads its settings as it loads
     from rest_framework.views import APIView
@@ -16,7 +17,7 @@ class CallerRateThrottle(SimpleRateThrottle):
     scope = "api"
 
     def get_rate(self) -> str:
-        return f"{settings.AUTHPORTAL_API_RATE_PER_MINUTE}/min"
+        return f"{app_settings.API_RATE_PER_MINUTE}/min"
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
         user = request.user

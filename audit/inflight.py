@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import select
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -34,6 +34,11 @@ from core.deadlines import database_wait_limit
 
 class AuditWriteFailed(DatabaseError):
     """The event was not committed, so what it records must not happen (no token is handed out)."""
+
+
+# Called with the seconds from sending a row's INSERT to reading its commit (monitoring/ registers one
+# to export them); the audit app imports nothing of ours, so whoever watches is passed in.
+commit_observers: list[Callable[[float], None]] = []
 
 
 class AuditRowCommitted:
@@ -57,6 +62,7 @@ class AuditRowInFlight:
         for condition in only_if:
             params.extend(str(param).encode() for param in condition.params)
         statement = insert_text_sql(tuple((c.name, c.sql, c.casts) for c in only_if))
+        self._sent_at = time.perf_counter()
         try:
             wrapper.ensure_connection()
             self._pgconn: pq.abc.PGconn = wrapper.connection.pgconn
@@ -84,6 +90,8 @@ class AuditRowInFlight:
             self._fail(exc)
         if error is not None:
             raise AuditWriteFailed(f"the audit event was not committed: {error}")
+        for observe in commit_observers:
+            observe(time.perf_counter() - self._sent_at)
         return written == 1
 
     def _fail(self, exc: psycopg.Error) -> None:

@@ -83,6 +83,19 @@ def setting_text(spec: TextSetting | PathSetting) -> str | None:
     return os.environ.get(spec.env, "").strip() or None
 
 
+def read_networks(name: str) -> list[str]:
+    """A comma-separated list of IP addresses or networks (CIDR), each checked."""
+    import ipaddress
+
+    values = read_list(name, [])
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must list IP addresses or networks, got {value!r}") from None
+    return values
+
+
 def _url_split(name: str, value: str) -> SplitResult:
     # urlsplit raises ValueError on an unbalanced or non-IP bracketed host and on a host that
     # NFKC-normalizes into a delimiter; `.port` on a port that is no number below 65536.
@@ -143,6 +156,23 @@ def read_database(name: str, default: str) -> dict[str, Any]:
     if not config.get("ENGINE"):
         raise ImproperlyConfigured(f"{name} has an unsupported scheme: {value!r}")
     return dict(config)
+
+
+def read_optional_secret(name: str) -> str | None:
+    """A secret from NAME or from the file named by NAME_FILE; None when neither is set."""
+    if value := os.environ.get(name, "").strip():
+        return value
+    if file_name := os.environ.get(f"{name}_FILE", "").strip():
+        try:
+            value = Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"{name}_FILE names {file_name!r}, which cannot be read: {exc}"
+            ) from None
+        if not value:
+            raise ImproperlyConfigured(f"{name}_FILE names {file_name!r}, which is empty")
+        return value
+    return None
 
 
 def read_secret(name: str, *, data_dir: Path, filename: str, generate: Callable[[], str]) -> str:

@@ -36,8 +36,10 @@ class RSGIApplication:
         body_timeout: float,
         max_body_bytes: int,
         protocol_paths: tuple[str, ...],
+        on_shutdown: Callable[[], None] = lambda: None,
     ) -> None:
         self.application = application
+        self.on_shutdown = on_shutdown
         self.body_timeout = body_timeout
         self.max_body_bytes = max_body_bytes
         self.protocol_paths = protocol_paths
@@ -47,6 +49,12 @@ class RSGIApplication:
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         # One pool per worker process, made in the worker (granian forks after importing us).
         self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="authportal")
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        # The worker is stopping: what it still holds in memory (throttled counts) is written now.
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        self.on_shutdown()
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         if scope.proto != "http":
@@ -154,6 +162,7 @@ def _application() -> RSGIApplication:
     from authportal.wsgi import application as django_application
     from core.conf import app_settings
     from oauth.errors import PROTOCOL_PATH_PREFIXES
+    from throttling.ledger import ledger_flush_at_shutdown
 
     return RSGIApplication(
         django_application,
@@ -161,6 +170,7 @@ def _application() -> RSGIApplication:
         body_timeout=app_settings.REQUEST_BODY_TIMEOUT_SECONDS,
         max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
         protocol_paths=PROTOCOL_PATH_PREFIXES,
+        on_shutdown=ledger_flush_at_shutdown,
     )
 
 

@@ -18,6 +18,8 @@ from authportal.config import (
     read_int,
     read_issuer,
     read_list,
+    read_networks,
+    read_optional_secret,
     read_secret,
     read_url,
     setting_bool,
@@ -69,6 +71,14 @@ AUTHPORTAL_DB_TIMEOUT_PROTOCOL_MS = setting_int(conf.DB_TIMEOUT_PROTOCOL_MS)
 AUTHPORTAL_DB_TIMEOUT_PORTAL_SECONDS = setting_int(conf.DB_TIMEOUT_PORTAL_SECONDS)
 AUTHPORTAL_THREADS = setting_int(conf.THREADS)
 AUTHPORTAL_REQUEST_BODY_TIMEOUT_SECONDS = setting_int(conf.REQUEST_BODY_TIMEOUT_SECONDS)
+AUTHPORTAL_THROTTLE = setting_bool(conf.THROTTLE)
+AUTHPORTAL_THROTTLE_WINDOW_SECONDS = setting_int(conf.THROTTLE_WINDOW_SECONDS)
+AUTHPORTAL_THROTTLE_CLIENT_FAILURES = setting_int(conf.THROTTLE_CLIENT_FAILURES)
+AUTHPORTAL_THROTTLE_ADDRESS_FAILURES = setting_int(conf.THROTTLE_ADDRESS_FAILURES)
+AUTHPORTAL_TRUSTED_PROXIES = read_networks(conf.TRUSTED_PROXIES.env)
+AUTHPORTAL_READY_SEAL_MAX_LAG_SECONDS = setting_int(conf.READY_SEAL_MAX_LAG_SECONDS)
+AUTHPORTAL_METRICS_TOKEN = read_optional_secret(conf.METRICS_TOKEN.env) or ""
+AUTHPORTAL_METRICS_ALLOW = read_networks(conf.METRICS_ALLOW.env)
 
 # --- Django -------------------------------------------------------------------------------------
 _issuer_host = urlsplit(AUTHPORTAL_ISSUER).hostname or "localhost"
@@ -96,10 +106,14 @@ INSTALLED_APPS = [
     "oauth",
     "portal",
     "api",
+    "throttling",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
     "authportal.middleware.request_id_middleware",
+    "monitoring.middleware.request_observer_middleware",
+    "throttling.middleware.token_throttle_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -231,7 +245,7 @@ CONTENT_SECURITY_POLICY = {
 
 # --- the admin REST API (api/, /api/v1/) -------------------------------------------------------
 # Requests a minute per caller (a client id, or a portal user) before 429 with Retry-After.
-AUTHPORTAL_API_RATE_PER_MINUTE = read_int("AUTHPORTAL_API_RATE_PER_MINUTE", 600, minimum=1, maximum=100_000)
+AUTHPORTAL_API_RATE_PER_MINUTE = setting_int(conf.API_RATE_PER_MINUTE)
 # Project-wide only what no view can set for itself; the API's authentication, rights, throttle,
 # formats and problem details are set on its views (api/views/common.py: AdminApiView).
 REST_FRAMEWORK = {
@@ -310,11 +324,22 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = read_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 LOG_LEVEL = read_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+# plain: one readable line per event (make run); json: one JSON object per line, with each request's
+# id, client id, outcome and timing as fields (monitoring/middleware.py), for a log pipeline.
+AUTHPORTAL_LOG_FORMAT = setting_choice(conf.LOG_FORMAT)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": AUTHPORTAL_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -4,6 +4,7 @@ urlpatterns = [
     path("", include("oauth.urls")),
     path("", include("api.urls")),
     path("", include("portal.urls")),
+    path("", include("monitoring.urls")),
 ]
 
 handler400 = "oauth.views.bad_request"

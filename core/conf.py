@@ -234,6 +234,28 @@ class AppSettings:
         "", "e.g. HTTP_X_FORWARDED_PROTO, only behind a proxy you run that sets it"
     )
 
+    # --- the admin API (api/)
+    API_RATE_PER_MINUTE = IntSetting(
+        600, "requests a minute per caller before the API answers 429", minimum=1, maximum=100_000
+    )
+    # --- limits at the token endpoint (throttling/): over a limit, 429 before any database work
+    THROTTLE = BoolSetting(True, "limits at /o/token on or off")
+    THROTTLE_WINDOW_SECONDS = IntSetting(60, "the limits' window", minimum=1, maximum=3600)
+    THROTTLE_CLIENT_FAILURES = IntSetting(
+        20, "failed authentications per presented client id in a window", minimum=1
+    )
+    THROTTLE_ADDRESS_FAILURES = IntSetting(100, "failed authentications per address in a window", minimum=1)
+    TRUSTED_PROXIES = ListSetting(
+        [], "proxies (addresses or CIDR networks) whose X-Forwarded-For names the client's address"
+    )
+    # --- operation (monitoring/)
+    READY_SEAL_MAX_LAG_SECONDS = IntSetting(
+        600, "/readyz is unready when an event has waited longer for its seal", minimum=60, maximum=86400
+    )
+    METRICS_TOKEN = TextSetting("", "the bearer token a scraper of /metrics sends (or METRICS_TOKEN_FILE)")
+    METRICS_ALLOW = ListSetting([], "addresses or CIDR networks allowed to read /metrics without the token")
+    LOG_FORMAT = ChoiceSetting("plain", "plain text or JSON lines", choices=("plain", "json"))
+
     # Relations between settings: refused at start-up and by `manage.py check`.
     RELATIONS = (
         NotAbove(

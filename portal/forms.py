@@ -253,3 +253,12 @@ class DelegationEdgeForm(forms.Form):
     def clean_mappings(self) -> list[ScopeMapping]:
         lines = [line.strip() for line in self.cleaned_data["mappings"].splitlines() if line.strip()]
         return [ScopeMapping.parse(line) for line in lines]
+
+
+class TokenQuotaForm(forms.Form):
+    """A client's token quota per throttling window; empty removes it."""
+
+    client = forms.ModelChoiceField(queryset=Client.objects.all(), to_field_name="name")
+    tokens_per_window = forms.IntegerField(
+        min_value=1, max_value=1_000_000, required=False, help_text="empty: no quota"
+    )

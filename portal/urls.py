@@ -47,6 +47,9 @@ urlpatterns = [
     path("audit/export/", audit.audit_export, name="audit_export"),
     path("security/lockouts/", security.lockout_list, name="lockout_list"),
     path("security/lockouts/clear/", security.lockout_clear, name="lockout_clear"),
+    path("security/throttles/", security.throttle_list, name="throttle_list"),
+    path("security/throttles/<int:pk>/lift/", security.throttle_lift_view, name="throttle_lift"),
+    path("security/throttles/quota/", security.token_quota_view, name="token_quota"),
     path("trusted-issuers/", trusted_issuers.trusted_issuer_list, name="trusted_issuer_list"),
     path("trusted-issuers/new/", trusted_issuers.trusted_issuer_create, name="trusted_issuer_create"),
     path(

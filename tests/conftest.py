@@ -14,6 +14,9 @@ from clients.selectors import call_graph_forget, client_credentials_forget
 from clients.services import GrantSpec, RegisteredClient, ScopeSpec, client_register, service_register
 from keys.tokens import signer_cache_clear
 from oauth.exchange import exchange_key_cache_clear
+from throttling.ledger import ledger_forget
+from throttling.limiter import limiter_reset
+from throttling.selectors import token_quotas_forget
 
 
 @pytest.fixture(autouse=True)
@@ -45,12 +48,20 @@ def fresh_caches():
         exchange_key_cache_clear,
         external_jwks_forget,
         cache.clear,
+        throttles_forget,
     )
     for forget in forgets:
         forget()
     yield
     for forget in forgets:
         forget()
+
+
+def throttles_forget() -> None:
+    # The limits' counters (in Redis too, when the tests run with REDIS_URL), counts and quotas.
+    limiter_reset()
+    ledger_forget()
+    token_quotas_forget()
 
 
 @pytest.fixture

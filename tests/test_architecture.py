@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: list[set[str]] = [
     {"authportal"},
     {"api"},  # the admin API: the portal's roles and list searches, over the same services
-    {"portal"},
+    {"portal", "monitoring"},  # the browser portal; health, metrics and the request log
+    {"throttling"},  # the limits at the token endpoint, before the protocol's view
     {"oauth"},
     {"keys", "clients"},
     {"audit"},

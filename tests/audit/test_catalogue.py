@@ -36,4 +36,5 @@ def test_a_prefix_pattern_expands_to_its_events():
         "token.issued",
         "token.exchanged",
         "token.denied",
+        "token.throttled",
     )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from clients.models import DelegationEdge, Service, TrustedIssuer
 from clients.services import ScopeMapping, delegation_edge_add
 from keys.services import signing_key_active
+from throttling.models import Throttle
 
 READ = "read"  # GET for admins and auditors; POST is 405
 CHANGE = "change"  # admins only, whatever the method
@@ -49,7 +53,19 @@ def portal_urls(service, scope, client, key) -> list[tuple[str, str]]:
         (reverse("portal:client_grants_add", args=[client.pk]), POST_ONLY_CHANGE),
         (reverse("portal:key_rotate"), POST_ONLY_CHANGE),
         (reverse("portal:lockout_clear"), POST_ONLY_CHANGE),
+        (reverse("portal:throttle_list"), ADMIN_READ),
+        (reverse("portal:throttle_lift", args=[throttle().pk]), POST_ONLY_CHANGE),
+        (reverse("portal:token_quota"), POST_ONLY_CHANGE),
     ]
+
+
+def throttle() -> Throttle:
+    """A client id over its limit, so that the lift URL has something to name."""
+    until = timezone.now() + timedelta(minutes=1)
+    return Throttle.objects.get_or_create(
+        key="0" * 32,
+        defaults={"limit": "client_failures", "label": "someone", "since": timezone.now(), "until": until},
+    )[0]
 
 
 def trusted_issuer() -> TrustedIssuer:

@@ -89,6 +89,19 @@ AUTHPORTAL_REQUEST_BODY_TIMEOUT_SECONDS = read_int(
 AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES = read_int(
     "AUTHPORTAL_TOKEN_REQUEST_MAX_BYTES", 4096, minimum=256, maximum=65536
 )
+# private_key_jwt (oauth/client_assertions.py): how far ahead an assertion's exp may be, and whether the
+# token endpoint's URL is accepted as its aud beside the issuer identifier (RFC 7523's older reading).
+AUTHPORTAL_CLIENT_ASSERTION_MAX_LIFETIME = read_int(
+    "AUTHPORTAL_CLIENT_ASSERTION_MAX_LIFETIME", 3600, minimum=10, maximum=3600
+)
+AUTHPORTAL_CLIENT_ASSERTION_TOKEN_ENDPOINT_AUDIENCE = read_bool(
+    "AUTHPORTAL_CLIENT_ASSERTION_TOKEN_ENDPOINT_AUDIENCE", True
+)
+# The signed revocation list's Cache-Control max-age (revocation/): how long a revocation may take to
+# reach a verifier that caches it (introspection honours it at once).
+AUTHPORTAL_REVOCATION_LIST_MAX_AGE = read_int(
+    "AUTHPORTAL_REVOCATION_LIST_MAX_AGE", 60, minimum=0, maximum=3600
+)
 
 # --- Django -------------------------------------------------------------------------------------
 _issuer_host = urlsplit(AUTHPORTAL_ISSUER).hostname or "localhost"

@@ -51,7 +51,7 @@ from keys.selectors import signing_key_published
 from keys.tokens import signer_active, signer_recheck
 from oauth.errors import OAuthError
 from oauth.requests import TokenRequest
-from oauth.services import client_decided
+from oauth.services import client_authentication_details, client_decided
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -549,6 +549,7 @@ def _issue(
             "jti": jti,
             "kid": signer.kid,
             "exp": expires_at,
+            **client_authentication_details(client),
         },
     )
     try:

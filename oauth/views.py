@@ -14,6 +14,7 @@ from django.views.defaults import server_error as html_server_error
 
 from clients.selectors import scope_names_all
 from keys.tokens import SigningUnavailable
+from oauth.client_assertions import ALGORITHMS as ASSERTION_ALGORITHMS
 from oauth.errors import (
     PROTOCOL_PATH_PREFIXES,
     OAuthError,
@@ -83,7 +84,12 @@ def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
         "token_endpoint": issuer + reverse("oauth:token"),
         "jwks_uri": issuer + reverse("keys:jwks"),
         "grant_types_supported": ["client_credentials", TOKEN_EXCHANGE_GRANT],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ],
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "response_types_supported": [],
         "scopes_supported": scope_names_all(),
     }

@@ -81,7 +81,26 @@ class ClientForm(ClientEditForm):
         validators=[validate_client_name],
         help_text=f"Usually the calling service's name, e.g. ms_admin: {NAME_RULES}; fixed once created",
     )
-    field_order = ["name", "service", "access_token_lifetime"]
+    jwks = forms.CharField(
+        required=False,
+        label="Public keys (JWKS)",
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text='Optional. For private_key_jwt: the client\'s public JWKS, {"keys": [...]} '
+        "(python -m authportal_client keygen prints one). The client then has no secret.",
+    )
+    jwks_uri = forms.CharField(
+        required=False,
+        max_length=500,
+        label="or its JWKS URL",
+        help_text="Optional. For private_key_jwt: an https URL where the client publishes its JWKS.",
+    )
+    field_order = ["name", "service", "access_token_lifetime", "jwks", "jwks_uri"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        if cleaned.get("jwks", "").strip() and cleaned.get("jwks_uri", "").strip():
+            raise forms.ValidationError("Give either a JWKS or a JWKS URL, not both.")
+        return cleaned
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -253,3 +272,14 @@ class DelegationEdgeForm(forms.Form):
     def clean_mappings(self) -> list[ScopeMapping]:
         lines = [line.strip() for line in self.cleaned_data["mappings"].splitlines() if line.strip()]
         return [ScopeMapping.parse(line) for line in lines]
+
+
+class ClientKeyForm(forms.Form):
+    """The next public key of a private_key_jwt client, as one JWK with its kid."""
+
+    jwk = forms.CharField(
+        label="Next public key (JWK)",
+        max_length=JWKS_MAX_BYTES,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text='One public JWK with a kid, e.g. {"kty": "EC", "crv": "P-256", "x": "…", "y": "…", "kid": "k2"}',
+    )

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from clients.client_keys import client_key_add, client_key_remove, client_keys
 from clients.curl import token_request_curl
 from clients.models import Client
 from clients.services import (
@@ -23,13 +24,14 @@ from clients.services import (
 from portal.forms import (
     ClientEditForm,
     ClientForm,
+    ClientKeyForm,
     GrantScopesForm,
     SecretRotationForm,
     TypedConfirmationForm,
 )
 from portal.roles import ADMIN, admin_required, reader_required, role_of
 from portal.selectors import client_search, last_secret_rotation, scopes_to_grant
-from portal.views.common import add_validation_errors, search_query
+from portal.views.common import acting, add_validation_errors, search_query
 
 
 @reader_required
@@ -48,16 +50,60 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _client_page(
-    request: HttpRequest, client: Client, grant_form: GrantScopesForm, status: int = 200
+    request: HttpRequest,
+    client: Client,
+    grant_form: GrantScopesForm,
+    status: int = 200,
+    key_form: ClientKeyForm | None = None,
 ) -> HttpResponse:
     grants = client.grants.select_related("scope__service").order_by("scope__service__name", "scope__name")
     to_grant = scopes_to_grant(client=client) if role_of(request.user) == ADMIN else []
     return render(
         request,
         "portal/clients/detail.html",
-        {"client": client, "grants": grants, "to_grant": to_grant, "grant_form": grant_form},
+        {
+            "client": client,
+            "grants": grants,
+            "to_grant": to_grant,
+            "grant_form": grant_form,
+            "keys": client_keys(client=client),
+            "key_form": key_form or ClientKeyForm(),
+        },
         status=status,
     )
+
+
+@admin_required
+@require_POST
+def client_key_add_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The client's next public key, published beside its current one (rotation without downtime)."""
+    client = get_object_or_404(Client.objects.select_related("service"), pk=pk)
+    form = ClientKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            added = client_key_add(client=client, jwk=form.cleaned_data["jwk"], actor=acting(request))
+        except ValidationError as exc:
+            add_validation_errors(form, exc)
+        else:
+            messages.success(request, f"Added the key {added.kid} to {client.name}: it may sign with it now.")
+            return redirect("portal:client_detail", client.pk)
+    return _client_page(request, client, GrantScopesForm(client=client), status=400, key_form=form)
+
+
+@admin_required
+@require_POST
+def client_key_remove_view(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client, pk=pk)
+    kid = request.POST.get("kid", "")
+    try:
+        client_key_remove(client=client, kid=kid, actor=acting(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, f"Removed the key {kid} from {client.name}: assertions it signs are refused."
+        )
+    return redirect("portal:client_detail", client.pk)
 
 
 @admin_required
@@ -108,12 +154,16 @@ def client_create(request: HttpRequest) -> HttpResponse:
                 grants=[],
                 service=data["service"],
                 access_token_lifetime=data["access_token_lifetime"],
+                jwks=data["jwks"].strip() or None,
+                jwks_uri=data["jwks_uri"].strip(),
                 actor=request.user,
             )
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:
             messages.success(request, f"Created the client {registered.client.name}.")
+            if registered.client.uses_keys:  # no secret to show: it signs assertions with its own key
+                return redirect("portal:client_detail", registered.client.pk)
             return _secret_once(request, registered.client, registered.client_secret, rotated=False)
     return render(request, "portal/clients/form.html", {"form": form})
 

@@ -52,6 +52,8 @@ EVENTS: tuple[EventSpec, ...] = (
               "kind (token or client), jti and exp, or not_before; via (endpoint, portal, command); "
               "then (disabled, secret_rotated) for a compromised client",
               "Tokens were revoked: one by its jti, or every token of a client issued before not_before."),
+    EventSpec("revocation.refused", "failure", "client id as presented", "client:ID",
+              "error (RFC 6749 code), reason", "A revocation request at /o/revoke was refused."),
     EventSpec("introspection.answered", "either", "client id of the caller, as presented", "client:ID",
               "active, reason (why inactive), jti and client of the token when it is ours; never the token",
               "A token was introspected (RFC 7662); failure: the caller did not authenticate."),

@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "audit",
     "clients",
     "keys",
+    "revocation",
     "oauth",
     "portal",
 ]

@@ -28,11 +28,12 @@ class Signer:
     algorithm: str
     jwk: JWK
 
-    def sign(self, claims: dict) -> str:
-        """JWS compact serialization with a protected header of alg, kid and typ (RFC 9068 §2.1)."""
+    def sign(self, claims: dict, *, typ: str = "at+jwt") -> str:
+        """JWS compact serialization with a protected header of alg, kid and typ (RFC 9068 §2.1 for an
+        access token; another `typ` for another document this key signs, the revocation list)."""
         # jwcrypto's JWSCore rather than JWS: JWS deep-copies its header registry on every token,
         # a sixth of the token endpoint's CPU, for checks our fixed header does not need.
-        header = json.dumps({"alg": self.algorithm, "kid": self.kid, "typ": "at+jwt"}, separators=(",", ":"))
+        header = json.dumps({"alg": self.algorithm, "kid": self.kid, "typ": typ}, separators=(",", ":"))
         payload = json.dumps(claims, separators=(",", ":")).encode()
         signed = JWSCore(self.algorithm, self.jwk, header, payload).sign()
         return f"{signed['protected']}.{signed['payload'].decode()}.{signed['signature']}"

@@ -283,3 +283,23 @@ class ClientKeyForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
         help_text='One public JWK with a kid, e.g. {"kty": "EC", "crv": "P-256", "x": "…", "y": "…", "kid": "k2"}',
     )
+
+
+class CompromisedClientForm(forms.Form):
+    """Revoke every token of a client issued until now, and stop it getting new ones."""
+
+    then = forms.ChoiceField(
+        choices=[
+            ("disable", "and disable it"),
+            ("rotate_secret", "and give it a new secret (the old one stops at once)"),
+        ],
+        initial="disable",
+        widget=forms.RadioSelect,
+        label="Revoke every token it holds",
+    )
+
+
+class RevokeTokenForm(forms.Form):
+    jti = forms.CharField(
+        max_length=255, label="Revoke one token (its jti)", help_text="From the audit log's token.issued row"
+    )

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -25,13 +26,16 @@ from portal.forms import (
     ClientEditForm,
     ClientForm,
     ClientKeyForm,
+    CompromisedClientForm,
     GrantScopesForm,
+    RevokeTokenForm,
     SecretRotationForm,
     TypedConfirmationForm,
 )
 from portal.roles import ADMIN, admin_required, reader_required, role_of
 from portal.selectors import client_search, last_secret_rotation, scopes_to_grant
 from portal.views.common import acting, add_validation_errors, search_query
+from revocation.services import client_tokens_revoke, token_revoke_by_jti
 
 
 @reader_required
@@ -246,3 +250,54 @@ def client_rotate_secret(request: HttpRequest, pk: int) -> HttpResponse:
                 )
             return _secret_once(request, client, secret, rotated=True)
     return render(request, "portal/clients/rotate.html", {"form": form, "client": client})
+
+
+@never_cache
+@admin_required
+@require_POST
+def client_tokens_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "compromised client" button: every token it holds revoked, and it disabled or re-keyed."""
+    client = get_object_or_404(Client.objects.select_related("service"), pk=pk)
+    form = CompromisedClientForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose whether to disable the client or rotate its secret.")
+        return redirect("portal:client_detail", client.pk)
+    try:
+        secret = client_tokens_revoke(
+            client=client,
+            then=form.cleaned_data["then"],
+            actor=acting(request),
+            via="portal",
+            now=timezone.now(),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("portal:client_detail", client.pk)
+    delay = settings.AUTHPORTAL_REVOCATION_LIST_MAX_AGE
+    messages.success(
+        request,
+        f"Revoked every token of {client.name} issued until now: introspection refuses them at once, "
+        f"verifiers within {delay} seconds.",
+    )
+    if secret is None:
+        return redirect("portal:client_detail", client.pk)
+    client.refresh_from_db()
+    return _secret_once(request, client, secret, rotated=True)
+
+
+@admin_required
+@require_POST
+def token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client, pk=pk)
+    form = RevokeTokenForm(request.POST)
+    if form.is_valid():
+        jti = form.cleaned_data["jti"].strip()
+        try:
+            record = token_revoke_by_jti(jti=jti, actor=acting(request), via="portal", now=timezone.now())
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Revoked the token {jti} of client {record.client_id}.")
+    else:
+        messages.error(request, "Give the jti of the token to revoke.")
+    return redirect("portal:client_detail", client.pk)

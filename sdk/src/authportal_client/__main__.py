@@ -30,10 +30,14 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.jwks_out, "w", encoding="utf-8") as file:
             file.write(jwks + "\n")
     if not args.private_key_out:
-        sys.stdout.write("# The private key: keep it with the service, secret (TokenClient(..., private_key=...))\n")
+        sys.stdout.write(
+            "# The private key: keep it with the service, secret (TokenClient(..., private_key=...))\n"
+        )
         sys.stdout.write(pair.private_key_pem)
     if not args.jwks_out:
-        sys.stdout.write("# The JWKS to register: create_client NAME --jwks FILE, or paste it in the portal\n")
+        sys.stdout.write(
+            "# The JWKS to register: create_client NAME --jwks FILE, or paste it in the portal\n"
+        )
         sys.stdout.write(jwks + "\n")
     sys.stderr.write(f"kid {pair.kid}\n")
     return 0

@@ -125,4 +125,6 @@ def keygen(algorithm: str = "ES256") -> KeyPair:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    return KeyPair(private_key_pem=pem, jwks={"keys": [public_jwk(key, kid=kid, algorithm=algorithm)]}, kid=kid)
+    return KeyPair(
+        private_key_pem=pem, jwks={"keys": [public_jwk(key, kid=kid, algorithm=algorithm)]}, kid=kid
+    )

@@ -238,9 +238,10 @@ class TokenClient:
         if self._signer is not None:
             # A fresh assertion (a new jti) for every attempt: the portal refuses a replay.
             assertion = self._signer.sign(client_id=self.client_id, audience=self.issuer)
-            body += b"&" + urlencode(
-                {"client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
-            ).encode()
+            body += (
+                b"&"
+                + urlencode({"client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}).encode()
+            )
         else:
             # RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
             credentials = f"{quote_plus(self.client_id)}:{quote_plus(self._secret)}"

@@ -63,14 +63,16 @@ class AssertionSigner:
         public = public_jwk(key, kid="")
         return cls(key=key, algorithm=algorithm, kid=kid or thumbprint(public))
 
-    def sign(self, *, client_id: str, audience: str, now: float | None = None) -> str:
+    def sign(
+        self, *, client_id: str, audience: str, now: float | None = None, lifetime: int = ASSERTION_LIFETIME
+    ) -> str:
         issued = int(time.time() if now is None else now)
         claims = {
             "iss": client_id,
             "sub": client_id,
             "aud": audience,
             "iat": issued,
-            "exp": issued + ASSERTION_LIFETIME,
+            "exp": issued + lifetime,
             "jti": secrets.token_urlsafe(18),
         }
         headers = {"kid": self.kid, "typ": "client-authentication+jwt"}

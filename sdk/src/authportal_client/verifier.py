@@ -154,10 +154,13 @@ class Verifier:
     def _revocation_check(self, raw: dict[str, Any]) -> None:
         if self.revocations is None and self._discover_revocations:
             # Keys discovered from the metadata: so is the revocation list, once, when it names one.
+            source = self.keys.source
+            metadata = source.metadata if isinstance(source, HttpJwksSource) else None
             try:
-                url = discover(self.issuer, timeout=self._timeout).get("revocation_list_uri")
+                metadata = metadata or discover(self.issuer, timeout=self._timeout)
             except (OSError, ValueError) as error:
                 raise KeysUnavailable(f"the issuer's metadata could not be read: {error}") from None
+            url = metadata.get("revocation_list_uri")
             self._discover_revocations = False
             if isinstance(url, str) and url.startswith(("https://", "http://")):
                 self.revocations = self._revocation_list(url)

@@ -11,7 +11,9 @@ function init(args)
   local n = tonumber(os.getenv("BENCH_THREADS") or "1")
   assertions, used = {}, 0
   local i = 0
-  for line in io.lines(assert(os.getenv("BENCH_ASSERTIONS"), "BENCH_ASSERTIONS not set")) do
+  local path = os.getenv("BENCH_ASSERTIONS")
+  assert(path, "BENCH_ASSERTIONS not set")
+  for line in io.lines(path) do
     if i % n == id then assertions[#assertions + 1] = line end
     i = i + 1
   end

@@ -120,7 +120,9 @@ class HttpJwksSource(JwksSource):
         self.issuer = issuer
         self.jwks_url = jwks_url
         self.timeout = timeout
-        self.metadata: dict[str, Any] | None = None  # once discovered (the revocation list's URL is there too)
+        self.metadata: dict[str, Any] | None = (
+            None  # once discovered (the revocation list's URL is there too)
+        )
 
     def fetch(self, etag: str | None) -> Fetched:
         url = self.jwks_url or self._discover()

@@ -122,12 +122,11 @@ def token_introspection(
     )
     if reason is not None or claims is None:
         return dict(INACTIVE)
-    answer = {
-        name: claims[name]
-        for name in ("iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "act", "txn")
-        if name in claims
-    }
-    return {"active": True, "token_type": "Bearer", **answer}
+    answer: dict[str, Any] = {"active": True, "token_type": "Bearer"}
+    for name in ("iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "act", "txn"):
+        if name in claims:
+            answer[name] = claims[name]
+    return answer
 
 
 def _inactive_reason(claims: dict[str, Any], *, caller: AuthenticatedClient, now: datetime) -> str | None:

@@ -34,7 +34,7 @@ from oauth.token_status import (
     token_introspection,
     token_revocation_request,
 )
-from revocation.selectors import revocation_list_signed
+from revocation.selectors import revocation_list_current
 
 logger = logging.getLogger(__name__)
 
@@ -145,16 +145,17 @@ def introspect(request: HttpRequest) -> HttpResponse:
 @protocol_endpoint(methods=("GET", "HEAD"))
 def revocation_list(request: HttpRequest) -> HttpResponse:
     """The signed revocation list, published like the JWKS: Cache-Control max-age, a strong ETag, 304."""
+    now = timezone.now()
     try:
-        signed = revocation_list_signed(now=timezone.now())
+        current = revocation_list_current(now=now)
+        if current.etag in [tag.strip() for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]:
+            response = HttpResponse(status=304)
+        else:
+            response = HttpResponse(current.signed(now=now), content_type="application/jwt")
     except SigningUnavailable:
         logger.exception("the revocation list cannot be signed")
         return oauth_error_response(temporarily_unavailable())
-    if signed.etag in [tag.strip() for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]:
-        response = HttpResponse(status=304)
-    else:
-        response = HttpResponse(signed.body, content_type="application/jwt")
-    response["ETag"] = signed.etag
+    response["ETag"] = current.etag
     response["Cache-Control"] = f"public, max-age={settings.AUTHPORTAL_REVOCATION_LIST_MAX_AGE}"
     return response
 

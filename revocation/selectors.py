@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from keys.selectors import signing_key_published
-from keys.tokens import signer_active, signer_recheck
+from keys.tokens import Signer, signer_active, signer_recheck
 from revocation.models import ClientTokensRevocation, RevokedToken
 
 # The revocation list's JOSE header `typ`: it is no access token, and a verifier checks this.
@@ -52,18 +52,23 @@ def revocation_list_claims(*, now: datetime) -> dict[str, object]:
 
 
 @dataclass(frozen=True)
-class SignedRevocationList:
-    body: bytes  # a compact JWS, typ revocation-list+jwt
-    etag: str  # strong: the same content signed by the same key has the same ETag
+class RevocationList:
+    """The list as it stands, and the key that signs it; `etag` names both, so a verifier that holds a
+    list with this ETag holds the same revocations (a 304 needs no signature)."""
+
+    claims: dict[str, object]
+    signer: Signer
+    etag: str
+
+    def signed(self, *, now: datetime) -> bytes:
+        """A compact JWS (typ revocation-list+jwt), signed now as the JWKS's keys sign tokens (keys.tokens)."""
+        return self.signer.sign(
+            {**self.claims, "iat": int(now.timestamp())}, typ=REVOCATION_LIST_TYP
+        ).encode()
 
 
-def revocation_list_signed(*, now: datetime) -> SignedRevocationList:
-    """The list signed now with the active signing key, as the JWKS publishes it (keys.tokens).
-
-    The ETag names the content and the key, not the bytes: a signature may differ each time (ECDSA,
-    PSS), but a verifier holding a list with the same ETag holds the same revocations.
-    SigningUnavailable when no key can sign.
-    """
+def revocation_list_current(*, now: datetime) -> RevocationList:
+    """The revocation list now, with the active signing key. SigningUnavailable when no key can sign."""
     claims = revocation_list_claims(now=now)
     signer = signer_active()
     if signing_key_published(kid=signer.kid, now=now) is None:
@@ -72,5 +77,4 @@ def revocation_list_signed(*, now: datetime) -> SignedRevocationList:
         signer_recheck()
         signer = signer_active()
     digest = hashlib.sha256(json.dumps([signer.kid, claims], sort_keys=True).encode()).hexdigest()[:32]
-    body = signer.sign({**claims, "iat": int(now.timestamp())}, typ=REVOCATION_LIST_TYP)
-    return SignedRevocationList(body=body.encode(), etag=f'"{digest}"')
+    return RevocationList(claims=claims, signer=signer, etag=f'"{digest}"')

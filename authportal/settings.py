@@ -79,6 +79,11 @@ AUTHPORTAL_TRUSTED_PROXIES = read_networks(conf.TRUSTED_PROXIES.env)
 AUTHPORTAL_READY_SEAL_MAX_LAG_SECONDS = setting_int(conf.READY_SEAL_MAX_LAG_SECONDS)
 AUTHPORTAL_METRICS_TOKEN = read_optional_secret(conf.METRICS_TOKEN.env) or ""
 AUTHPORTAL_METRICS_ALLOW = read_networks(conf.METRICS_ALLOW.env)
+AUTHPORTAL_CLIENT_ASSERTION_MAX_LIFETIME = setting_int(conf.CLIENT_ASSERTION_MAX_LIFETIME)
+AUTHPORTAL_CLIENT_ASSERTION_TOKEN_ENDPOINT_AUDIENCE = setting_bool(
+    conf.CLIENT_ASSERTION_TOKEN_ENDPOINT_AUDIENCE
+)
+AUTHPORTAL_REVOCATION_LIST_MAX_AGE = setting_int(conf.REVOCATION_LIST_MAX_AGE)
 
 # --- Django -------------------------------------------------------------------------------------
 _issuer_host = urlsplit(AUTHPORTAL_ISSUER).hostname or "localhost"
@@ -103,6 +108,7 @@ INSTALLED_APPS = [
     "audit",
     "clients",
     "keys",
+    "revocation",
     "oauth",
     "portal",
     "api",

@@ -466,3 +466,23 @@ def external_jwks_forget() -> None:
     """Drop every cached JWKS of this process (tests; a process that wants a fresh start)."""
     with _caches_lock:
         _caches.clear()
+        _owned_caches.clear()
+
+
+# --- The same cache for any registered JWKS URL (a client's, for private_key_jwt) -------------------
+
+_owned_caches: dict[tuple[str, str], _JwksCache] = {}
+
+
+def jwks_uri_key(*, owner: str, url: str, kid: str | None, now: float) -> dict[str, Any] | None:
+    """The public JWK `kid` of the JWKS at `url`, fetched and cached exactly as a trusted issuer's is
+    (`Cache-Control`, the refetch cooldown on an unknown kid, one fetch at a time, the stale limit);
+    None when the JWKS has no such key. `owner` names whose registration it is (a client id), so a
+    registration removed and added again starts a fresh copy. ExternalKeysUnavailable when the JWKS
+    cannot be fetched and no usable copy is left."""
+    key = (owner, url)
+    with _caches_lock:
+        cache = _owned_caches.get(key)
+        if cache is None:
+            cache = _owned_caches[key] = _JwksCache(url)
+    return cache.key(kid, now)

@@ -83,10 +83,25 @@ class Client(AbstractApplication):
         validators=[MinValueValidator(60), MaxValueValidator(3600)],
         help_text="Seconds; at most one hour",
     )
+    # private_key_jwt (RFC 7523 §2.2): a client registered with public keys authenticates with a signed
+    # assertion, never a secret (its stored secret is random and never shown). Keys come from `jwks`, a
+    # JWKS stored at registration, or from `jwks_uri`, fetched and cached (oauth/client_assertions.py).
+    jwks = models.JSONField(null=True, blank=True)
+    jwks_uri = models.CharField(max_length=500, blank=True)
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(jwks_uri="") | models.Q(jwks__isnull=True), name="client_one_key_source"
+            )
+        ]
+
+    @property
+    def uses_keys(self) -> bool:
+        """Whether it authenticates with private_key_jwt (registered keys) rather than a secret."""
+        return self.jwks is not None or bool(self.jwks_uri)
 
     def clean(self) -> None:
         super().clean()

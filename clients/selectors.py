@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +52,9 @@ class AuthenticatedClient:
     # The registry version this was read at: what the token's audit INSERT is conditional on
     # (None: not read from the registry, so nothing to be conditional on).
     registry_version: int | None = None
+    # How it authenticated, for the audit row of what it gets, when not by a secret: the accepted
+    # private_key_jwt assertion's kid, alg and jti (oauth.client_assertions).
+    authentication: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,15 @@ def client_authenticate(
     if not rows:
         client_secret_matches(client_secret, None)
         return ClientAuthFailure("unknown client")
-    pk, name, encoded, enabled, lifetime, previous, previous_expires_at, _, _, version = rows[0]
+    pk, name, encoded, enabled, lifetime, previous, previous_expires_at, _, _, version, jwks, jwks_uri = rows[
+        0
+    ]
     if not _secret_matches(client_secret, encoded, previous, previous_expires_at, now):
         return ClientAuthFailure("wrong client secret")
+    if jwks is not None or jwks_uri:
+        # Its stored secret is random and was never shown, so this cannot happen but by a bug: still,
+        # a client registered with keys uses keys, never a secret.
+        return ClientAuthFailure("client authenticates with private_key_jwt only")
     if not enabled:
         return ClientAuthFailure("client disabled")
     granted = [GrantedScope(name=row[7], audience=row[8]) for row in rows if row[7] is not None]
@@ -94,6 +104,43 @@ def client_authenticate(
         _credentials.clear()
     _credentials[client_id] = _Credentials(client, encoded, previous, previous_expires_at)
     return client
+
+
+@dataclass(frozen=True)
+class KeyHoldingClient:
+    """A client registered with public keys, as a private_key_jwt assertion is checked against it."""
+
+    client: AuthenticatedClient
+    enabled: bool
+    jwks: dict[str, Any] | None  # stored at registration, or
+    jwks_uri: str  # fetched and cached (oauth.client_assertions)
+
+
+def client_key_holder(*, client_id: str) -> KeyHoldingClient | ClientAuthFailure:
+    """The client `client_id` with its keys and grants, read in one query, for an assertion to be
+    verified against; no secret is involved. ClientAuthFailure when it is unknown or uses a secret."""
+    rows = []
+    if 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH and client_id.isprintable():
+        with connection.cursor() as cursor:
+            cursor.execute(_client_with_grants_sql(), [client_id])
+            rows = cursor.fetchall()
+    if not rows:
+        return ClientAuthFailure("unknown client")
+    pk, name, _, enabled, lifetime, _, _, _, _, version, jwks, jwks_uri = rows[0]
+    if isinstance(jwks, str):  # a raw cursor hands JSON back as text on SQLite (and PostgreSQL's jsonb: dict)
+        jwks = json.loads(jwks)
+    if jwks is None and not jwks_uri:
+        return ClientAuthFailure("client has no registered keys: it authenticates with a secret")
+    granted = [GrantedScope(name=row[7], audience=row[8]) for row in rows if row[7] is not None]
+    client = AuthenticatedClient(
+        pk=pk,
+        client_id=client_id,
+        name=name,
+        access_token_lifetime=lifetime,
+        granted=granted,
+        registry_version=version,
+    )
+    return KeyHoldingClient(client=client, enabled=enabled, jwks=jwks, jwks_uri=jwks_uri or "")
 
 
 def client_id_registered(*, client_id: str) -> bool:
@@ -183,7 +230,7 @@ def _client_with_grants_sql() -> str:
         f"SELECT c.{q('id')}, c.{q('name')}, c.{q('client_secret')}, c.{q('enabled')}, "  # noqa: S608
         f"c.{q('access_token_lifetime')}, c.{q('previous_client_secret')}, c.{q('previous_secret_expires_at')}, "
         f"s.{q('name')}, v.{q('audience')}, "
-        f"{REGISTRY_VERSION_SQL} "
+        f"{REGISTRY_VERSION_SQL}, c.{q('jwks')}, c.{q('jwks_uri')} "
         f"FROM {q(client.db_table)} c "
         f"LEFT JOIN {q(grant.db_table)} g ON g.{q('client_id')} = c.{q('id')} "
         f"LEFT JOIN {q(scope.db_table)} s ON s.{q('id')} = g.{q('scope_id')} "

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from audit.actor import SYSTEM, Actor
 from audit.recording import audit_change
+from clients.client_keys import client_jwks_check, client_jwks_uri_check, client_keys
 from clients.external_subjects import (
     ALLOWED_ALGORITHMS,
     DEFAULT_ALGORITHMS,
@@ -141,12 +142,20 @@ def client_register(
     grants: list[GrantSpec],
     service: Service | None = None,
     access_token_lifetime: int | None = None,
+    jwks: dict[str, Any] | str | None = None,
+    jwks_uri: str = "",
     actor: Actor = SYSTEM,
 ) -> RegisteredClient:
-    """Create a confidential client_credentials client with a fresh 256-bit secret."""
+    """Create a confidential client_credentials client with a fresh 256-bit secret, or, given `jwks` or
+    `jwks_uri`, one that authenticates with private_key_jwt (`clients.client_keys`): then no secret
+    is shown (`client_secret` is ""), and the one stored is random and never used."""
     scopes = grant_specs_resolve(grants)
+    if jwks is not None and jwks_uri:
+        raise ValidationError("Register either a JWKS or a JWKS URL, not both.")
+    keys = client_jwks_check(jwks) if jwks is not None else None
+    uri = client_jwks_uri_check(jwks_uri) if jwks_uri else ""
     secret = generate_client_secret()
-    client = Client(name=name, service=service, client_secret=secret)
+    client = Client(name=name, service=service, client_secret=secret, jwks=keys, jwks_uri=uri)
     if access_token_lifetime is not None:
         client.access_token_lifetime = access_token_lifetime
     client.full_clean(exclude=["client_secret", *Client.FORCED_FIELDS])
@@ -159,11 +168,17 @@ def client_register(
             "name": client.name,
             "service": service.name if service else None,
             "access_token_lifetime": client.access_token_lifetime,
+            **({"auth_method": "private_key_jwt", "jwks_uri": uri or None} if client.uses_keys else {}),
+            **(
+                {"keys": [{"kid": k.kid, "thumbprint": k.thumbprint} for k in client_keys(client=client)]}
+                if keys
+                else {}
+            ),
         },
     )
     for scope in scopes:
         grant_add(client=client, scope=scope, actor=actor)
-    return RegisteredClient(client=client, client_secret=secret)
+    return RegisteredClient(client=client, client_secret="" if client.uses_keys else secret)
 
 
 @transaction.atomic
@@ -317,6 +332,10 @@ def client_secret_rotate(
     if old_secret_valid_for > MAX_SECRET_OVERLAP:
         raise ValidationError("The old secret may stay valid for at most 30 days.")
     client = Client.objects.select_for_update().get(pk=client.pk)
+    if client.uses_keys:
+        raise ValidationError(
+            "This client authenticates with its keys (private_key_jwt): it has no secret to rotate."
+        )
     if expected_version is not None and client.secret_version() != expected_version:
         raise SecretChanged(client.name)
     now = timezone.now()

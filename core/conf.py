@@ -234,6 +234,20 @@ class AppSettings:
         "", "e.g. HTTP_X_FORWARDED_PROTO, only behind a proxy you run that sets it"
     )
 
+    # --- private_key_jwt (oauth/client_assertions.py)
+    CLIENT_ASSERTION_MAX_LIFETIME = IntSetting(
+        3600, "how far ahead a client assertion's exp may be, in seconds", minimum=10, maximum=3600
+    )
+    CLIENT_ASSERTION_TOKEN_ENDPOINT_AUDIENCE = BoolSetting(
+        True, "accept the token endpoint's URL as a client assertion's aud beside the issuer identifier"
+    )
+    # --- revocation (revocation/)
+    REVOCATION_LIST_MAX_AGE = IntSetting(
+        60,
+        "the signed revocation list's max-age: how long a revocation may take to reach a verifier",
+        minimum=0,
+        maximum=3600,
+    )
     # --- the admin API (api/)
     API_RATE_PER_MINUTE = IntSetting(
         600, "requests a minute per caller before the API answers 429", minimum=1, maximum=100_000

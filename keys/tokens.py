@@ -42,9 +42,10 @@ class Signer:
     jwk: JWK = field(repr=False)
     public_jwk: dict[str, str] = field(repr=False)
 
-    def sign(self, claims: dict[str, Any]) -> str:
-        """An access token: the claims as a JWS with a protected header of alg, kid and typ (RFC 9068 §2.1)."""
-        return self.compact_jws(json.dumps(claims, separators=(",", ":")).encode(), typ=ACCESS_TOKEN_TYP)
+    def sign(self, claims: dict[str, Any], *, typ: str = ACCESS_TOKEN_TYP) -> str:
+        """The claims as a JWS with a protected header of alg, kid and typ: an access token (RFC 9068
+        §2.1) by default; another `typ` for another document this key signs (the revocation list)."""
+        return self.compact_jws(json.dumps(claims, separators=(",", ":")).encode(), typ=typ)
 
     def compact_jws(self, payload: bytes, *, typ: str) -> str:
         """The JWS compact serialization (RFC 7515 §7.1) of `payload`, header {alg, kid, typ}.

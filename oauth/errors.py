@@ -39,6 +39,8 @@ class OAuthError(Exception):
         # What the audit log records; may say more than we tell the client (e.g. "wrong client secret").
         self.reason = reason or description
         self.allow = allow  # the methods a 405 names in its Allow header
+        # What the refusal's audit row adds to error and reason (what was known of the request).
+        self.audit_details: dict[str, Any] = {}
 
     def without(self, secret: str) -> OAuthError:
         """This refusal with `secret` taken out of what it tells the client and the audit log: refusals

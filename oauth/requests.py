@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from clients.validators import is_absolute_uri_without_fragment
 from core.conf import app_settings
+from oauth.client_assertions import ASSERTION_TYPE, AssertionRefused, assertion_client_id
 from oauth.errors import (
     OAuthError,
     invalid_client,
@@ -31,6 +32,12 @@ SINGLE_VALUED = (
     "actor_token",
     "actor_token_type",
     "requested_token_type",
+    # RFC 7521 §4.2 (private_key_jwt)
+    "client_assertion",
+    "client_assertion_type",
+    # RFC 7009 §2.1, RFC 7662 §2.1
+    "token",
+    "token_type_hint",
 )
 MAX_FIELDS = 64
 # RFC 6749 Appendix A.4: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -48,6 +55,39 @@ class TokenRequest:
     # Every non-empty parameter given once, by name: what a grant other than client_credentials reads
     # (oauth/exchange.py). Repeats of the single-valued ones are refused above.
     params: dict[str, str] = field(default_factory=dict)
+    # private_key_jwt: the signed assertion (oauth/client_assertions.py); "" for a secret.
+    client_assertion: str = ""
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """How a request authenticates its client: a secret (Basic or in the body) or an assertion."""
+
+    client_id: str
+    client_secret: str
+    auth_method: str
+    client_assertion: str = ""
+    # The client_id parameter as sent, which an assertion's iss must equal (None: not sent).
+    client_id_sent: str | None = None
+
+
+@dataclass(frozen=True)
+class ClientRequest:
+    """A form POST from a client to an endpoint other than the token endpoint (RFC 7009 revocation,
+    RFC 7662 introspection): its credentials and parameters, read as strictly as a token request."""
+
+    credentials: ClientCredentials
+    params: dict[str, str]
+
+
+def client_request_parse(request: HttpRequest) -> ClientRequest:
+    method_check(request, allowed=("POST",))
+    if request.META.get("QUERY_STRING"):
+        raise invalid_request("Parameters belong in the form-encoded request body, not in the URL.")
+    params = _form_body(request)
+    _refuse_repeats(params)
+    values = {name: value for name, value in params if value != ""}
+    return ClientRequest(credentials=client_credentials_read(request, values), params=values)
 
 
 def token_request_parse(request: HttpRequest) -> TokenRequest:
@@ -57,18 +97,19 @@ def token_request_parse(request: HttpRequest) -> TokenRequest:
     params = _form_body(request)
     _refuse_repeats(params)
     values = {name: value for name, value in params if value != ""}  # §3.1: empty means omitted
-    client_id, client_secret, method = _client_credentials(request, values)
+    credentials = client_credentials_read(request, values)
     grant_type = values.get("grant_type")
     if grant_type is None:
         raise invalid_request("The grant_type parameter is missing.")
     return TokenRequest(
         grant_type=grant_type,
-        client_id=client_id,
-        client_secret=client_secret,
-        auth_method=method,
+        client_id=credentials.client_id,
+        client_secret=credentials.client_secret,
+        auth_method=credentials.auth_method,
         scopes=_scopes(values.get("scope")),
         resources=_resources([value for name, value in params if name == "resource" and value != ""]),
         params=values,
+        client_assertion=credentials.client_assertion,
     )
 
 
@@ -110,8 +151,31 @@ def _refuse_repeats(params: list[tuple[str, str]]) -> None:
             seen.add(name)
 
 
-def _client_credentials(request: HttpRequest, values: dict[str, str]) -> tuple[str, str, str]:
+def client_credentials_read(request: HttpRequest, values: dict[str, str]) -> ClientCredentials:
+    """Exactly one client authentication method: client_secret_basic, client_secret_post or
+    private_key_jwt. Which client an assertion is from is read unverified here (for the audit row of a
+    refusal); `oauth.client_assertions` verifies it."""
     header = request.META.get("HTTP_AUTHORIZATION")
+    if "client_assertion" in values or "client_assertion_type" in values:
+        if header is not None or "client_secret" in values:
+            raise invalid_request(
+                "Use exactly one client authentication method: Basic, client_secret or client_assertion."
+            )
+        assertion = values.get("client_assertion", "")
+        sent = values.get("client_id")
+        client_id = sent if sent is not None else assertion_client_id(assertion)
+        if values.get("client_assertion_type") != ASSERTION_TYPE:
+            raise AssertionRefused("unsupported client_assertion_type")
+        if not assertion:
+            raise AssertionRefused("missing")
+        return ClientCredentials(client_id, "", "private_key_jwt", assertion, sent)
+    client_id, client_secret, method = _client_secret_credentials(request, header, values)
+    return ClientCredentials(client_id, client_secret, method)
+
+
+def _client_secret_credentials(
+    request: HttpRequest, header: str | None, values: dict[str, str]
+) -> tuple[str, str, str]:
     if header is not None:
         if "client_secret" in values:
             raise invalid_request(
@@ -129,7 +193,7 @@ def _client_credentials(request: HttpRequest, values: dict[str, str]) -> tuple[s
         return values["client_id"], values["client_secret"], "client_secret_post"
     raise OAuthError(
         "invalid_client",
-        "Client authentication is required: client_secret_basic or client_secret_post.",
+        "Client authentication is required: client_secret_basic, client_secret_post or private_key_jwt.",
         status=401,
         reason="no client authentication",
     )

@@ -29,6 +29,7 @@ from core.conf import app_settings
 from keys.selectors import signing_key_usable
 from keys.services import signer_ready
 from keys.tokens import signer_recheck
+from oauth.client_assertions import client_assertion_authenticate, client_assertion_decided
 from oauth.errors import OAuthError, invalid_client, invalid_scope, invalid_target
 from oauth.requests import TokenRequest
 
@@ -176,7 +177,7 @@ def token_sign_recorded(
         request_id=request_id,
         occurred_at=now,
         only_if=token_row_conditions(client=client, kid=signer.kid),
-        details={**details, "kid": signer.kid, "exp": claims["exp"]},
+        details={**details, **client_authentication_details(client), "kid": signer.kid, "exp": claims["exp"]},
     )
     try:
         access_token = signer.sign({"iss": app_settings.ISSUER, **claims})
@@ -187,6 +188,15 @@ def token_sign_recorded(
         signer_recheck()
         return None
     return access_token
+
+
+def client_authentication_details(client: AuthenticatedClient) -> dict[str, dict[str, str]]:
+    """What an issuance row says of how its client authenticated, when not by a secret: the accepted
+    private_key_jwt assertion (`client_assertion`: kid, alg, jti, exp), so every accepted assertion has
+    its row, the issuance's own."""
+    if client.authentication is None:
+        return {}
+    return {"client_assertion": {k: v for k, v in client.authentication.items() if k != "method"}}
 
 
 def token_denial_record(
@@ -241,9 +251,14 @@ def client_credentials_grant(
     when the cache would refuse, the decision is made on a fresh read.
     """
     if request.grant_type != "client_credentials":
-        client = client_authenticate(client_id=request.client_id, client_secret=request.client_secret)
-        if isinstance(client, ClientAuthFailure):
-            raise invalid_client(client.reason)
+        if request.auth_method == "private_key_jwt":
+            client_assertion_authenticate(
+                assertion=request.client_assertion, client_id=request.params.get("client_id")
+            )
+        else:
+            client = client_authenticate(client_id=request.client_id, client_secret=request.client_secret)
+            if isinstance(client, ClientAuthFailure):
+                raise invalid_client(client.reason)
         raise OAuthError(
             "unsupported_grant_type",
             "Supported grants: client_credentials and urn:ietf:params:oauth:grant-type:token-exchange.",
@@ -263,8 +278,13 @@ def client_decided(
     None when its audit row did not commit because the registry (or the signing key) changed since
     the client was read, and raises OAuthError to refuse. A refusal is never decided on the cache:
     then, and when the cache is stale, the client is read afresh, a few times if the registry keeps
-    changing under the request.
+    changing under the request. A client authenticating with private_key_jwt is decided the same way
+    by `oauth.client_assertions.client_assertion_decided`.
     """
+    if request.auth_method == "private_key_jwt":
+        return client_assertion_decided(
+            assertion=request.client_assertion, client_id=request.params.get("client_id"), decide=decide
+        )
     cached = client_authenticate_cached(client_id=request.client_id, client_secret=request.client_secret)
     if cached is not None:
         try:

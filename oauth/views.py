@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django import db
 from django.db import transaction
@@ -19,6 +20,7 @@ from core.http import AuthPortalRequest
 from keys.selectors import jwks_published
 from keys.services import jwks_publish
 from keys.tokens import SigningUnavailable
+from oauth.client_assertions import ALGORITHMS as ASSERTION_ALGORITHMS
 from oauth.errors import (
     PROTOCOL_PATH_PREFIXES,
     OAuthError,
@@ -28,10 +30,19 @@ from oauth.errors import (
     temporarily_unavailable,
 )
 from oauth.exchange import TOKEN_EXCHANGE_GRANT, ExchangedToken, token_exchange_grant
-from oauth.requests import token_request_parse
+from oauth.requests import ClientRequest, client_request_parse, token_request_parse
 from oauth.services import client_credentials_grant, token_denial_record
+from oauth.token_status import (
+    introspection_refusal_record,
+    revocation_refusal_record,
+    token_introspection,
+    token_revocation_request,
+)
+from revocation.selectors import revocation_list_current
 
 logger = logging.getLogger(__name__)
+
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 
 @csrf_exempt  # no cookies; token_request_parse answers a wrong method, so that its refusal has a row
@@ -79,6 +90,80 @@ def token(request: AuthPortalRequest) -> HttpResponse:
     return json_no_store(body)
 
 
+def _client_endpoint(
+    request: AuthPortalRequest,
+    answer: Callable[[ClientRequest], HttpResponse],
+    record_refusal: Callable[..., None],
+) -> HttpResponse:
+    """/o/revoke and /o/introspect: a client's form POST, authenticated as at the token endpoint; every
+    refusal recorded (or, when it cannot be, not given: 503)."""
+    remote_addr = request.META.get("REMOTE_ADDR")
+    client_id = ""
+    try:
+        parsed = client_request_parse(request)
+        client_id = parsed.credentials.client_id
+        return answer(parsed)
+    except OAuthError as error:
+        try:
+            record_refusal(
+                error=error, client_id=client_id, remote_addr=remote_addr, request_id=request.request_id
+            )
+        except db.Error:
+            logger.exception("%s: the refusal could not be recorded", request.path)
+            return oauth_error_response(temporarily_unavailable())
+        return oauth_error_response(error)
+    except (db.Error, SigningUnavailable):
+        logger.exception("%s failed: the database or the signing key is unavailable", request.path)
+        return oauth_error_response(temporarily_unavailable())
+
+
+@csrf_exempt
+def revoke(request: AuthPortalRequest) -> HttpResponse:
+    """RFC 7009: 200 with an empty body once the token is revoked, or was nothing to revoke."""
+
+    def answer(parsed: ClientRequest) -> HttpResponse:
+        token_revocation_request(
+            request=parsed, remote_addr=request.META.get("REMOTE_ADDR"), request_id=request.request_id
+        )
+        response = HttpResponse(status=200)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    return _client_endpoint(request, answer, revocation_refusal_record)
+
+
+@csrf_exempt
+def introspect(request: AuthPortalRequest) -> HttpResponse:
+    """RFC 7662: the token's state for a caller whose service it is addressed to."""
+
+    def answer(parsed: ClientRequest) -> HttpResponse:
+        return json_no_store(
+            token_introspection(
+                request=parsed, remote_addr=request.META.get("REMOTE_ADDR"), request_id=request.request_id
+            )
+        )
+
+    return _client_endpoint(request, answer, introspection_refusal_record)
+
+
+@protocol_endpoint(methods=("GET", "HEAD"))
+def revocation_list(request: AuthPortalRequest) -> HttpResponse:
+    """The signed revocation list, published like the JWKS: Cache-Control max-age, a strong ETag, 304."""
+    now = timezone.now()
+    try:
+        current = revocation_list_current(now=now)
+        if current.etag in [tag.strip() for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]:
+            response = HttpResponse(status=304)
+        else:
+            response = HttpResponse(current.signed(now=now), content_type="application/jwt")
+    except SigningUnavailable:
+        logger.exception("the revocation list cannot be signed")
+        return oauth_error_response(temporarily_unavailable())
+    response["ETag"] = current.etag
+    response["Cache-Control"] = f"public, max-age={app_settings.REVOCATION_LIST_MAX_AGE}"
+    return response
+
+
 @protocol_endpoint(methods=("GET", "HEAD"))
 def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
     """RFC 8414 metadata. Every URL is built from the configured issuer, never from the Host header."""
@@ -87,8 +172,19 @@ def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
         "issuer": issuer,
         "token_endpoint": issuer + reverse("oauth:token"),
         "jwks_uri": issuer + reverse("oauth:jwks"),
+        "revocation_endpoint": issuer + reverse("oauth:revoke"),
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint": issuer + reverse("oauth:introspect"),
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+        # Not registered in RFC 8414: where verifiers fetch the signed list of revoked tokens.
+        "revocation_list_uri": issuer + reverse("oauth:revocation_list"),
         "grant_types_supported": ["client_credentials", TOKEN_EXCHANGE_GRANT],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ],
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "response_types_supported": [],
         "scopes_supported": scope_names_all(),
     }

@@ -81,7 +81,26 @@ class ClientForm(ClientEditForm):
         validators=[validate_client_name],
         help_text=f"Usually the calling service's name, e.g. ms_admin: {NAME_RULES}; fixed once created",
     )
-    field_order = ["name", "service", "access_token_lifetime"]
+    jwks = forms.CharField(
+        required=False,
+        label="Public keys (JWKS)",
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text='Optional. For private_key_jwt: the client\'s public JWKS, {"keys": [...]} '
+        "(python -m authportal_client keygen prints one). The client then has no secret.",
+    )
+    jwks_uri = forms.CharField(
+        required=False,
+        max_length=500,
+        label="or its JWKS URL",
+        help_text="Optional. For private_key_jwt: an https URL where the client publishes its JWKS.",
+    )
+    field_order = ["name", "service", "access_token_lifetime", "jwks", "jwks_uri"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        if cleaned.get("jwks", "").strip() and cleaned.get("jwks_uri", "").strip():
+            raise forms.ValidationError("Give either a JWKS or a JWKS URL, not both.")
+        return cleaned
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -261,4 +280,35 @@ class TokenQuotaForm(forms.Form):
     client = forms.ModelChoiceField(queryset=Client.objects.all(), to_field_name="name")
     tokens_per_window = forms.IntegerField(
         min_value=1, max_value=1_000_000, required=False, help_text="empty: no quota"
+    )
+
+
+class ClientKeyForm(forms.Form):
+    """The next public key of a private_key_jwt client, as one JWK with its kid."""
+
+    jwk = forms.CharField(
+        label="Next public key (JWK)",
+        max_length=JWKS_MAX_BYTES,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text='One public JWK with a kid, e.g. {"kty": "EC", "crv": "P-256", "x": "…", "y": "…", "kid": "k2"}',
+    )
+
+
+class CompromisedClientForm(forms.Form):
+    """Revoke every token of a client issued until now, and stop it getting new ones."""
+
+    then = forms.ChoiceField(
+        choices=[
+            ("disable", "and disable it"),
+            ("rotate_secret", "and give it a new secret (the old one stops at once)"),
+        ],
+        initial="disable",
+        widget=forms.RadioSelect,
+        label="Revoke every token it holds",
+    )
+
+
+class RevokeTokenForm(forms.Form):
+    jti = forms.CharField(
+        max_length=255, label="Revoke one token (its jti)", help_text="From the audit log's token.issued row"
     )

@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
     {"portal", "monitoring"},  # the browser portal; health, metrics and the request log
     {"throttling"},  # the limits at the token endpoint, before the protocol's view
     {"oauth"},
+    {"revocation"},  # revoked tokens and the signed list: the protocol and the portal ask it
     {"keys", "clients"},
     {"audit"},
     {"core"},  # the settings object, the typed request, the database deadline

@@ -4,9 +4,11 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from clients.client_keys import client_key_add, client_key_remove, client_keys
 from clients.curl import token_request_curl
 from clients.models import Client
 from clients.services import (
@@ -23,13 +25,17 @@ from core.http import AuthPortalRequest
 from portal.forms import (
     ClientEditForm,
     ClientForm,
+    ClientKeyForm,
+    CompromisedClientForm,
     GrantScopesForm,
+    RevokeTokenForm,
     SecretRotationForm,
     TypedConfirmationForm,
 )
 from portal.roles import ADMIN, admin_required, reader_required, role_of
 from portal.selectors import client_search, last_secret_rotation, scopes_to_grant
 from portal.views.common import add_validation_errors, request_actor, search_page
+from revocation.services import client_tokens_revoke, token_revoke_by_jti
 
 
 @reader_required
@@ -46,16 +52,60 @@ def client_detail(request: AuthPortalRequest, pk: int) -> HttpResponse:
 
 
 def _client_page(
-    request: HttpRequest, client: Client, grant_form: GrantScopesForm, status: int = 200
+    request: HttpRequest,
+    client: Client,
+    grant_form: GrantScopesForm,
+    status: int = 200,
+    key_form: ClientKeyForm | None = None,
 ) -> HttpResponse:
     grants = client.grants.select_related("scope__service").order_by("scope__service__name", "scope__name")
     to_grant = scopes_to_grant(client=client) if role_of(request.user) == ADMIN else []
     return render(
         request,
         "portal/clients/detail.html",
-        {"client": client, "grants": grants, "to_grant": to_grant, "grant_form": grant_form},
+        {
+            "client": client,
+            "grants": grants,
+            "to_grant": to_grant,
+            "grant_form": grant_form,
+            "keys": client_keys(client=client),
+            "key_form": key_form or ClientKeyForm(),
+        },
         status=status,
     )
+
+
+@admin_required
+@require_POST
+def client_key_add_view(request: AuthPortalRequest, pk: int) -> HttpResponse:
+    """The client's next public key, published beside its current one (rotation without downtime)."""
+    client = get_object_or_404(Client.objects.select_related("service"), pk=pk)
+    form = ClientKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            added = client_key_add(client=client, jwk=form.cleaned_data["jwk"], actor=request_actor(request))
+        except ValidationError as exc:
+            add_validation_errors(form, exc)
+        else:
+            messages.success(request, f"Added the key {added.kid} to {client.name}: it may sign with it now.")
+            return redirect("portal:client_detail", client.pk)
+    return _client_page(request, client, GrantScopesForm(client=client), status=400, key_form=form)
+
+
+@admin_required
+@require_POST
+def client_key_remove_view(request: AuthPortalRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client, pk=pk)
+    kid = request.POST.get("kid", "")
+    try:
+        client_key_remove(client=client, kid=kid, actor=request_actor(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, f"Removed the key {kid} from {client.name}: assertions it signs are refused."
+        )
+    return redirect("portal:client_detail", client.pk)
 
 
 @admin_required
@@ -106,12 +156,16 @@ def client_create(request: AuthPortalRequest) -> HttpResponse:
                 grants=[],
                 service=data["service"],
                 access_token_lifetime=data["access_token_lifetime"],
+                jwks=data["jwks"].strip() or None,
+                jwks_uri=data["jwks_uri"].strip(),
                 actor=request_actor(request),
             )
         except ValidationError as exc:
             add_validation_errors(form, exc)
         else:
             messages.success(request, f"Created the client {registered.client.name}.")
+            if registered.client.uses_keys:  # no secret to show: it signs assertions with its own key
+                return redirect("portal:client_detail", registered.client.pk)
             return _secret_once(request, registered.client, registered.client_secret, rotated=False)
     return render(request, "portal/clients/form.html", {"form": form})
 
@@ -197,3 +251,56 @@ def client_rotate_secret(request: AuthPortalRequest, pk: int) -> HttpResponse:
                 )
             return _secret_once(request, client, secret, rotated=True)
     return render(request, "portal/clients/rotate.html", {"form": form, "client": client})
+
+
+@never_cache
+@admin_required
+@require_POST
+def client_tokens_revoke_view(request: AuthPortalRequest, pk: int) -> HttpResponse:
+    """The "compromised client" button: every token it holds revoked, and it disabled or re-keyed."""
+    client = get_object_or_404(Client.objects.select_related("service"), pk=pk)
+    form = CompromisedClientForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose whether to disable the client or rotate its secret.")
+        return redirect("portal:client_detail", client.pk)
+    try:
+        secret = client_tokens_revoke(
+            client=client,
+            then=form.cleaned_data["then"],
+            actor=request_actor(request),
+            via="portal",
+            now=timezone.now(),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("portal:client_detail", client.pk)
+    delay = app_settings.REVOCATION_LIST_MAX_AGE
+    messages.success(
+        request,
+        f"Revoked every token of {client.name} issued until now: introspection refuses them at once, "
+        f"verifiers within {delay} seconds.",
+    )
+    if secret is None:
+        return redirect("portal:client_detail", client.pk)
+    client.refresh_from_db()
+    return _secret_once(request, client, secret, rotated=True)
+
+
+@admin_required
+@require_POST
+def token_revoke_view(request: AuthPortalRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client, pk=pk)
+    form = RevokeTokenForm(request.POST)
+    if form.is_valid():
+        jti = form.cleaned_data["jti"].strip()
+        try:
+            record = token_revoke_by_jti(
+                jti=jti, actor=request_actor(request), via="portal", now=timezone.now()
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Revoked the token {jti} of client {record.client_id}.")
+    else:
+        messages.error(request, "Give the jti of the token to revoke.")
+    return redirect("portal:client_detail", client.pk)

@@ -7,13 +7,14 @@ import secrets
 from datetime import timedelta
 
 import pytest
-from audit.services import audit_record, audit_seal
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from audit.recording import audit_record
+from audit.sealing import audit_seal
 from keys.models import SigningKey
-from keys.services import signing_key_active
+from keys.services import signer_ready, signing_key_active
 from keys.tokens import signer_cache_clear
 from tests.keys.servers import closed_port_url
 
@@ -67,13 +68,13 @@ def test_readyz_is_unready_when_the_active_key_cannot_be_decrypted(client, setti
 
 def test_readyz_is_unready_while_an_event_waits_too_long_for_its_seal(client, settings):
     signing_key_active()
-    audit_seal()
+    audit_seal(signer=signer_ready())
     audit_record(event="portal.login", actor="x", occurred_at=timezone.now() - timedelta(minutes=11))
     answer = client.get("/readyz")
     assert answer.status_code == 503
     assert answer.json()["checks"]["audit_seal"]["ok"] is False
     assert "at most 600 s" in answer.json()["checks"]["audit_seal"]["detail"]
-    audit_seal()
+    audit_seal(signer=signer_ready())
     assert client.get("/readyz").status_code == 200
 
 

@@ -7,10 +7,10 @@ import base64
 
 import pytest
 import requests
-from audit.services import audit_seal
 from prometheus_client.parser import text_string_to_metric_families
 
-from keys.services import signing_key_active
+from audit.sealing import audit_seal
+from keys.services import signer_ready, signing_key_active
 from tests.servers import granian_serving, server_environment
 
 DOCTORS = "https://doctors.internal"
@@ -32,7 +32,7 @@ def basic(client_id: str, secret: str) -> str:
 @pytest.mark.django_db(transaction=True)
 def test_every_series_counts_what_the_server_answered_across_its_workers(tmp_path, ms_admin):
     signing_key_active()
-    audit_seal()
+    audit_seal(signer=signer_ready())
     client_id, secret = ms_admin.client.client_id, ms_admin.client_secret
     extra = {"AUTHPORTAL_METRICS_TOKEN": TOKEN, "AUTHPORTAL_THROTTLE_CLIENT_FAILURES": "2"}
     with granian_serving(

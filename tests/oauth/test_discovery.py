@@ -22,7 +22,17 @@ def test_metadata_names_the_issuer_and_endpoints(client, ms_admin):
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:token-exchange",
     ]
-    assert metadata["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
+    assert metadata["token_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ]
+    assert metadata["token_endpoint_auth_signing_alg_values_supported"] == [
+        "RS256",
+        "PS256",
+        "ES256",
+        "EdDSA",
+    ]
     assert metadata["scopes_supported"] == ["college:read", "doctors:read", "doctors:write"]
 
 

@@ -25,6 +25,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", action="store_true", help='End with {"client_id": …, "client_secret": …}'
         )
+        keys = parser.add_mutually_exclusive_group()
+        keys.add_argument(
+            "--jwks",
+            metavar="FILE",
+            help="Authenticate with private_key_jwt: the client's public JWKS (a file)",
+        )
+        keys.add_argument(
+            "--jwks-uri",
+            metavar="URL",
+            help="Authenticate with private_key_jwt: the URL of the client's JWKS",
+        )
         parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(
@@ -47,11 +58,21 @@ class Command(BaseCommand):
                 grants=[GrantSpec.parse(item) for item in grant],
                 service=represents,
                 access_token_lifetime=lifetime,
+                jwks=_read_jwks(options["jwks"]) if options["jwks"] else None,
+                jwks_uri=options["jwks_uri"] or "",
                 actor=Actor(name=operator_name(options["actor"])),
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None
         client = registered.client
+        if client.uses_keys:
+            self.stdout.write(f"Registered client {client.name}; it authenticates with private_key_jwt.")
+            self.stdout.write(
+                json.dumps({"client_id": client.client_id})
+                if options["json"]
+                else f"client_id: {client.client_id}"
+            )
+            return
         if options["json"]:
             self.stdout.write(f"Registered client {client.name}.")
             self.stdout.write(
@@ -62,3 +83,11 @@ class Command(BaseCommand):
         self.stdout.write(f"client_id:     {client.client_id}")
         self.stdout.write(f"client_secret: {registered.client_secret}")
         self.stdout.write("The secret is shown only now; it is stored hashed.")
+
+
+def _read_jwks(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read(256 * 1024)
+    except (OSError, UnicodeDecodeError) as error:
+        raise CommandError(f"Cannot read the JWKS file {path}: {error}") from None

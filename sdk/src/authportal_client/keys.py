@@ -120,6 +120,9 @@ class HttpJwksSource(JwksSource):
         self.issuer = issuer
         self.jwks_url = jwks_url
         self.timeout = timeout
+        self.metadata: dict[str, Any] | None = (
+            None  # once discovered (the revocation list's URL is there too)
+        )
 
     def fetch(self, etag: str | None) -> Fetched:
         url = self.jwks_url or self._discover()
@@ -136,7 +139,8 @@ class HttpJwksSource(JwksSource):
         )
 
     def _discover(self) -> str:
-        self.jwks_url = discover(self.issuer, timeout=self.timeout)["jwks_uri"]
+        self.metadata = discover(self.issuer, timeout=self.timeout)
+        self.jwks_url = self.metadata["jwks_uri"]
         return self.jwks_url
 
 

@@ -9,11 +9,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote_plus, urlencode
 
 from authportal_client import _http
+from authportal_client.assertions import ASSERTION_TYPE, AssertionSigner
 from authportal_client.errors import (
     AuthorizationServerUnavailable,
     InvalidClient,
@@ -56,7 +58,9 @@ def _as_tuple(value: str | Iterable[str] | None, *, split: bool) -> tuple[str, .
 
 
 class TokenClient:
-    """`TokenClient(issuer, client_id, client_secret).get_token(resource=...) -> str`.
+    """`TokenClient(issuer, client_id, client_secret).get_token(resource=...) -> str`, or with
+    `private_key=` (a PEM or a private JWK) instead of a secret: private_key_jwt, a fresh signed
+    assertion per request (RFC 7523 §2.2).
 
     One request per (resources, scopes) until the token is within `refresh_margin` of its expiry,
     however many threads ask at once; transient failures are retried with jittered backoff.
@@ -66,8 +70,10 @@ class TokenClient:
         self,
         issuer: str,
         client_id: str,
-        client_secret: str,
+        client_secret: str | None = None,
         *,
+        private_key: str | bytes | Mapping[str, Any] | None = None,
+        key_id: str | None = None,
         token_endpoint: str | None = None,
         refresh_margin: float = 60.0,
         retries: int = 3,
@@ -79,7 +85,10 @@ class TokenClient:
     ):
         self.issuer = issuer
         self.client_id = client_id
-        self._secret = client_secret
+        if (client_secret is None) == (private_key is None):
+            raise ValueError("give either client_secret or private_key")
+        self._secret = client_secret or ""
+        self._signer = AssertionSigner.load(private_key, kid=key_id) if private_key is not None else None
         self.token_endpoint = token_endpoint
         self.refresh_margin = refresh_margin
         self.retries = retries
@@ -225,13 +234,18 @@ class TokenClient:
         if self.token_endpoint is None:
             self.token_endpoint = discover(self.issuer, timeout=self.timeout)["token_endpoint"]
         self.requests_made += 1
-        # RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
-        credentials = f"{quote_plus(self.client_id)}:{quote_plus(self._secret)}"
-        headers = {
-            "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-        }
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+        if self._signer is not None:
+            # A fresh assertion (a new jti) for every attempt: the portal refuses a replay.
+            assertion = self._signer.sign(client_id=self.client_id, audience=self.issuer)
+            body += (
+                b"&"
+                + urlencode({"client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}).encode()
+            )
+        else:
+            # RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
+            credentials = f"{quote_plus(self.client_id)}:{quote_plus(self._secret)}"
+            headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
         return _http.request(self.token_endpoint, data=body, headers=headers, timeout=self.timeout)
 
     def _read(self, response: _http.Response) -> tuple[str, float]:

@@ -26,7 +26,9 @@ from authportal_client.keys import (
     JwksCache,
     JwksSource,
     VerificationKey,
+    discover,
 )
+from authportal_client.revocations import RevocationList
 
 MAX_ACT_NESTING = 10
 
@@ -52,7 +54,10 @@ class Verifier:
     """`Verifier(issuer, audience).verify(token) -> Claims`, or `InvalidToken`.
 
     Keys come from `jwks_source` (any `JwksSource`: the portal reads its own JWKS from its database),
-    else `jwks_file`, else `jwks_url`, else the `jwks_uri` of the issuer's metadata.
+    else `jwks_file`, else `jwks_url`, else the `jwks_uri` of the issuer's metadata. Revoked
+    tokens are refused as the portal's signed revocation list says: its `revocation_list_uri` from the
+    metadata when keys are discovered there, else `revocation_list_url` when given (off without it, and
+    with `check_revocation=False`). The list is cached on the keys' rules (see `revocations`).
     """
 
     def __init__(
@@ -72,6 +77,8 @@ class Verifier:
         timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
         jwks_source: JwksSource | None = None,
+        revocation_list_url: str | None = None,
+        check_revocation: bool = True,
     ):
         unknown = set(algorithms) - set(SUPPORTED_ALGORITHMS)
         if unknown:
@@ -95,6 +102,42 @@ class Verifier:
         self.keys = JwksCache(
             source, clock=clock, cooldown=refetch_cooldown, min_interval=refetch_min_interval
         )
+        self._revocation_list_url = revocation_list_url
+        self._discover_revocations = (
+            check_revocation and revocation_list_url is None and jwks_url is None and jwks_file is None
+        )
+        self._timeout = timeout
+        self._refetch_cooldown = refetch_cooldown
+        self.revocations: RevocationList | None = None
+        if check_revocation and revocation_list_url is not None:
+            self.revocations = self._revocation_list(revocation_list_url)
+
+    def _revocation_list(self, url: str) -> RevocationList:
+        return RevocationList(
+            issuer=self.issuer,
+            url=url,
+            keys=self.keys,
+            algorithms=self.algorithms,
+            clock=self.clock,
+            cooldown=self._refetch_cooldown,
+            timeout=self._timeout,
+        )
+
+    def _revocation_check(self, raw: dict[str, Any]) -> None:
+        if self.revocations is None and self._discover_revocations:
+            # Keys discovered from the metadata: so is the revocation list, once, when it names one.
+            source = self.keys.source
+            metadata = source.metadata if isinstance(source, HttpJwksSource) else None
+            try:
+                metadata = metadata or discover(self.issuer, timeout=self._timeout)
+            except (OSError, ValueError) as error:
+                raise KeysUnavailable(f"the issuer's metadata could not be read: {error}") from None
+            url = metadata.get("revocation_list_uri")
+            self._discover_revocations = False
+            if isinstance(url, str) and url.startswith(("https://", "http://")):
+                self.revocations = self._revocation_list(url)
+        if self.revocations is not None:
+            self.revocations.check(raw)
 
     def can_verify_without_io(self, token: str) -> bool:
         """Whether `verify(token)` surely needs no JWKS fetch: a header seen before, keys still fresh."""
@@ -182,6 +225,7 @@ class Verifier:
         if type(scope) is not str:
             raise InvalidToken("malformed scope")
         _check_delegation(raw)
+        self._revocation_check(raw)
         return Claims(raw, client_id=client_id, scopes=frozenset(scope.split()), audience=audiences)
 
     def _check_times(self, raw: dict[str, Any], now: float) -> None:

@@ -1,0 +1,105 @@
+"""A private_key_jwt client in the portal: registered by pasting its JWKS, its keys shown by thumbprint,
+the next key added before the old one is removed; every change audited with the admin as actor."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from jwcrypto.jwk import JWK
+
+from audit.models import AuditEvent
+from clients.models import Client
+from tests.oauth.assertion_keys import new_key, public_jwk
+
+
+def thumbprint(jwk: dict) -> str:
+    return JWK(**jwk).thumbprint()
+
+
+@pytest.mark.django_db
+def test_an_admin_registers_a_client_by_pasting_its_jwks_and_sees_no_secret(admin_client, ms_doctor):
+    jwk = public_jwk(new_key(), kid="k1")
+    response = admin_client.post(
+        "/clients/new/",
+        {
+            "name": "ms_keyed",
+            "access_token_lifetime": 600,
+            "jwks": json.dumps({"keys": [jwk]}),
+            "jwks_uri": "",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    client = Client.objects.get(name="ms_keyed")
+    page = response.content.decode()
+    assert "private_key_jwt" in page and thumbprint(jwk) in page
+    assert "client_secret" not in page and "Rotate secret" not in page
+    assert client.uses_keys
+
+
+@pytest.mark.django_db
+def test_a_jwks_and_a_url_together_are_a_form_error(admin_client):
+    jwk = public_jwk(new_key(), kid="k1")
+    response = admin_client.post(
+        "/clients/new/",
+        {
+            "name": "ms_keyed",
+            "access_token_lifetime": 600,
+            "jwks": json.dumps({"keys": [jwk]}),
+            "jwks_uri": "https://k.example/jwks",
+        },
+    )
+    assert response.status_code == 200
+    assert "not both" in response.content.decode()
+    assert not Client.objects.filter(name="ms_keyed").exists()
+
+
+@pytest.mark.django_db
+def test_rotation_without_downtime_add_the_next_key_then_remove_the_old(admin_client, ms_doctor):
+    from clients.services import client_register
+
+    old = public_jwk(new_key(), kid="k1")
+    keyed = client_register(name="ms_keyed", grants=[], jwks={"keys": [old]}).client
+    page = admin_client.get(f"/clients/{keyed.pk}/").content.decode()
+    assert "only key" in page  # the last key cannot be removed
+    new = public_jwk(new_key(), kid="k2")
+    response = admin_client.post(f"/clients/{keyed.pk}/keys/add/", {"jwk": json.dumps(new)}, follow=True)
+    page = response.content.decode()
+    assert thumbprint(old) in page and thumbprint(new) in page
+    response = admin_client.post(f"/clients/{keyed.pk}/keys/remove/", {"kid": "k1"}, follow=True)
+    page = response.content.decode()
+    assert thumbprint(old) not in page and thumbprint(new) in page
+    added = AuditEvent.objects.get(event="client.key_added")
+    removed = AuditEvent.objects.get(event="client.key_removed")
+    assert added.actor == removed.actor == "alice-admin"
+    assert added.details["thumbprint"] == thumbprint(new) and removed.details["thumbprint"] == thumbprint(old)
+    assert added.request_id
+
+
+@pytest.mark.django_db
+def test_a_private_key_is_refused_as_the_next_key(admin_client, ms_doctor):
+    from clients.services import client_register
+    from tests.oauth.assertion_keys import private_jwk
+
+    private = new_key()
+    keyed = client_register(name="ms_keyed", grants=[], jwks={"keys": [public_jwk(private, kid="k1")]}).client
+    response = admin_client.post(
+        f"/clients/{keyed.pk}/keys/add/", {"jwk": json.dumps(private_jwk(private, kid="k2"))}
+    )
+    assert response.status_code == 400
+    assert "private or secret key" in response.content.decode()
+    assert not AuditEvent.objects.filter(event="client.key_added").exists()
+
+
+@pytest.mark.django_db
+def test_an_auditor_sees_the_thumbprints_but_cannot_change_keys(auditor_client, ms_doctor):
+    from clients.services import client_register
+
+    jwk = public_jwk(new_key(), kid="k1")
+    keyed = client_register(name="ms_keyed", grants=[], jwks={"keys": [jwk]}).client
+    assert thumbprint(jwk) in auditor_client.get(f"/clients/{keyed.pk}/").content.decode()
+    response = auditor_client.post(
+        f"/clients/{keyed.pk}/keys/add/", {"jwk": json.dumps(public_jwk(new_key(), kid="k2"))}
+    )
+    assert response.status_code == 403

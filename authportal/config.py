@@ -177,17 +177,7 @@ def read_optional_secret(name: str) -> str | None:
 
 def read_secret(name: str, *, data_dir: Path, filename: str, generate: Callable[[], str]) -> str:
     """A secret from NAME, from the file named by NAME_FILE, or generated once into the data directory."""
-    if value := os.environ.get(name, "").strip():
-        return value
-    if file_name := os.environ.get(f"{name}_FILE", "").strip():
-        try:
-            value = Path(file_name).read_text().strip()
-        except OSError as exc:
-            raise ImproperlyConfigured(
-                f"{name}_FILE names {file_name!r}, which cannot be read: {exc}"
-            ) from None
-        if not value:
-            raise ImproperlyConfigured(f"{name}_FILE names {file_name!r}, which is empty")
+    if value := read_optional_secret(name):
         return value
     path = data_dir / filename
     if not path.exists():

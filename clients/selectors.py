@@ -91,8 +91,19 @@ def client_authenticate(
         return ClientAuthFailure("client authenticates with private_key_jwt only")
     if not enabled:
         return ClientAuthFailure("client disabled")
+    client = _client_granted(rows, pk=pk, client_id=client_id, name=name, lifetime=lifetime, version=version)
+    if len(_credentials) >= CREDENTIALS_CACHE_MAX:
+        _credentials.clear()
+    _credentials[client_id] = _Credentials(client, encoded, previous, previous_expires_at)
+    return client
+
+
+def _client_granted(
+    rows: list[tuple[Any, ...]], *, pk: int, client_id: str, name: str, lifetime: int, version: int
+) -> AuthenticatedClient:
+    """The client of `_client_with_grants_sql`'s rows (one a grant, its scope and audience at 7 and 8)."""
     granted = [GrantedScope(name=row[7], audience=row[8]) for row in rows if row[7] is not None]
-    client = AuthenticatedClient(
+    return AuthenticatedClient(
         pk=pk,
         client_id=client_id,
         name=name,
@@ -100,10 +111,6 @@ def client_authenticate(
         granted=granted,
         registry_version=version,
     )
-    if len(_credentials) >= CREDENTIALS_CACHE_MAX:
-        _credentials.clear()
-    _credentials[client_id] = _Credentials(client, encoded, previous, previous_expires_at)
-    return client
 
 
 @dataclass(frozen=True)
@@ -131,15 +138,7 @@ def client_key_holder(*, client_id: str) -> KeyHoldingClient | ClientAuthFailure
         jwks = json.loads(jwks)
     if jwks is None and not jwks_uri:
         return ClientAuthFailure("client has no registered keys: it authenticates with a secret")
-    granted = [GrantedScope(name=row[7], audience=row[8]) for row in rows if row[7] is not None]
-    client = AuthenticatedClient(
-        pk=pk,
-        client_id=client_id,
-        name=name,
-        access_token_lifetime=lifetime,
-        granted=granted,
-        registry_version=version,
-    )
+    client = _client_granted(rows, pk=pk, client_id=client_id, name=name, lifetime=lifetime, version=version)
     return KeyHoldingClient(client=client, enabled=enabled, jwks=jwks, jwks_uri=jwks_uri or "")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
@@ -199,17 +200,20 @@ def client_authentication_details(client: AuthenticatedClient) -> dict[str, dict
     return {"client_assertion": {k: v for k, v in client.authentication.items() if k != "method"}}
 
 
-def token_denial_record(
+def client_refusal_record(
     *,
+    event: str,
     error: OAuthError,
     client_id: str,
     remote_addr: str | None,
     request_id: str,
     extra: dict[str, Any] | None = None,
 ) -> None:
+    """The row of a refused client request (`token.denied`, `revocation.refused`, a refused
+    introspection), naming the presented client id only as `client_id_audited` allows."""
     presented = client_id_audited(client_id=client_id)
     audit_record(
-        event="token.denied",
+        event=event,
         outcome=AuditEvent.Outcome.FAILURE,
         actor=presented,
         subject=f"client:{presented}" if presented else "",
@@ -217,6 +221,9 @@ def token_denial_record(
         request_id=request_id,
         details={"error": error.error, "reason": error.reason, **(extra or {})},
     )
+
+
+token_denial_record = functools.partial(client_refusal_record, event="token.denied")
 
 
 UNREGISTERED_CLIENT_PREFIX = "unregistered:"

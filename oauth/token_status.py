@@ -8,13 +8,13 @@ never with the token itself.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
 from django.utils import timezone
 
 from audit.actor import Actor
-from audit.models import AuditEvent
 from audit.recording import audit_record
 from clients.models import Client
 from clients.selectors import AuthenticatedClient, ClientAuthFailure, client_authenticate
@@ -22,7 +22,7 @@ from oauth.access_tokens import NotOurToken, access_token_read
 from oauth.client_assertions import client_assertion_authenticate
 from oauth.errors import OAuthError, invalid_client, invalid_request
 from oauth.requests import ClientCredentials, ClientRequest
-from oauth.services import client_id_audited
+from oauth.services import client_refusal_record
 from revocation.selectors import token_revoked
 from revocation.services import token_revoke
 
@@ -77,19 +77,7 @@ def token_revocation_request(
     )
 
 
-def revocation_refusal_record(
-    *, error: OAuthError, client_id: str, remote_addr: str | None, request_id: str
-) -> None:
-    presented = client_id_audited(client_id=client_id)
-    audit_record(
-        event="revocation.refused",
-        outcome=AuditEvent.Outcome.FAILURE,
-        actor=presented,
-        subject=f"client:{presented}" if presented else "",
-        remote_addr=remote_addr,
-        request_id=request_id,
-        details={"error": error.error, "reason": error.reason},
-    )
+revocation_refusal_record = functools.partial(client_refusal_record, event="revocation.refused")
 
 
 def token_introspection(
@@ -144,16 +132,4 @@ def _inactive_reason(claims: dict[str, Any], *, caller: AuthenticatedClient, now
     return None
 
 
-def introspection_refusal_record(
-    *, error: OAuthError, client_id: str, remote_addr: str | None, request_id: str
-) -> None:
-    presented = client_id_audited(client_id=client_id)
-    audit_record(
-        event="introspection.answered",
-        outcome=AuditEvent.Outcome.FAILURE,
-        actor=presented,
-        subject=f"client:{presented}" if presented else "",
-        remote_addr=remote_addr,
-        request_id=request_id,
-        details={"error": error.error, "reason": error.reason},
-    )
+introspection_refusal_record = functools.partial(client_refusal_record, event="introspection.answered")

@@ -16,6 +16,7 @@ from authportal_client.errors import InvalidToken
 from authportal_client.keys import Fetched, JwksSource, keys_from_jwks
 from authportal_client.verifier import Verifier
 from django.http import HttpRequest
+from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -26,6 +27,7 @@ from clients.models import Client
 from core.conf import app_settings
 from keys.selectors import jwks_published
 from portal.roles import ADMIN, AUDITOR, role_of
+from revocation.selectors import token_revoked
 
 PUBLISHED_KEYS_RECHECK_SECONDS = 5
 
@@ -109,6 +111,15 @@ class ApiTokenAuthentication(BaseAuthentication):
         # A token outlives a change to its client by at most its lifetime; an admin API should not.
         if not Client.objects.filter(client_id=claims.client_id, enabled=True).exists():
             raise AuthenticationFailed("The token's client is disabled or no longer exists.")
+        # Revocations count at once here, as at introspection (the database is at hand, the list's
+        # max-age is for verifiers that are not us).
+        if token_revoked(
+            jti=str(claims.raw["jti"]),
+            client_id=claims.client_id,
+            issued_at=float(claims.raw["iat"]),
+            now=timezone.now(),
+        ):
+            raise AuthenticationFailed("The token has been revoked.")
         return ApiClient(client_id=claims.client_id, scopes=claims.scopes), token
 
     def authenticate_header(self, request: Request) -> str:

@@ -30,6 +30,8 @@ BEAT_SCHEDULE = (
     ScheduledTask("Seal audit events", "audit.tasks.seal_audit", 1),
     ScheduledTask("Purge audit events past retention", "audit.tasks.purge_audit", 60 * 24),
     ScheduledTask("Roll up token usage", "portal.tasks.roll_up_token_usage", 1),
+    ScheduledTask("Purge spent client assertion jtis", "oauth.tasks.purge_used_client_assertions", 60),
+    ScheduledTask("Purge expired revocations", "revocation.tasks.purge_revocations", 60),
 )
 
 

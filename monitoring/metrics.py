@@ -41,7 +41,7 @@ TOKENS_THROTTLED = Counter(
 )
 REQUESTS = Counter(
     "authportal_requests",
-    "HTTP requests by endpoint (the URL's name, such as keys:jwks or oauth:token) and status.",
+    "HTTP requests by endpoint (the URL's name, such as oauth:jwks or oauth:token) and status.",
     ["endpoint", "status"],
 )
 REQUEST_SECONDS = Histogram(

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import jwt
 import pytest
+from django.utils import timezone
 
 from api.services import API_SERVICE_NAME, api_audience
+from audit.actor import SYSTEM
 from audit.models import AuditEvent
 from clients.models import Client, DelegationEdge, Service, TrustedIssuer
 from clients.selectors import AuthenticatedClient, client_authenticate
 from keys.models import SigningKey
+from revocation.services import token_revoke_by_jti
 from tests.api.conftest import ci_client_with
 
 pytestmark = pytest.mark.django_db
@@ -232,6 +235,17 @@ def test_the_api_service_is_registered_once(api_service):
     assert api_service_ensure(actor=SYSTEM)[1] == []
     assert AuditEvent.objects.count() == rows
     assert Service.objects.get(name=API_SERVICE_NAME).audience == api_audience()
+
+
+def test_a_revoked_token_is_refused_at_once(client, api_service, api_token):
+    registered = ci_client_with("ci-revoked", "admin:read")
+    token = api_token(registered)
+    assert client.get("/api/v1/services/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    token_revoke_by_jti(jti=jti, actor=SYSTEM, via="command", now=timezone.now())
+    response = client.get("/api/v1/services/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
 
 
 def test_a_disabled_clients_token_is_refused_at_once(client, api_service, api_token):

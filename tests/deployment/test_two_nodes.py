@@ -122,7 +122,7 @@ BEAT = """
 import os, sys, time, django
 os.environ["DJANGO_SETTINGS_MODULE"] = "authportal.settings"
 django.setup()
-from audit.tasks import seal_audit
+from keys.tasks import seal_audit
 from keys.tasks import publish_jwks, rotate_keys
 from portal.tasks import roll_up_token_usage
 start = float(sys.argv[1])

@@ -84,7 +84,7 @@ def test_every_series_counts_what_the_server_answered_across_its_workers(tmp_pat
     assert value("authportal_tokens_refused_total", client=client_id, error="invalid_scope") == 1
     assert value("authportal_tokens_refused_total", client="", error="invalid_client") == wrong.count(401)
     assert value("authportal_tokens_throttled_total", limit="client_failures") == wrong.count(429)
-    assert value("authportal_requests_total", endpoint="keys:jwks", status="200") == 2
+    assert value("authportal_requests_total", endpoint="oauth:jwks", status="200") == 2
     assert value("authportal_requests_total", endpoint="oauth:token", status="429") == wrong.count(429)
     assert value("authportal_request_duration_seconds_count", endpoint="oauth:token") == 10
     assert value("authportal_request_duration_seconds_bucket", endpoint="oauth:token", le="+Inf") == 10

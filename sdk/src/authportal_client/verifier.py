@@ -104,7 +104,11 @@ class Verifier:
         )
         self._revocation_list_url = revocation_list_url
         self._discover_revocations = (
-            check_revocation and revocation_list_url is None and jwks_url is None and jwks_file is None
+            check_revocation
+            and revocation_list_url is None
+            and jwks_source is None
+            and jwks_url is None
+            and jwks_file is None
         )
         self._timeout = timeout
         self._refetch_cooldown = refetch_cooldown

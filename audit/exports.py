@@ -20,7 +20,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Func, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -50,11 +51,21 @@ from audit.export_format import (
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.recording import audit_change
 from audit.selectors import AuditFilter
+from core.databases import reports_database
 
 # chain.time_canonical's format, in PostgreSQL.
 _PG_TIME = """to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 _CHUNK_ROWS = 2000
 _FLUSH_BYTES = 1 << 16
+
+
+def _reports() -> BaseDatabaseWrapper:
+    """The database an export reads (core.databases: the replica when one is configured)."""
+    return connections[reports_database()]
+
+
+def _checkpoints() -> QuerySet[AuditCheckpoint]:
+    return AuditCheckpoint.objects.using(reports_database())
 
 
 def audit_export_count(*, filters: AuditFilter) -> int:
@@ -108,7 +119,7 @@ class _Exporter:
         self.started_at = timezone.now()
 
     def header(self) -> dict[str, Any]:
-        sealed_through = AuditCheckpoint.objects.order_by("-seq").values_list("last_id", flat=True).first()
+        sealed_through = _checkpoints().order_by("-seq").values_list("last_id", flat=True).first()
         return {
             "format": EXPORT_FORMAT_NAME,
             "version": EXPORT_VERSION,
@@ -120,7 +131,7 @@ class _Exporter:
         }
 
     def chunks(self) -> Iterator[bytes]:
-        if self.fmt == "csv" and connection.vendor == "postgresql":
+        if self.fmt == "csv" and _reports().vendor == "postgresql":
             yield from self._csv_copied()
         elif self.fmt == "csv":
             yield from self._buffered(self._csv())
@@ -151,14 +162,14 @@ class _Exporter:
         events = self.filters.queryset().order_by("occurred_at", "id")
         events = events.annotate(details_text=Cast("details", TextField()))
         time_column = "occurred_at"
-        if connection.vendor == "postgresql":
+        if _reports().vendor == "postgresql":
             events = events.annotate(
                 occurred_text=Func("occurred_at", template=_PG_TIME, output_field=TextField())
             )
             time_column = "occurred_text"
         as_read = {"occurred_at": time_column, "details": "details_text"}
         query = events.values_list(*(as_read.get(name, name) for name in EVENT_COLUMNS))
-        if connection.vendor == "postgresql":
+        if _reports().vendor == "postgresql":
             # As text through COPY: PostgreSQL formats the next rows while Python writes these. (The
             # server-side cursor of iterator() computes the whole result first: 117,488 rows/s against
             # 131,539 through COPY for JSON Lines in bench/audit_export.)
@@ -270,7 +281,7 @@ class _Exporter:
         seqs = list(_checkpoints_meeting(self.filters).order_by("seq").values_list("seq", flat=True))
         yield record_line({"type": HEADER, **self.header(), "seal_for": "csv"}) + "\n"
         # One at a time: a checkpoint carries up to AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS leaves (3.2 MB).
-        records = self._seal_records(AuditCheckpoint.objects.get(seq=seq) for seq in seqs)
+        records = self._seal_records(_checkpoints().get(seq=seq) for seq in seqs)
         for record in records:
             yield record_line(record) + "\n"
         yield record_line({"type": FOOTER, "checkpoints": len(seqs)}) + "\n"
@@ -301,9 +312,10 @@ def _copy_out(query: QuerySet[AuditEvent, Any]) -> Iterator[memoryview]:
     HOLD: PostgreSQL computes its whole result before the first row, so this costs no more.)
     """
     sql, params = query.query.sql_with_params()
-    compose_sql = connection.ops.compose_sql  # type: ignore[attr-defined]  # PostgreSQL's operations
+    database = connections[query.db]
+    compose_sql = database.ops.compose_sql  # type: ignore[attr-defined]  # PostgreSQL's operations
     statement = f"COPY ({compose_sql(sql, params)}) TO STDOUT (FORMAT csv)"
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+    with database.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         try:
             yield from copy
         finally:
@@ -338,9 +350,7 @@ class _CheckpointIndex:
 
     def __init__(self, filters: AuditFilter) -> None:
         self._touched: set[int] = set()
-        self._sealed_through = (
-            AuditCheckpoint.objects.order_by("-seq").values_list("last_id", flat=True).first() or 0
-        )
+        self._sealed_through = _checkpoints().order_by("-seq").values_list("last_id", flat=True).first() or 0
         self._first_ids = array("q")
         self._last_ids = array("q")
         self._seqs = array("q")
@@ -373,12 +383,12 @@ class _CheckpointIndex:
     def touched_checkpoints(self) -> Iterator[AuditCheckpoint]:
         # One at a time: a checkpoint carries up to AUTHPORTAL_AUDIT_SEAL_MAX_EVENTS leaves (3.2 MB).
         for seq in sorted(self._touched):
-            yield AuditCheckpoint.objects.get(seq=seq)
+            yield _checkpoints().get(seq=seq)
 
 
 def _checkpoints_meeting(filters: AuditFilter) -> QuerySet[AuditCheckpoint]:
     """Every checkpoint whose events' times meet the filter's time range."""
-    checkpoints = AuditCheckpoint.objects.all()
+    checkpoints = _checkpoints()
     if filters.since is not None:
         checkpoints = checkpoints.filter(max_occurred_at__gte=filters.since)
     if filters.until is not None:

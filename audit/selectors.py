@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from django.db import connection
+from django.db import connections
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from audit.catalogue import event_names_expand
 from audit.models import AuditEvent
+from core.databases import reports_database
 
 MAX_PAGE = 500
 
@@ -112,7 +113,8 @@ class AuditFilter:
         return {key: value for key, value in data.items() if value not in (None, "", [])}
 
     def queryset(self) -> QuerySet[AuditEvent]:
-        events = AuditEvent.objects.all()
+        """The matching events, read from the reports' database (the replica when one is configured)."""
+        events = AuditEvent.objects.using(reports_database())
         if self.since:
             events = events.filter(occurred_at__gte=self.since)
         if self.until:
@@ -153,9 +155,10 @@ def _audiences_hold(audience: str) -> Q:
 
     Django's JSON `contains` exists on PostgreSQL only; SQLite reads the array with json_each.
     """
-    if connection.vendor == "postgresql":
+    reports = connections[reports_database()]
+    if reports.vendor == "postgresql":
         return Q(details__audiences__contains=[audience])
-    q = connection.ops.quote_name
+    q = reports.ops.quote_name
     table = q(AuditEvent._meta.db_table)
     sql = f"EXISTS (SELECT 1 FROM json_each({table}.{q('details')}, '$.audiences') WHERE value = %s)"  # noqa: S608
     return Q(RawSQL(sql, [audience], output_field=BooleanField()))  # noqa: S611 (the value is a parameter)

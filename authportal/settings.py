@@ -29,6 +29,7 @@ from authportal.config import (
     setting_text,
 )
 from core.conf import AppSettings as conf
+from core.databases import REPLICA
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("AUTHPORTAL_DATA_DIR", BASE_DIR / "var")).resolve()
@@ -170,6 +171,16 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with a deadline on every wait for the server (authportal/postgres/base.py).
     DATABASES["default"]["ENGINE"] = "authportal.postgres"
+if os.environ.get("DATABASE_REPLICA_URL", "").strip():
+    # A streaming replica of the primary for the audit log's search and export (core/databases.py).
+    DATABASES[REPLICA] = read_database("DATABASE_REPLICA_URL", "")
+    DATABASES[REPLICA].setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
+    DATABASES[REPLICA]["CONN_HEALTH_CHECKS"] = False
+    if DATABASES[REPLICA]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES[REPLICA]["ENGINE"] = "authportal.postgres"
+    # The test run reads the test database as the replica (there is no replication between test databases).
+    DATABASES[REPLICA]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["core.databases.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = read_url("REDIS_URL", None, schemes=("redis", "rediss", "unix"))

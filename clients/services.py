@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -32,25 +32,31 @@ class ScopeSpec:
     description: str = ""
 
 
-def _operator_pair(text: str, separator: str, form: str) -> tuple[str, str]:
-    """Two non-empty parts of what an operator wrote, split at the first `separator`."""
-    left, found, right = text.partition(separator)
-    if not found or not left or not right:
-        raise ValidationError(f"{text!r} is not {form}.")
-    return left, right
+@dataclass(frozen=True)
+class _OperatorPair:
+    """Two non-empty parts of what an operator wrote, split at the first `separator` of the subclass."""
+
+    _separator: ClassVar[str]
+    _form: ClassVar[str]
+
+    def __init_subclass__(cls, *, separator: str, form: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._separator, cls._form = separator, form
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        left, found, right = text.partition(cls._separator)
+        if not found or not left or not right:
+            raise ValidationError(f"{text!r} is not {cls._form}.")
+        return cls(left, right)  # type: ignore[call-arg]  # each subclass has exactly these two fields
 
 
 @dataclass(frozen=True)
-class GrantSpec:
+class GrantSpec(_OperatorPair, separator=":", form="SERVICE:SCOPE, such as ms_doctor:doctors:read"):
     """`SERVICE:SCOPE` as an operator writes it, e.g. `ms_doctor:doctors:read`."""
 
     service: str
     scope: str
-
-    @classmethod
-    def parse(cls, text: str) -> GrantSpec:
-        service, scope = _operator_pair(text, ":", "SERVICE:SCOPE, such as ms_doctor:doctors:read")
-        return cls(service=service, scope=scope)
 
 
 @dataclass(frozen=True)
@@ -514,17 +520,13 @@ def _jwks_problem(jwks: Any) -> str | None:
 
 
 @dataclass(frozen=True)
-class ScopeMapping:
+class ScopeMapping(
+    _OperatorPair, separator="=", form="UPSTREAM_SCOPE=DOWNSTREAM_SCOPE, such as orders:write=payments:charge"
+):
     """`UPSTREAM=DOWNSTREAM` as an operator writes it: holding `upstream` allows `downstream` next hop."""
 
     upstream: str
     downstream: str
-
-    @classmethod
-    def parse(cls, text: str) -> ScopeMapping:
-        form = "UPSTREAM_SCOPE=DOWNSTREAM_SCOPE, such as orders:write=payments:charge"
-        upstream, downstream = _operator_pair(text, "=", form)
-        return cls(upstream=upstream, downstream=downstream)
 
 
 @transaction.atomic

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from authportal_client.compact import ACCESS_TOKEN_TYPES, COMPACT_JWS, is_number, json_object
+from authportal_client.compact import COMPACT_JWS, access_token_header, is_number, json_object
 from django.utils import timezone
 from jwcrypto.common import base64url_decode
 from jwcrypto.jwk import JWK
@@ -159,19 +159,9 @@ def subject_token_verify(*, token: str, audience: str, now: datetime) -> Subject
         raise _refuse_subject("not a JWS in compact form")
     encoded_header, encoded_payload, encoded_signature = token.split(".")
     try:
-        header = json_object(encoded_header)
-    except (ValueError, RecursionError):
-        raise _refuse_subject("malformed header") from None
-    typ = header.get("typ")
-    if type(typ) is not str or typ.lower() not in ACCESS_TOKEN_TYPES:
-        raise _refuse_subject("not an access token (typ must be at+jwt)")
-    if "crit" in header:
-        raise _refuse_subject("unsupported critical header parameters")
-    algorithm, kid = header.get("alg"), header.get("kid")
-    if type(algorithm) is not str or algorithm not in _ALGORITHMS:
-        raise _refuse_subject("algorithm not allowed")
-    if type(kid) is not str or not 0 < len(kid) <= 64:
-        raise _refuse_subject("missing or malformed kid")
+        algorithm, kid = access_token_header(encoded_header, algorithms=_ALGORITHMS, max_kid_length=64)
+    except ValueError as why:
+        raise _refuse_subject(str(why)) from None
     key = _published_key(kid, now)
     if key is None:
         raise _refuse_subject("not signed by a published key of ours (unknown, revoked or expired kid)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Container
 from typing import Any, TypeGuard
 
 from jwt.utils import base64url_decode
@@ -45,3 +46,27 @@ def json_object(segment: str) -> dict[str, Any]:
 def is_number(value: Any) -> TypeGuard[float]:
     """A JSON number (not a boolean), finite."""
     return (type(value) is int or type(value) is float) and math.isfinite(value)
+
+
+def access_token_header(
+    encoded_header: str, *, algorithms: Container[str], max_kid_length: int
+) -> tuple[str, str]:
+    """The `alg` and `kid` of an RFC 9068 access token's header, read strictly; ValueError saying why not.
+
+    `jku`, `jwk`, `x5u` and `x5c` are never read: the caller takes keys from its own JWKS only.
+    """
+    try:
+        header = json_object(encoded_header)
+    except (ValueError, RecursionError):
+        raise ValueError("malformed header") from None
+    typ = header.get("typ")
+    if type(typ) is not str or typ.lower() not in ACCESS_TOKEN_TYPES:
+        raise ValueError("not an access token (typ must be at+jwt)")
+    if "crit" in header:
+        raise ValueError("unsupported critical header parameters")
+    algorithm, kid = header.get("alg"), header.get("kid")
+    if type(algorithm) is not str or algorithm not in algorithms:
+        raise ValueError("algorithm not allowed")
+    if type(kid) is not str or not 0 < len(kid) <= max_kid_length:
+        raise ValueError("missing or malformed kid")
+    return algorithm, kid

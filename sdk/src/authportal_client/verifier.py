@@ -16,7 +16,7 @@ from typing import Any
 from jwt.utils import base64url_decode
 
 from authportal_client.claims import Claims
-from authportal_client.compact import ACCESS_TOKEN_TYPES, COMPACT_JWS, is_number, json_object
+from authportal_client.compact import COMPACT_JWS, access_token_header, is_number, json_object
 from authportal_client.errors import InvalidToken, KeysUnavailable
 from authportal_client.keys import (
     MAX_KID_LENGTH,
@@ -185,20 +185,11 @@ class Verifier:
 
     def _key_for_header(self, encoded_header: str) -> VerificationKey:
         try:
-            header = json_object(encoded_header)
-        except (ValueError, RecursionError):
-            raise InvalidToken("malformed header") from None
-        typ = header.get("typ")
-        if type(typ) is not str or typ.lower() not in ACCESS_TOKEN_TYPES:
-            raise InvalidToken("not an access token (typ must be at+jwt)")
-        if "crit" in header:
-            raise InvalidToken("unsupported critical header parameters")
-        algorithm, kid = header.get("alg"), header.get("kid")
-        if type(algorithm) is not str or algorithm not in self.algorithms:
-            raise InvalidToken("algorithm not allowed")
-        if type(kid) is not str or not 0 < len(kid) <= MAX_KID_LENGTH:
-            raise InvalidToken("missing or malformed kid")
-        # jku, jwk, x5u and x5c are never read: keys come from our JWKS only.
+            algorithm, kid = access_token_header(
+                encoded_header, algorithms=self.algorithms, max_kid_length=MAX_KID_LENGTH
+            )
+        except ValueError as why:
+            raise InvalidToken(str(why)) from None
         key = self.keys.get(kid)
         if key is None:
             if not self.keys.loaded:

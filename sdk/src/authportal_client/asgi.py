@@ -17,8 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from authportal_client.bearer import BearerGate, Denial, Requirement, bearer_token, unauthenticated
-from authportal_client.verifier import Verifier
+from authportal_client.bearer import AppGate, Denial, Requirement, bearer_token, unauthenticated
 
 SCOPE_KEY = "authportal.claims"
 Scope = MutableMapping[str, Any]
@@ -27,22 +26,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class BearerTokenMiddleware(BearerGate):
-    def __init__(
-        self,
-        app: AsgiApp,
-        verifier: Verifier,
-        *,
-        required_scopes: Iterable[str] = (),
-        via: Iterable[str] | None = None,
-        exempt_paths: Iterable[str] = (),
-        realm: str = "api",
-    ):
-        super().__init__(
-            verifier, required_scopes=required_scopes, via=via, exempt_paths=exempt_paths, realm=realm
-        )
-        self.app = app
-
+class BearerTokenMiddleware(AppGate[AsgiApp]):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope.get("path") in self.exempt_paths:
             await self.app(scope, receive, send)

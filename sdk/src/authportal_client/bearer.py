@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from authportal_client.claims import Claims
 from authportal_client.errors import InvalidToken
@@ -143,3 +144,14 @@ class BearerGate:
         return authenticate(
             self.verifier, authorization, required_scopes=self.required_scopes, via=self.via, realm=self.realm
         )
+
+
+App = TypeVar("App")
+
+
+class AppGate(BearerGate, Generic[App]):
+    """A BearerGate in front of an application: the ASGI and the WSGI middleware."""
+
+    def __init__(self, app: App, verifier: Verifier, **options: Any):
+        super().__init__(verifier, **options)
+        self.app = app

@@ -14,29 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from authportal_client.bearer import BearerGate, Denial, Requirement, insufficient_scope
-from authportal_client.verifier import Verifier
+from authportal_client.bearer import AppGate, Denial, Requirement, insufficient_scope
 
 ENVIRON_KEY = "authportal.claims"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class BearerTokenMiddleware(BearerGate):
-    def __init__(
-        self,
-        app: WsgiApp,
-        verifier: Verifier,
-        *,
-        required_scopes: Iterable[str] = (),
-        via: Iterable[str] | None = None,
-        exempt_paths: Iterable[str] = (),
-        realm: str = "api",
-    ):
-        super().__init__(
-            verifier, required_scopes=required_scopes, via=via, exempt_paths=exempt_paths, realm=realm
-        )
-        self.app = app
-
+class BearerTokenMiddleware(AppGate[WsgiApp]):
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") in self.exempt_paths:
             return self.app(environ, start_response)

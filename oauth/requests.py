@@ -181,7 +181,7 @@ def _client_secret_credentials(
             raise invalid_request(
                 "Use exactly one client authentication method: Basic or client_secret, not both."
             )
-        client_id, client_secret = _basic_credentials(header)
+        client_id, client_secret = basic_credentials(header)
         if "client_id" in values and values["client_id"] != client_id:
             raise invalid_request(
                 "The client_id in the body differs from the one in the Authorization header."
@@ -199,7 +199,8 @@ def _client_secret_credentials(
     )
 
 
-def _basic_credentials(header: str) -> tuple[str, str]:
+def basic_credentials(header: str) -> tuple[str, str]:
+    """The client id and secret of an `Authorization: Basic` header (RFC 6749 §2.3.1); OAuthError if malformed."""
     scheme, _, encoded = header.strip().partition(" ")
     if scheme.lower() != "basic":
         raise invalid_client("unsupported authentication scheme")

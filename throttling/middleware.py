@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
 from oauth.errors import OAuthError, json_no_store
-from oauth.requests import _basic_credentials, token_request_parse
+from oauth.requests import basic_credentials, token_request_parse
 from throttling.addresses import client_address
 from throttling.ledger import (
     ledger_background_running,
@@ -61,7 +61,7 @@ def caller_of(request: HttpRequest) -> Caller:
     header = request.META.get("HTTP_AUTHORIZATION")
     try:
         if header is not None:
-            client_id = _basic_credentials(header)[0]
+            client_id = basic_credentials(header)[0]
         else:
             body = request.body  # read once; Django keeps it
             try:

@@ -79,6 +79,22 @@ def granian_serving(
 ) -> Iterator[int]:
     """AuthPortal served on loopback exactly as bin/run serves it (bin/serve); yields the port once
     the metadata answers 200 (the database is there), and stops the server (its whole process group) on the way out."""
+    options = {"port": port, "workers": workers, "threads": threads, "extra_env": extra_env}
+    with granian_process(env=env, log=log, **options) as (_server, served_port):
+        yield served_port
+
+
+@contextmanager
+def granian_process(
+    *,
+    env: dict[str, str],
+    log: Path,
+    port: int | None = None,
+    workers: int = 1,
+    threads: int = 2,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[tuple[subprocess.Popen, int]]:
+    """granian_serving's server and port: for a test that kills the server's process group itself."""
     port = port or free_port()
     serve_env = {
         **env,
@@ -110,7 +126,7 @@ def granian_serving(
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"granian did not start: {log.read_text()[-3000:]}") from None
                 time.sleep(0.2)
-        yield port
+        yield server, port
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGTERM)

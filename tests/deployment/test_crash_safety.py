@@ -110,7 +110,9 @@ def test_every_token_received_through_a_server_kill_and_a_database_kill_has_exac
                 terminated = cursor.fetchone()[0]
             served_until(load, 100)  # the server reconnects and goes on
     assert terminated >= 1
-    print(f"{len(load.jtis)} tokens received, {load.failures} requests failed, {terminated} backends terminated")
+    print(
+        f"{len(load.jtis)} tokens received, {load.failures} requests failed, {terminated} backends terminated"
+    )
 
     rows = Counter(
         AuditEvent.objects.filter(event="token.issued", details__jti__in=load.jtis).values_list(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -28,32 +28,26 @@ _FORBIDDEN_DETAIL_KEYS = frozenset(
 )
 
 
-def audit_record(
-    *,
-    event: str,
-    outcome: str = AuditEvent.Outcome.SUCCESS,
-    actor: str = "",
-    subject: str = "",
-    remote_addr: str | None = None,
-    request_id: str = "",
-    details: dict[str, Any] | None = None,
-    occurred_at: datetime | None = None,
-) -> None:
+class RowFields(TypedDict, total=False):
+    """The event's fields, as `audit_record` and `audit_record_start` take them (defaults there)."""
+
+    event: Required[str]
+    outcome: str
+    actor: str
+    subject: str
+    remote_addr: str | None
+    request_id: str
+    details: dict[str, Any] | None
+    occurred_at: datetime | None
+
+
+def audit_record(**fields: Unpack[RowFields]) -> None:
     """Write one audit event. Call it inside the transaction of the change it records.
 
     One INSERT and nothing else: no lock, no read, no chaining. Sealing (`audit_seal`) runs behind.
     Outside a transaction the event is committed when this returns.
     """
-    audit_record_start(
-        event=event,
-        outcome=outcome,
-        actor=actor,
-        subject=subject,
-        remote_addr=remote_addr,
-        request_id=request_id,
-        details=details,
-        occurred_at=occurred_at,
-    ).wait(audit_write_timeout())
+    audit_record_start(**fields).wait(audit_write_timeout())
 
 
 def audit_change(

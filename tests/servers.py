@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # Our servers listen on loopback ports in this range only (the machine is shared; set
@@ -68,20 +69,12 @@ def free_port(ports: range = PORTS) -> int:
 
 
 @contextmanager
-def granian_serving(
-    *,
-    env: dict[str, str],
-    log: Path,
-    port: int | None = None,
-    workers: int = 1,
-    threads: int = 2,
-    extra_env: dict[str, str] | None = None,
-) -> Iterator[int]:
+def granian_serving(**options: Any) -> Iterator[int]:
     """AuthPortal served on loopback exactly as bin/run serves it (bin/serve); yields the port once
-    the metadata answers 200 (the database is there), and stops the server (its whole process group) on the way out."""
-    options = {"port": port, "workers": workers, "threads": threads, "extra_env": extra_env}
-    with granian_process(env=env, log=log, **options) as (_server, served_port):
-        yield served_port
+    the metadata answers 200 (the database is there), and stops the server (its whole process group) on
+    the way out. Options: granian_process's."""
+    with granian_process(**options) as (_server, port):
+        yield port
 
 
 @contextmanager
@@ -94,7 +87,7 @@ def granian_process(
     threads: int = 2,
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[tuple[subprocess.Popen, int]]:
-    """granian_serving's server and port: for a test that kills the server's process group itself."""
+    """The server of granian_serving and its port, for a test that kills the server's process group itself."""
     port = port or free_port()
     serve_env = {
         **env,

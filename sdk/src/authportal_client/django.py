@@ -32,7 +32,6 @@ from authportal_client.bearer import (
     Requirement,
     authenticate,
     bearer_token,
-    check_scopes,
     unauthenticated,
 )
 from authportal_client.verifier import Verifier
@@ -97,21 +96,7 @@ class BearerTokenMiddleware:
 
 def scope_required(*scopes: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """401 without a verified token, 403 `insufficient_scope` without every one of `scopes`."""
-
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @functools.wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            claims = getattr(request, "claims", None)
-            if claims is None:
-                return denial_response(unauthenticated(realm()))
-            outcome = check_scopes(claims, scopes, realm=realm())
-            if isinstance(outcome, Denial):
-                return denial_response(outcome)
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
+    return requires(scope=scopes)
 
 
 def requires(

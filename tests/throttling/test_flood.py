@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -26,32 +28,37 @@ CLIENT_FAILURES = 20
 WORKERS = 2
 
 
-def test_a_flood_of_bad_secrets_leaves_a_good_client_alone_and_its_rows_bounded_and_counted(
-    tmp_path, ms_admin, ms_reports
-):
+@contextmanager
+def flooding(tmp_path, ms_admin, ms_reports, *, workers: int, limits: dict[str, str], **options) -> Iterator:
+    """ms_admin's bad secrets and ms_reports' good requests (tests/throttling/flood.py) through a server with
+    `limits`; yields the flood's result while the server still runs."""
     signing_key_active()
-    limits = {
-        "AUTHPORTAL_TRUSTED_PROXIES": "127.0.0.1",
-        "AUTHPORTAL_THROTTLE_WINDOW_SECONDS": str(WINDOW),
-        "AUTHPORTAL_THROTTLE_CLIENT_FAILURES": str(CLIENT_FAILURES),
-    }
+    env = server_environment(tmp_path)
     with granian_serving(
-        env=server_environment(tmp_path),
-        log=tmp_path / "granian.log",
-        workers=WORKERS,
-        threads=4,
-        extra_env=limits,
+        env=env, log=tmp_path / "granian.log", workers=workers, threads=4, extra_env=limits
     ) as port:
-        result = flood(
+        yield flood(
             host="127.0.0.1",
             port=port,
             audience=DOCTORS,
             flood_client_id=ms_admin.client.client_id,
             good_client_id=ms_reports.client.client_id,
             good_secret=ms_reports.client_secret,
-            total=TOTAL,
-            quiet_requests=40,
+            **options,
         )
+
+
+def test_a_flood_of_bad_secrets_leaves_a_good_client_alone_and_its_rows_bounded_and_counted(
+    tmp_path, ms_admin, ms_reports
+):
+    limits = {
+        "AUTHPORTAL_TRUSTED_PROXIES": "127.0.0.1",
+        "AUTHPORTAL_THROTTLE_WINDOW_SECONDS": str(WINDOW),
+        "AUTHPORTAL_THROTTLE_CLIENT_FAILURES": str(CLIENT_FAILURES),
+    }
+    with flooding(
+        tmp_path, ms_admin, ms_reports, workers=WORKERS, limits=limits, total=TOTAL, quiet_requests=40
+    ) as result:
         print("\n".join(result.lines()))
         flooded = AuditEvent.objects.filter(actor=ms_admin.client.client_id)
 
@@ -88,22 +95,11 @@ def test_a_flood_of_bad_secrets_leaves_a_good_client_alone_and_its_rows_bounded_
 
 
 def test_a_server_that_stops_writes_the_counts_of_windows_not_yet_ended(tmp_path, ms_admin, ms_reports):
-    signing_key_active()
     limits = {"AUTHPORTAL_THROTTLE_WINDOW_SECONDS": "3600", "AUTHPORTAL_THROTTLE_CLIENT_FAILURES": "5"}
-    with granian_serving(
-        env=server_environment(tmp_path), log=tmp_path / "granian.log", workers=1, extra_env=limits
-    ) as port:
-        result = flood(
-            host="127.0.0.1",
-            port=port,
-            audience=DOCTORS,
-            flood_client_id=ms_admin.client.client_id,
-            good_client_id=ms_reports.client.client_id,
-            good_secret=ms_reports.client_secret,
-            total=200,
-            threads=1,  # one at a time: exactly the limit's 401s, then 429s
-            quiet_requests=2,
-        )
+    # One request at a time: exactly the limit's 401s, then 429s.
+    with flooding(
+        tmp_path, ms_admin, ms_reports, workers=1, limits=limits, total=200, threads=1, quiet_requests=2
+    ) as result:
         assert not AuditEvent.objects.filter(event="token.throttled").exists(), "the window has not ended"
     (row,) = AuditEvent.objects.filter(event="token.throttled")
     assert result.statuses == {401: 5, 429: 195}

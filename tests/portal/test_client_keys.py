@@ -10,11 +10,17 @@ from jwcrypto.jwk import JWK
 
 from audit.models import AuditEvent
 from clients.models import Client
+from clients.services import client_register
 from tests.oauth.assertion_keys import new_key, public_jwk
 
 
 def thumbprint(jwk: dict) -> str:
     return JWK(**jwk).thumbprint()
+
+
+def keyed_client(*jwks: dict) -> Client:
+    """ms_keyed: a private_key_jwt client with these public keys, and no grants."""
+    return client_register(name="ms_keyed", grants=[], jwks={"keys": list(jwks)}).client
 
 
 @pytest.mark.django_db
@@ -57,10 +63,8 @@ def test_a_jwks_and_a_url_together_are_a_form_error(admin_client):
 
 @pytest.mark.django_db
 def test_rotation_without_downtime_add_the_next_key_then_remove_the_old(admin_client, ms_doctor):
-    from clients.services import client_register
-
     old = public_jwk(new_key(), kid="k1")
-    keyed = client_register(name="ms_keyed", grants=[], jwks={"keys": [old]}).client
+    keyed = keyed_client(old)
     page = admin_client.get(f"/clients/{keyed.pk}/").content.decode()
     assert "only key" in page  # the last key cannot be removed
     new = public_jwk(new_key(), kid="k2")
@@ -79,11 +83,10 @@ def test_rotation_without_downtime_add_the_next_key_then_remove_the_old(admin_cl
 
 @pytest.mark.django_db
 def test_a_private_key_is_refused_as_the_next_key(admin_client, ms_doctor):
-    from clients.services import client_register
     from tests.oauth.assertion_keys import private_jwk
 
     private = new_key()
-    keyed = client_register(name="ms_keyed", grants=[], jwks={"keys": [public_jwk(private, kid="k1")]}).client
+    keyed = keyed_client(public_jwk(private, kid="k1"))
     response = admin_client.post(
         f"/clients/{keyed.pk}/keys/add/", {"jwk": json.dumps(private_jwk(private, kid="k2"))}
     )
@@ -94,10 +97,8 @@ def test_a_private_key_is_refused_as_the_next_key(admin_client, ms_doctor):
 
 @pytest.mark.django_db
 def test_an_auditor_sees_the_thumbprints_but_cannot_change_keys(auditor_client, ms_doctor):
-    from clients.services import client_register
-
     jwk = public_jwk(new_key(), kid="k1")
-    keyed = client_register(name="ms_keyed", grants=[], jwks={"keys": [jwk]}).client
+    keyed = keyed_client(jwk)
     assert thumbprint(jwk) in auditor_client.get(f"/clients/{keyed.pk}/").content.decode()
     response = auditor_client.post(
         f"/clients/{keyed.pk}/keys/add/", {"jwk": json.dumps(public_jwk(new_key(), kid="k2"))}

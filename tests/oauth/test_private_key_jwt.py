@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from urllib.parse import urlencode
 
 import jwt
 import pytest
@@ -21,7 +20,7 @@ from clients.client_keys import client_key_add, client_key_remove
 from clients.services import GrantSpec, client_register
 from keys.selectors import jwks_build
 from tests.clients.issuer_fakes import b64, compact
-from tests.oauth.assertion_keys import ASSERTION_TYPE, assertion, new_key, private_jwk, public_jwk
+from tests.oauth.assertion_keys import assertion, new_key, private_jwk, public_jwk
 
 INTEROP = Path(__file__).resolve().parent.parent / "interop"
 ADMIN = Actor(name="alice-admin")
@@ -40,20 +39,6 @@ def ms_keyed(ms_doctor, key):
         grants=[GrantSpec("ms_doctor", "doctors:read")],
         jwks={"keys": [public_jwk(key, kid="k1")]},
     ).client
-
-
-@pytest.fixture
-def post_assertion(client):
-    def post(signed: str, **params):
-        body = {
-            "grant_type": "client_credentials",
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": signed,
-            **params,
-        }
-        return client.post("/o/token", data=urlencode(body), content_type="application/x-www-form-urlencoded")
-
-    return post
 
 
 def _our_public_keys():

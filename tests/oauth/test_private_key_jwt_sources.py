@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from io import StringIO
-from urllib.parse import urlencode
 
 import pytest
 import time_machine
@@ -24,7 +23,7 @@ from clients.services import (
     service_register,
 )
 from tests.clients.issuer_fakes import FakeIssuer, serving
-from tests.oauth.assertion_keys import ASSERTION_TYPE, assertion, new_key, public_jwk
+from tests.oauth.assertion_keys import assertion, new_key, public_jwk
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
@@ -35,21 +34,6 @@ def no_cached_jwks():
     external_jwks_forget()
     yield
     external_jwks_forget()
-
-
-@pytest.fixture
-def post_assertion(client):
-    def post(signed: str, **params):
-        body = {
-            "grant_type": "client_credentials",
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": signed,
-        }
-        return client.post(
-            "/o/token", data=urlencode({**body, **params}), content_type="application/x-www-form-urlencoded"
-        )
-
-    return post
 
 
 @pytest.mark.django_db

@@ -18,24 +18,27 @@ def thumbprint(jwk: dict) -> str:
     return JWK(**jwk).thumbprint()
 
 
-def keyed_client(*jwks: dict) -> Client:
-    """ms_keyed: a private_key_jwt client with these public keys, and no grants."""
-    return client_register(name="ms_keyed", grants=[], jwks={"keys": list(jwks)}).client
+def keyed_client(key=None) -> tuple[Client, dict]:
+    """ms_keyed, a private_key_jwt client without grants, and its one public key (kid k1; of `key` if given)."""
+    jwk = public_jwk(key or new_key(), kid="k1")
+    return client_register(name="ms_keyed", grants=[], jwks={"keys": [jwk]}).client, jwk
+
+
+def registered_in_the_portal(admin_client, jwk: dict, *, jwks_uri: str = ""):
+    """The answer to an admin's "New client" form for ms_keyed, its JWKS pasted (and `jwks_uri` typed)."""
+    form = {
+        "name": "ms_keyed",
+        "access_token_lifetime": 600,
+        "jwks": json.dumps({"keys": [jwk]}),
+        "jwks_uri": jwks_uri,
+    }
+    return admin_client.post("/clients/new/", form, follow=True)
 
 
 @pytest.mark.django_db
 def test_an_admin_registers_a_client_by_pasting_its_jwks_and_sees_no_secret(admin_client, ms_doctor):
     jwk = public_jwk(new_key(), kid="k1")
-    response = admin_client.post(
-        "/clients/new/",
-        {
-            "name": "ms_keyed",
-            "access_token_lifetime": 600,
-            "jwks": json.dumps({"keys": [jwk]}),
-            "jwks_uri": "",
-        },
-        follow=True,
-    )
+    response = registered_in_the_portal(admin_client, jwk)
     assert response.status_code == 200
     client = Client.objects.get(name="ms_keyed")
     page = response.content.decode()
@@ -46,25 +49,17 @@ def test_an_admin_registers_a_client_by_pasting_its_jwks_and_sees_no_secret(admi
 
 @pytest.mark.django_db
 def test_a_jwks_and_a_url_together_are_a_form_error(admin_client):
-    jwk = public_jwk(new_key(), kid="k1")
-    response = admin_client.post(
-        "/clients/new/",
-        {
-            "name": "ms_keyed",
-            "access_token_lifetime": 600,
-            "jwks": json.dumps({"keys": [jwk]}),
-            "jwks_uri": "https://k.example/jwks",
-        },
+    response = registered_in_the_portal(
+        admin_client, public_jwk(new_key(), kid="k1"), jwks_uri="https://k.example/jwks"
     )
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.redirect_chain == []  # the form again, not a redirect
     assert "not both" in response.content.decode()
     assert not Client.objects.filter(name="ms_keyed").exists()
 
 
 @pytest.mark.django_db
 def test_rotation_without_downtime_add_the_next_key_then_remove_the_old(admin_client, ms_doctor):
-    old = public_jwk(new_key(), kid="k1")
-    keyed = keyed_client(old)
+    keyed, old = keyed_client()
     page = admin_client.get(f"/clients/{keyed.pk}/").content.decode()
     assert "only key" in page  # the last key cannot be removed
     new = public_jwk(new_key(), kid="k2")
@@ -86,7 +81,7 @@ def test_a_private_key_is_refused_as_the_next_key(admin_client, ms_doctor):
     from tests.oauth.assertion_keys import private_jwk
 
     private = new_key()
-    keyed = keyed_client(public_jwk(private, kid="k1"))
+    keyed, _public = keyed_client(private)
     response = admin_client.post(
         f"/clients/{keyed.pk}/keys/add/", {"jwk": json.dumps(private_jwk(private, kid="k2"))}
     )
@@ -97,8 +92,7 @@ def test_a_private_key_is_refused_as_the_next_key(admin_client, ms_doctor):
 
 @pytest.mark.django_db
 def test_an_auditor_sees_the_thumbprints_but_cannot_change_keys(auditor_client, ms_doctor):
-    jwk = public_jwk(new_key(), kid="k1")
-    keyed = keyed_client(jwk)
+    keyed, jwk = keyed_client()
     assert thumbprint(jwk) in auditor_client.get(f"/clients/{keyed.pk}/").content.decode()
     response = auditor_client.post(
         f"/clients/{keyed.pk}/keys/add/", {"jwk": json.dumps(public_jwk(new_key(), kid="k2"))}

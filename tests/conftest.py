@@ -128,6 +128,9 @@ def token_status(client, client_id: str, secret: str) -> int:
     ).status_code
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
 @pytest.fixture
 def request_token(client):
     """POST /o/token as a service would: form-encoded, client_secret_basic unless told otherwise."""
@@ -144,6 +147,19 @@ def request_token(client):
         ]
         return client.post(
             "/o/token", data=urlencode(pairs), content_type="application/x-www-form-urlencoded", **extra
+        )
+
+    return post
+
+
+@pytest.fixture
+def post_body(client):
+    """POST `body` as it is to the token endpoint (or `path`), with `registered`'s Basic credentials."""
+
+    def post(registered: RegisteredClient, body: str, *, path="/o/token", content_type=FORM, **headers):
+        credentials = basic_auth(registered.client.client_id, registered.client_secret)
+        return client.post(
+            path, data=body, content_type=content_type, HTTP_AUTHORIZATION=credentials, **headers
         )
 
     return post

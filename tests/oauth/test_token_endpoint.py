@@ -83,12 +83,10 @@ def test_per_client_lifetime_sets_exp(client, request_token, ms_admin):
     assert claims["exp"] - claims["iat"] == 120
 
 
-def test_both_authentication_methods_at_once_is_invalid_request(client, ms_admin):
-    response = client.post(
-        "/o/token",
-        data=f"grant_type=client_credentials&client_id={ms_admin.client.client_id}&client_secret={ms_admin.client_secret}",
-        content_type="application/x-www-form-urlencoded",
-        HTTP_AUTHORIZATION=basic_auth(ms_admin.client.client_id, ms_admin.client_secret),
+def test_both_authentication_methods_at_once_is_invalid_request(post_body, ms_admin):
+    response = post_body(
+        ms_admin,
+        f"grant_type=client_credentials&client_id={ms_admin.client.client_id}&client_secret={ms_admin.client_secret}",
     )
     assert_oauth_error(response, 400, "invalid_request")
 
@@ -136,13 +134,8 @@ def test_unknown_grant_type_is_unsupported_grant_type(request_token, ms_admin):
     assert_oauth_error(request_token(ms_admin, grant_type="password"), 400, "unsupported_grant_type")
 
 
-def test_missing_grant_type_is_invalid_request(client, ms_admin):
-    response = client.post(
-        "/o/token",
-        data="scope=doctors%3Aread",
-        content_type="application/x-www-form-urlencoded",
-        HTTP_AUTHORIZATION=basic_auth(ms_admin.client.client_id, ms_admin.client_secret),
-    )
+def test_missing_grant_type_is_invalid_request(post_body, ms_admin):
+    response = post_body(ms_admin, "scope=doctors%3Aread")
     assert_oauth_error(response, 400, "invalid_request")
 
 
@@ -217,24 +210,14 @@ def test_a_parameter_given_twice_is_invalid_request(client, ms_admin, name):
         ("application/x-www-form-urlencoded; charset=latin-1", "grant_type=client_credentials"),
     ],
 )
-def test_bodies_that_are_not_utf8_forms_are_415(client, ms_admin, content_type, body):
-    response = client.post(
-        "/o/token",
-        data=body,
-        content_type=content_type,
-        HTTP_AUTHORIZATION=basic_auth(ms_admin.client.client_id, ms_admin.client_secret),
-    )
+def test_bodies_that_are_not_utf8_forms_are_415(post_body, ms_admin, content_type, body):
+    response = post_body(ms_admin, body, content_type=content_type)
     assert_oauth_error(response, 415, "invalid_request")
 
 
-def test_a_body_over_the_cap_is_413(client, ms_admin):
+def test_a_body_over_the_cap_is_413(post_body, ms_admin):
     body = "grant_type=client_credentials&padding=" + "a" * 5000
-    response = client.post(
-        "/o/token",
-        data=body,
-        content_type="application/x-www-form-urlencoded",
-        HTTP_AUTHORIZATION=basic_auth(ms_admin.client.client_id, ms_admin.client_secret),
-    )
+    response = post_body(ms_admin, body)
     assert_oauth_error(response, 413, "invalid_request")
 
 
@@ -253,12 +236,9 @@ def test_get_is_405_with_allow_post(client, db):
     assert response["Allow"] == "POST"
 
 
-def test_trailing_slash_works_without_redirect(client, ms_admin):
-    response = client.post(
-        "/o/token/",
-        data="grant_type=client_credentials&resource=https%3A%2F%2Fdoctors.internal",
-        content_type="application/x-www-form-urlencoded",
-        HTTP_AUTHORIZATION=basic_auth(ms_admin.client.client_id, ms_admin.client_secret),
+def test_trailing_slash_works_without_redirect(post_body, ms_admin):
+    response = post_body(
+        ms_admin, "grant_type=client_credentials&resource=https%3A%2F%2Fdoctors.internal", path="/o/token/"
     )
     assert response.status_code == 200
 
@@ -305,12 +285,10 @@ def test_issuance_writes_one_audit_row_with_the_tokens_jti(client, request_token
     assert row.remote_addr == "127.0.0.1"
 
 
-def test_request_id_is_taken_from_the_caller_and_recorded(client, ms_admin):
-    response = client.post(
-        "/o/token",
-        data="grant_type=client_credentials&resource=https%3A%2F%2Fdoctors.internal",
-        content_type="application/x-www-form-urlencoded",
-        HTTP_AUTHORIZATION=basic_auth(ms_admin.client.client_id, ms_admin.client_secret),
+def test_request_id_is_taken_from_the_caller_and_recorded(post_body, ms_admin):
+    response = post_body(
+        ms_admin,
+        "grant_type=client_credentials&resource=https%3A%2F%2Fdoctors.internal",
         HTTP_X_REQUEST_ID="req-42",
     )
     assert response["X-Request-ID"] == "req-42"

@@ -6,22 +6,33 @@ With `DATABASE_REPLICA_URL` set, settings add the alias `replica` (a PostgreSQL 
 (the portal, the API, `export_audit`) read events and checkpoints from it, so an auditor's long export or a
 deep search takes nothing from the token endpoint's primary. Everything else reads and writes the primary,
 including the `audit.exported` row an export writes, sealing and `verify_audit` (which must see every
-committed row, not a replica's slightly older copy). Without a replica, reports read the primary.
+committed row, not a replica's slightly older copy). Without a replica, or while it cannot be reached,
+reports read the primary.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 REPLICA = "replica"
+log = logging.getLogger(__name__)
 
 
 def reports_database() -> str:
-    """The alias audit search and export read from: the replica when one is configured, else the primary."""
-    return REPLICA if REPLICA in settings.DATABASES else DEFAULT_DB_ALIAS
+    """The alias audit search and export read from: the replica when one is configured and answers, else the
+    primary (an auditor's search is slower on the primary, never refused because the replica is down)."""
+    if REPLICA not in settings.DATABASES:
+        return DEFAULT_DB_ALIAS
+    try:
+        connections[REPLICA].ensure_connection()
+    except DatabaseError as error:
+        log.warning("the read replica cannot be reached, so audit reports read the primary: %s", error)
+        return DEFAULT_DB_ALIAS
+    return REPLICA
 
 
 class PrimaryReplicaRouter:

@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from audit.actor import SYSTEM
 from audit.models import AuditEvent
 from audit.recording import audit_change
-from tests.servers import ROOT, server_environment
+from tests.servers import ROOT, free_port, server_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,3 +127,14 @@ def test_export_reads_the_replica_and_records_itself_on_the_primary(tmp_path, pr
         AuditEvent.objects.filter(event="audit.exported", details__rows=1, details__completed=True).count()
         == 1
     )
+
+
+def test_a_replica_that_cannot_be_reached_leaves_reports_on_the_primary(tmp_path):
+    probe("before-the-copy")
+    probe("after-the-copy")
+    nowhere = f"postgres://postgres@127.0.0.1:{free_port()}/replica"  # nothing listens there
+    found = run_with_replica(tmp_path, nowhere, sys.executable, "manage.py", "shell", "-v", "0", "-c", SEARCH)
+
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split() == ["service:after-the-copy,service:before-the-copy"]
+    assert "the read replica cannot be reached" in found.stderr

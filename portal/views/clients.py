@@ -34,7 +34,7 @@ from portal.forms import (
 )
 from portal.roles import ADMIN, admin_required, reader_required, role_of
 from portal.selectors import client_search, last_secret_rotation, scopes_to_grant
-from portal.views.common import add_validation_errors, request_actor, search_page
+from portal.views.common import add_validation_errors, form_page, request_actor, search_page
 from revocation.services import client_tokens_revoke, token_revoke_by_jti
 
 
@@ -177,15 +177,15 @@ def client_edit(request: AuthPortalRequest, pk: int) -> HttpResponse:
         request.POST or None,
         initial={"service": client.service, "access_token_lifetime": client.access_token_lifetime},
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            client_update(client=client, actor=request_actor(request), **form.cleaned_data)
-        except ValidationError as exc:
-            add_validation_errors(form, exc)
-        else:
-            messages.success(request, f"Saved {client.name}.")
-            return redirect("portal:client_detail", client.pk)
-    return render(request, "portal/clients/edit.html", {"form": form, "client": client})
+    return form_page(
+        request,
+        form,
+        "portal/clients/edit.html",
+        {"client": client},
+        save=lambda data: client_update(client=client, actor=request_actor(request), **data),
+        success=f"Saved {client.name}.",
+        done=lambda: redirect("portal:client_detail", client.pk),
+    )
 
 
 @admin_required
@@ -211,11 +211,15 @@ def _client_set_enabled(request: AuthPortalRequest, pk: int, enabled: bool, what
 def client_delete_view(request: AuthPortalRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
     form = TypedConfirmationForm(request.POST or None, expected=client.name)
-    if request.method == "POST" and form.is_valid():
-        client_delete(client=client, actor=request_actor(request))
-        messages.success(request, f"Deleted {client.name}.")
-        return redirect("portal:client_list")
-    return render(request, "portal/clients/delete.html", {"form": form, "client": client})
+    return form_page(
+        request,
+        form,
+        "portal/clients/delete.html",
+        {"client": client},
+        save=lambda _data: client_delete(client=client, actor=request_actor(request)),
+        success=f"Deleted {client.name}.",
+        done=lambda: redirect("portal:client_list"),
+    )
 
 
 @never_cache

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -40,3 +41,27 @@ def request_actor(request: AuthPortalRequest) -> Actor:
     return Actor.of_user(
         request.user, request_id=request.request_id, remote_addr=request.META.get("REMOTE_ADDR")
     )
+
+
+def form_page(
+    request: HttpRequest,
+    form: forms.Form,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    save: Callable[[dict[str, Any]], object],
+    done: Callable[[], HttpResponse],
+    success: str = "",
+) -> HttpResponse:
+    """A page that is one form: on a valid POST, `save(cleaned_data)` (a service function's ValidationError
+    shown on the form), then the `success` message and `done()`; otherwise the page with the form."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            save(form.cleaned_data)
+        except ValidationError as exc:
+            add_validation_errors(form, exc)
+        else:
+            if success:
+                messages.success(request, success)
+            return done()
+    return render(request, template, {"form": form, **(context or {})})

@@ -14,7 +14,7 @@ from core.http import AuthPortalRequest
 from portal.forms import ScopeForm, ServiceEditForm, ServiceForm
 from portal.roles import admin_required, reader_required
 from portal.selectors import service_callers, service_search
-from portal.views.common import add_validation_errors, request_actor, search_page
+from portal.views.common import add_validation_errors, form_page, request_actor, search_page
 
 
 @reader_required
@@ -84,11 +84,15 @@ def service_edit(request: AuthPortalRequest, pk: int) -> HttpResponse:
         request.POST or None,
         initial={"description": service.description, "owner_contact": service.owner_contact},
     )
-    if request.method == "POST" and form.is_valid():
-        service_update(service=service, actor=request_actor(request), **form.cleaned_data)
-        messages.success(request, f"Saved {service.name}.")
-        return redirect("portal:service_detail", service.pk)
-    return render(request, "portal/services/edit.html", {"form": form, "service": service})
+    return form_page(
+        request,
+        form,
+        "portal/services/edit.html",
+        {"service": service},
+        save=lambda data: service_update(service=service, actor=request_actor(request), **data),
+        success=f"Saved {service.name}.",
+        done=lambda: redirect("portal:service_detail", service.pk),
+    )
 
 
 @admin_required

@@ -81,23 +81,12 @@ class ClientRequest:
 
 
 def client_request_parse(request: HttpRequest) -> ClientRequest:
-    method_check(request, allowed=("POST",))
-    if request.META.get("QUERY_STRING"):
-        raise invalid_request("Parameters belong in the form-encoded request body, not in the URL.")
-    params = _form_body(request)
-    _refuse_repeats(params)
-    values = {name: value for name, value in params if value != ""}
-    return ClientRequest(credentials=client_credentials_read(request, values), params=values)
+    _params, values, credentials = _client_form(request)
+    return ClientRequest(credentials=credentials, params=values)
 
 
 def token_request_parse(request: HttpRequest) -> TokenRequest:
-    method_check(request, allowed=("POST",))
-    if request.META.get("QUERY_STRING"):
-        raise invalid_request("Parameters belong in the form-encoded request body, not in the URL.")
-    params = _form_body(request)
-    _refuse_repeats(params)
-    values = {name: value for name, value in params if value != ""}  # §3.1: empty means omitted
-    credentials = client_credentials_read(request, values)
+    params, values, credentials = _client_form(request)
     grant_type = values.get("grant_type")
     if grant_type is None:
         raise invalid_request("The grant_type parameter is missing.")
@@ -111,6 +100,18 @@ def token_request_parse(request: HttpRequest) -> TokenRequest:
         params=values,
         client_assertion=credentials.client_assertion,
     )
+
+
+def _client_form(request: HttpRequest) -> tuple[list[tuple[str, str]], dict[str, str], ClientCredentials]:
+    """A client's POST to one of our endpoints: its form's pairs as sent, its values (an empty value is
+    an omitted one, RFC 6749 §3.1), and its credentials."""
+    method_check(request, allowed=("POST",))
+    if request.META.get("QUERY_STRING"):
+        raise invalid_request("Parameters belong in the form-encoded request body, not in the URL.")
+    params = _form_body(request)
+    _refuse_repeats(params)
+    values = {name: value for name, value in params if value != ""}
+    return params, values, client_credentials_read(request, values)
 
 
 def _form_body(request: HttpRequest) -> list[tuple[str, str]]:

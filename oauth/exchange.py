@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from authportal_client.compact import COMPACT_JWS, access_token_header, is_number, json_object
+from authportal_client.compact import COMPACT_JWS, access_token_header, audiences_of, is_number, json_object
 from django.utils import timezone
 from jwcrypto.common import base64url_decode
 from jwcrypto.jwk import JWK
@@ -186,13 +186,10 @@ def subject_token_verify(*, token: str, audience: str, now: datetime) -> Subject
 def _subject_claims(claims: dict[str, Any], *, audience: str, now: float) -> SubjectToken:
     if type(claims.get("iss")) is not str or claims["iss"] != app_settings.ISSUER:
         raise _refuse_subject("another issuer")
-    aud = claims.get("aud")
-    if type(aud) is str:
-        audiences: tuple[str, ...] = (aud,)
-    elif type(aud) is list and aud and all(type(item) is str for item in aud):
-        audiences = tuple(aud)
-    else:
-        raise _refuse_subject("missing or malformed aud")
+    try:
+        audiences = audiences_of(claims)
+    except ValueError as why:
+        raise _refuse_subject(str(why)) from None
     if audience not in audiences:
         raise _refuse_subject("wrong audience: it was not sent to the service this client represents")
     expires, issued = claims.get("exp"), claims.get("iat")

@@ -70,3 +70,14 @@ def access_token_header(
     if type(kid) is not str or not 0 < len(kid) <= max_kid_length:
         raise ValueError("missing or malformed kid")
     return algorithm, kid
+
+
+def audiences_of(claims: dict[str, Any]) -> tuple[str, ...]:
+    """The `aud` of a token's claims as a tuple (RFC 7519 §4.1.3: one string or a non-empty array of
+    strings); ValueError when it is missing or anything else."""
+    aud = claims.get("aud")
+    if type(aud) is str:
+        return (aud,)
+    if type(aud) is list and aud and all(type(item) is str for item in aud):
+        return tuple(aud)
+    raise ValueError("missing or malformed aud")

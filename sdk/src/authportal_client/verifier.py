@@ -16,7 +16,7 @@ from typing import Any
 from jwt.utils import base64url_decode
 
 from authportal_client.claims import Claims
-from authportal_client.compact import COMPACT_JWS, access_token_header, is_number, json_object
+from authportal_client.compact import COMPACT_JWS, access_token_header, audiences_of, is_number, json_object
 from authportal_client.errors import InvalidToken, KeysUnavailable
 from authportal_client.keys import (
     MAX_KID_LENGTH,
@@ -202,13 +202,10 @@ class Verifier:
     def _claims(self, raw: dict[str, Any], now: float) -> Claims:
         if raw.get("iss") != self.issuer or type(raw["iss"]) is not str:
             raise InvalidToken("wrong issuer")
-        audience = raw.get("aud")
-        if type(audience) is str:
-            audiences: tuple[str, ...] = (audience,)
-        elif type(audience) is list and audience and all(type(item) is str for item in audience):
-            audiences = tuple(audience)
-        else:
-            raise InvalidToken("missing or malformed aud")
+        try:
+            audiences = audiences_of(raw)
+        except ValueError as why:
+            raise InvalidToken(str(why)) from None
         if self.audience not in audiences:
             raise InvalidToken("wrong audience")
         self._check_times(raw, now)

@@ -19,7 +19,7 @@ from jwcrypto.common import JWException
 from jwcrypto.jwk import JWK
 
 from audit.actor import Actor
-from audit.recording import audit_change
+from clients.changes import client_change_record
 from clients.external_subjects import JWKS_MAX_KEYS, jwks_public_keys, trusted_issuer_url_check
 from clients.models import Client
 
@@ -111,16 +111,11 @@ def client_key_add(*, client: Client, jwk: dict[str, Any] | str, actor: Actor) -
     client.jwks = client_jwks_check({"keys": [*current, jwk]})
     client.save(update_fields=["jwks", "updated"])
     added = next(key for key in client_keys(client=client) if key.kid == jwk["kid"])
-    audit_change(
-        actor=actor,
+    client_change_record(
+        client=client,
         event="client.key_added",
-        subject=f"client:{client.client_id}",
-        details={
-            "name": client.name,
-            "kid": added.kid,
-            "thumbprint": added.thumbprint,
-            "keys": _keys_details(client),
-        },
+        actor=actor,
+        details={"kid": added.kid, "thumbprint": added.thumbprint, "keys": _keys_details(client)},
     )
     return added
 
@@ -138,14 +133,9 @@ def client_key_remove(*, client: Client, kid: str, actor: Actor) -> None:
         raise ValidationError("This is the client's only key: add the next one before removing it.")
     client.jwks = {"keys": [jwk for jwk in client.jwks["keys"] if jwk.get("kid", "") != kid]}
     client.save(update_fields=["jwks", "updated"])
-    audit_change(
-        actor=actor,
+    client_change_record(
+        client=client,
         event="client.key_removed",
-        subject=f"client:{client.client_id}",
-        details={
-            "name": client.name,
-            "kid": kid,
-            "thumbprint": keys[kid].thumbprint,
-            "keys": _keys_details(client),
-        },
+        actor=actor,
+        details={"kid": kid, "thumbprint": keys[kid].thumbprint, "keys": _keys_details(client)},
     )

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from audit.actor import SYSTEM, Actor
 from audit.recording import audit_change
+from clients.changes import client_change_record
 from clients.client_keys import client_jwks_check, client_jwks_uri_check, client_keys
 from clients.external_subjects import (
     ALLOWED_ALGORITHMS,
@@ -166,12 +167,11 @@ def client_register(
         client.access_token_lifetime = access_token_lifetime
     client.full_clean(exclude=["client_secret", *Client.FORCED_FIELDS])
     client.save()
-    audit_change(
+    client_change_record(
+        client=client,
         event="client.created",
         actor=actor,
-        subject=f"client:{client.client_id}",
         details={
-            "name": client.name,
             "service": service.name if service else None,
             "access_token_lifetime": client.access_token_lifetime,
             **({"auth_method": "private_key_jwt", "jwks_uri": uri or None} if client.uses_keys else {}),
@@ -191,11 +191,12 @@ def client_register(
 def grant_add(*, client: Client, scope: Scope, actor: Actor = SYSTEM) -> Grant:
     grant, created = Grant.objects.get_or_create(client=client, scope=scope)
     if created:
-        audit_change(
+        client_change_record(
+            client=client,
             event="grant.added",
             actor=actor,
-            subject=f"client:{client.client_id}",
-            details={"client": client.name, "service": scope.service.name, "scope": scope.name},
+            details={"service": scope.service.name, "scope": scope.name},
+            name_as="client",
         )
     return grant
 
@@ -275,12 +276,7 @@ def client_update(
     # The name does not change here, and one given before the naming rules stays valid.
     client.full_clean(exclude=["client_secret", "name"])
     client.save(update_fields=["service", "access_token_lifetime", "updated"])
-    audit_change(
-        event="client.updated",
-        actor=actor,
-        subject=f"client:{client.client_id}",
-        details={"name": client.name, **changed},
-    )
+    client_change_record(client=client, event="client.updated", actor=actor, details={**changed})
     return client
 
 
@@ -291,22 +287,17 @@ def client_set_enabled(*, client: Client, enabled: bool, actor: Actor = SYSTEM) 
         return client
     client.enabled = enabled
     client.save(update_fields=["enabled", "updated"])
-    audit_change(
-        event="client.enabled" if enabled else "client.disabled",
-        actor=actor,
-        subject=f"client:{client.client_id}",
-        details={"name": client.name},
-    )
+    client_change_record(client=client, event="client.enabled" if enabled else "client.disabled", actor=actor)
     return client
 
 
 @transaction.atomic
 def client_delete(*, client: Client, actor: Actor = SYSTEM) -> None:
-    audit_change(
+    client_change_record(
+        client=client,
         event="client.deleted",
         actor=actor,
-        subject=f"client:{client.client_id}",
-        details={"name": client.name, "grants": sorted(client.grants.values_list("scope__name", flat=True))},
+        details={"grants": sorted(client.grants.values_list("scope__name", flat=True))},
     )
     client.delete()
 
@@ -356,11 +347,11 @@ def client_secret_rotate(
     client.save(
         update_fields=["client_secret", "previous_client_secret", "previous_secret_expires_at", "updated"]
     )
-    audit_change(
+    client_change_record(
+        client=client,
         event="client.secret_rotated",
         actor=actor,
-        subject=f"client:{client.client_id}",
-        details={"name": client.name, "old_secret_valid_until": old_secret_valid_until.isoformat()},
+        details={"old_secret_valid_until": old_secret_valid_until.isoformat()},
     )
     return secret
 
@@ -369,11 +360,12 @@ def client_secret_rotate(
 def grant_remove(*, client: Client, scope: Scope, actor: Actor = SYSTEM) -> None:
     deleted, _ = Grant.objects.filter(client=client, scope=scope).delete()
     if deleted:
-        audit_change(
+        client_change_record(
+            client=client,
             event="grant.removed",
             actor=actor,
-            subject=f"client:{client.client_id}",
-            details={"client": client.name, "service": scope.service.name, "scope": scope.name},
+            details={"service": scope.service.name, "scope": scope.name},
+            name_as="client",
         )
 
 

@@ -15,6 +15,7 @@ from django.db import transaction
 from audit.actor import Actor
 from audit.models import AuditEvent
 from audit.recording import audit_change
+from clients.changes import client_change_record
 from clients.models import Client
 from clients.services import client_secret_rotate, client_set_enabled
 from core.conf import app_settings
@@ -110,18 +111,8 @@ def client_tokens_revoke(*, client: Client, then: str, actor: Actor, via: str, n
     ClientTokensRevocation.objects.update_or_create(
         client_id=client.client_id, defaults={"not_before": not_before, "expires_at": expires_at}
     )
-    audit_change(
-        actor=actor,
-        event="revocation.recorded",
-        subject=f"client:{client.client_id}",
-        details={
-            "kind": "client",
-            "name": client.name,
-            "not_before": int(not_before.timestamp()),
-            "via": via,
-            "then": then,
-        },
-    )
+    details = {"kind": "client", "not_before": int(not_before.timestamp()), "via": via, "then": then}
+    client_change_record(client=client, event="revocation.recorded", actor=actor, details=details)
     if then == THEN_DISABLE:
         client_set_enabled(client=client, enabled=False, actor=actor)
         return None

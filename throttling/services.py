@@ -26,6 +26,7 @@ from django.utils.crypto import salted_hmac
 
 from audit.actor import Actor
 from audit.recording import audit_change
+from clients.changes import client_change_record
 from clients.models import Client
 from core.conf import app_settings
 from oauth.services import client_id_audited
@@ -208,15 +209,7 @@ def token_quota_set(*, client: Client, tokens_per_window: int | None, actor: Act
             TokenQuota.objects.update_or_create(
                 client=client, defaults={"tokens_per_window": tokens_per_window}
             )
-        audit_change(
-            actor=actor,
-            event="client.quota_set",
-            subject=f"client:{client.client_id}",
-            details={
-                "name": client.name,
-                "old": old,
-                "new": tokens_per_window,
-                "window_seconds": app_settings.THROTTLE_WINDOW_SECONDS,
-            },
-        )
+        window = app_settings.THROTTLE_WINDOW_SECONDS
+        details = {"old": old, "new": tokens_per_window, "window_seconds": window}
+        client_change_record(client=client, event="client.quota_set", actor=actor, details=details)
     transaction.on_commit(token_quotas_forget)

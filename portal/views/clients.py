@@ -30,11 +30,10 @@ from portal.forms import (
     GrantScopesForm,
     RevokeTokenForm,
     SecretRotationForm,
-    TypedConfirmationForm,
 )
 from portal.roles import ADMIN, admin_required, reader_required, role_of
 from portal.selectors import client_search, last_secret_rotation, scopes_to_grant
-from portal.views.common import add_validation_errors, form_page, request_actor, search_page
+from portal.views.common import add_validation_errors, delete_view, edit_view, request_actor, search_page
 from revocation.services import client_tokens_revoke, token_revoke_by_jti
 
 
@@ -170,22 +169,9 @@ def client_create(request: AuthPortalRequest) -> HttpResponse:
     return render(request, "portal/clients/form.html", {"form": form})
 
 
-@admin_required
-def client_edit(request: AuthPortalRequest, pk: int) -> HttpResponse:
-    client = get_object_or_404(Client, pk=pk)
-    form = ClientEditForm(
-        request.POST or None,
-        initial={"service": client.service, "access_token_lifetime": client.access_token_lifetime},
-    )
-    return form_page(
-        request,
-        form,
-        "portal/clients/edit.html",
-        {"client": client},
-        save=lambda data: client_update(client=client, actor=request_actor(request), **data),
-        success=f"Saved {client.name}.",
-        done=lambda: redirect("portal:client_detail", client.pk),
-    )
+client_edit = edit_view(
+    Client, ClientEditForm, fields=("service", "access_token_lifetime"), update=client_update
+)
 
 
 @admin_required
@@ -207,19 +193,9 @@ def _client_set_enabled(request: AuthPortalRequest, pk: int, enabled: bool, what
     return redirect("portal:client_detail", pk)
 
 
-@admin_required
-def client_delete_view(request: AuthPortalRequest, pk: int) -> HttpResponse:
-    client = get_object_or_404(Client, pk=pk)
-    form = TypedConfirmationForm(request.POST or None, expected=client.name)
-    return form_page(
-        request,
-        form,
-        "portal/clients/delete.html",
-        {"client": client},
-        save=lambda _data: client_delete(client=client, actor=request_actor(request)),
-        success=f"Deleted {client.name}.",
-        done=lambda: redirect("portal:client_list"),
-    )
+client_delete_view = delete_view(
+    Client, noun="client", confirm_with="name", remove=client_delete, success="Deleted {}."
+)
 
 
 @never_cache

@@ -14,7 +14,7 @@ from core.http import AuthPortalRequest
 from portal.forms import ScopeForm, ServiceEditForm, ServiceForm
 from portal.roles import admin_required, reader_required
 from portal.selectors import service_callers, service_search
-from portal.views.common import add_validation_errors, form_page, request_actor, search_page
+from portal.views.common import add_validation_errors, edit_view, request_actor, search_page
 
 
 @reader_required
@@ -77,22 +77,9 @@ def service_create(request: AuthPortalRequest) -> HttpResponse:
     return render(request, "portal/services/form.html", {"form": form})
 
 
-@admin_required
-def service_edit(request: AuthPortalRequest, pk: int) -> HttpResponse:
-    service = get_object_or_404(Service, pk=pk)
-    form = ServiceEditForm(
-        request.POST or None,
-        initial={"description": service.description, "owner_contact": service.owner_contact},
-    )
-    return form_page(
-        request,
-        form,
-        "portal/services/edit.html",
-        {"service": service},
-        save=lambda data: service_update(service=service, actor=request_actor(request), **data),
-        success=f"Saved {service.name}.",
-        done=lambda: redirect("portal:service_detail", service.pk),
-    )
+service_edit = edit_view(
+    Service, ServiceEditForm, fields=("description", "owner_contact"), update=service_update
+)
 
 
 @admin_required

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from clients.models import TrustedIssuer
 from clients.services import trusted_issuer_add, trusted_issuer_remove
 from core.http import AuthPortalRequest
-from portal.forms import TrustedIssuerForm, TypedConfirmationForm
+from portal.forms import TrustedIssuerForm
 from portal.roles import admin_required, reader_required
-from portal.views.common import form_page, request_actor
+from portal.views.common import delete_view, form_page, request_actor
 
 
 @reader_required
@@ -33,15 +33,10 @@ def trusted_issuer_create(request: AuthPortalRequest) -> HttpResponse:
     )
 
 
-@admin_required
-def trusted_issuer_delete(request: AuthPortalRequest, pk: int) -> HttpResponse:
-    trusted = get_object_or_404(TrustedIssuer, pk=pk)
-    form = TypedConfirmationForm(request.POST or None, expected=trusted.slug)
-    return form_page(
-        request,
-        form,
-        "portal/trusted_issuers/delete.html",
-        {"trusted": trusted},
-        save=lambda _data: trusted_issuer_remove(trusted_issuer=trusted, actor=request_actor(request)),
-        done=lambda: redirect("portal:trusted_issuer_list"),
-    )
+trusted_issuer_delete = delete_view(
+    TrustedIssuer,
+    noun="trusted_issuer",
+    confirm_with="slug",
+    remove=trusted_issuer_remove,
+    success="Stopped trusting {}: its tokens are no longer exchanged.",
+)

@@ -10,7 +10,7 @@ from django.utils.html import format_html
 
 from clients.external_subjects import ALLOWED_ALGORITHMS, DEFAULT_ALGORITHMS, JWKS_MAX_BYTES
 from clients.models import Client, Scope, Service
-from clients.services import ScopeMapping
+from clients.services import ScopeMapping, ScopeSpec
 from clients.validators import NAME_RULES, scope_names_parse, validate_client_name
 from core.conf import app_settings
 
@@ -33,8 +33,8 @@ class ServiceForm(forms.Form):
     owner_contact = forms.CharField(max_length=255, required=False, label="Owner contact")
     scopes = forms.CharField(required=False, help_text=SCOPES_HELP)
 
-    def clean_scopes(self) -> list[str]:
-        return scope_names_parse(self.cleaned_data["scopes"])
+    def clean_scopes(self) -> list[ScopeSpec]:
+        return [ScopeSpec(name) for name in scope_names_parse(self.cleaned_data["scopes"])]
 
 
 class ServiceEditForm(forms.Form):
@@ -98,9 +98,15 @@ class ClientForm(ClientEditForm):
 
     def clean(self) -> dict:
         cleaned = super().clean() or {}
-        if cleaned.get("jwks", "").strip() and cleaned.get("jwks_uri", "").strip():
+        if cleaned.get("jwks") and cleaned.get("jwks_uri"):
             raise forms.ValidationError("Give either a JWKS or a JWKS URL, not both.")
         return cleaned
+
+    def clean_jwks(self) -> str | None:
+        return self.cleaned_data["jwks"].strip() or None
+
+    def clean_jwks_uri(self) -> str:
+        return str(self.cleaned_data["jwks_uri"]).strip()
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()

@@ -12,6 +12,7 @@ from clients.client_keys import client_key_add, client_key_remove, client_keys
 from clients.curl import token_request_curl
 from clients.models import Client
 from clients.services import (
+    RegisteredClient,
     SecretChanged,
     client_delete,
     client_register,
@@ -33,14 +34,9 @@ from portal.forms import (
 )
 from portal.roles import ADMIN, admin_required, reader_required, role_of
 from portal.selectors import client_search, last_secret_rotation, scopes_to_grant
-from portal.views.common import add_validation_errors, delete_view, edit_view, request_actor, search_page
+from portal.views.common import acting, add_validation_errors, form_page, request_actor
+from portal.views.generic import delete_view, edit_view, list_view
 from revocation.services import client_tokens_revoke, token_revoke_by_jti
-
-
-@reader_required
-@require_GET
-def client_list(request: AuthPortalRequest) -> HttpResponse:
-    return search_page(request, client_search, "portal/clients/list.html")
 
 
 @reader_required
@@ -147,31 +143,20 @@ def _secret_once(request: AuthPortalRequest, client: Client, secret: str, *, rot
 @admin_required
 def client_create(request: AuthPortalRequest) -> HttpResponse:
     form = ClientForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            registered = client_register(
-                name=data["name"],
-                grants=[],
-                service=data["service"],
-                access_token_lifetime=data["access_token_lifetime"],
-                jwks=data["jwks"].strip() or None,
-                jwks_uri=data["jwks_uri"].strip(),
-                actor=request_actor(request),
-            )
-        except ValidationError as exc:
-            add_validation_errors(form, exc)
-        else:
-            messages.success(request, f"Created the client {registered.client.name}.")
-            if registered.client.uses_keys:  # no secret to show: it signs assertions with its own key
-                return redirect("portal:client_detail", registered.client.pk)
-            return _secret_once(request, registered.client, registered.client_secret, rotated=False)
-    return render(request, "portal/clients/form.html", {"form": form})
 
+    def created(registered: RegisteredClient) -> HttpResponse:
+        messages.success(request, f"Created the client {registered.client.name}.")
+        if registered.client.uses_keys:  # no secret to show: it signs assertions with its own key
+            return redirect("portal:client_detail", registered.client.pk)
+        return _secret_once(request, registered.client, registered.client_secret, rotated=False)
 
-client_edit = edit_view(
-    Client, ClientEditForm, fields=("service", "access_token_lifetime"), update=client_update
-)
+    return form_page(
+        request,
+        form,
+        "portal/clients/form.html",
+        save=acting(request, client_register, grants=[]),
+        done=created,
+    )
 
 
 @admin_required
@@ -271,16 +256,21 @@ def client_tokens_revoke_view(request: AuthPortalRequest, pk: int) -> HttpRespon
 def token_revoke_view(request: AuthPortalRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
     form = RevokeTokenForm(request.POST)
-    if form.is_valid():
-        jti = form.cleaned_data["jti"].strip()
-        try:
-            record = token_revoke_by_jti(
-                jti=jti, actor=request_actor(request), via="portal", now=timezone.now()
-            )
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, f"Revoked the token {jti} of client {record.client_id}.")
-    else:
+    if not form.is_valid():
         messages.error(request, "Give the jti of the token to revoke.")
+        return redirect("portal:client_detail", client.pk)
+    jti = form.cleaned_data["jti"]
+    try:
+        record = token_revoke_by_jti(jti=jti, actor=request_actor(request), via="portal", now=timezone.now())
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Revoked the token {jti} of client {record.client_id}.")
     return redirect("portal:client_detail", client.pk)
+
+
+client_list = list_view(client_search, "portal/clients/list.html")
+
+client_edit = edit_view(
+    Client, ClientEditForm, fields=("service", "access_token_lifetime"), update=client_update
+)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,13 +13,8 @@ from core.http import AuthPortalRequest
 from portal.forms import ScopeForm, ServiceEditForm, ServiceForm
 from portal.roles import admin_required, reader_required
 from portal.selectors import service_callers, service_search
-from portal.views.common import add_validation_errors, edit_view, request_actor, search_page
-
-
-@reader_required
-@require_GET
-def service_list(request: AuthPortalRequest) -> HttpResponse:
-    return search_page(request, service_search, "portal/services/list.html")
+from portal.views.common import acting, add_validation_errors, form_page, request_actor
+from portal.views.generic import edit_view, list_view
 
 
 @reader_required
@@ -53,33 +47,20 @@ def _edges(service: Service) -> dict[str, QuerySet[DelegationEdge]]:
 @admin_required
 def service_create(request: AuthPortalRequest) -> HttpResponse:
     form = ServiceForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            with transaction.atomic():
-                service = service_register(
-                    name=data["name"],
-                    audience=data["audience"],
-                    description=data["description"],
-                    owner_contact=data["owner_contact"],
-                    scopes=[ScopeSpec(name) for name in data["scopes"]],
-                    actor=request_actor(request),
-                )
-        except ValidationError as exc:
-            add_validation_errors(form, exc)
-        else:
-            names = " ".join(data["scopes"])
-            messages.success(
-                request,
-                f"Registered {service.name} with {len(data['scopes'])} scopes{': ' if names else ''}{names}.",
-            )
-            return redirect("portal:service_detail", service.pk)
-    return render(request, "portal/services/form.html", {"form": form})
 
+    def registered(service: Service) -> HttpResponse:
+        scopes = [spec.name for spec in form.cleaned_data["scopes"]]
+        names = ": " + " ".join(scopes) if scopes else ""
+        messages.success(request, f"Registered {service.name} with {len(scopes)} scopes{names}.")
+        return redirect("portal:service_detail", service.pk)
 
-service_edit = edit_view(
-    Service, ServiceEditForm, fields=("description", "owner_contact"), update=service_update
-)
+    return form_page(
+        request,
+        form,
+        "portal/services/form.html",
+        save=acting(request, service_register),
+        done=registered,
+    )
 
 
 @admin_required
@@ -108,3 +89,10 @@ def scope_delete(request: AuthPortalRequest, pk: int, scope_pk: int) -> HttpResp
     scope_remove(scope=scope, actor=request_actor(request))
     messages.success(request, f"Removed {scope.name} from {scope.service.name}, and every grant of it.")
     return redirect("portal:service_detail", pk)
+
+
+service_list = list_view(service_search, "portal/services/list.html")
+
+service_edit = edit_view(
+    Service, ServiceEditForm, fields=("description", "owner_contact"), update=service_update
+)

@@ -11,7 +11,8 @@ from clients.services import trusted_issuer_add, trusted_issuer_remove
 from core.http import AuthPortalRequest
 from portal.forms import TrustedIssuerForm
 from portal.roles import admin_required, reader_required
-from portal.views.common import delete_view, form_page, request_actor
+from portal.views.common import acting, form_page
+from portal.views.generic import delete_view
 
 
 @reader_required
@@ -28,8 +29,8 @@ def trusted_issuer_create(request: AuthPortalRequest) -> HttpResponse:
         request,
         form,
         "portal/trusted_issuers/form.html",
-        save=lambda data: trusted_issuer_add(**data, actor=request_actor(request)),
-        done=lambda: redirect("portal:trusted_issuer_list"),
+        save=acting(request, trusted_issuer_add),
+        done=lambda _saved: redirect("portal:trusted_issuer_list"),
     )
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -17,7 +17,26 @@ from clients.validators import (
 from core.conf import app_settings
 
 
-class Service(models.Model):
+class NamedRegistryRow(models.Model):
+    """A registry row known by its unique `name`: listed and shown by it, and named in audit rows as
+    `<audit_kind>:<name>`."""
+
+    name: str
+    audit_kind: ClassVar[str]
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_subject(self) -> str:
+        return f"{self.audit_kind}:{self.name}"
+
+
+class Service(NamedRegistryRow):
     """A service that other services call: the audience of the tokens we issue for it."""
 
     name = models.CharField(max_length=63, unique=True, validators=[validate_service_name])
@@ -32,14 +51,10 @@ class Service(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
+    audit_kind = "service"
 
 
-class Scope(models.Model):
+class Scope(NamedRegistryRow):
     """A permission on one service, such as `doctors:read`; names are unique across services."""
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="scopes")
@@ -47,11 +62,7 @@ class Scope(models.Model):
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
+    audit_kind = "scope"
 
 
 def default_token_lifetime() -> int:
@@ -128,6 +139,11 @@ class Client(AbstractApplication):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def audit_subject(self) -> str:
+        """A client's rows name it by client_id, which never changes (its name is in the details)."""
+        return f"client:{self.client_id}"
+
 
 class Grant(models.Model):
     """This client may request this scope."""
@@ -191,6 +207,10 @@ class TrustedIssuer(models.Model):
     def __str__(self) -> str:
         return self.issuer
 
+    @property
+    def audit_subject(self) -> str:
+        return f"issuer:{self.slug}"
+
 
 # The upstream name an edge's scope map uses for a user token of a trusted issuer (a token exchange
 # with subject_token_type ...:jwt, which carries no scopes of ours): `--map @user=orders:read` lets
@@ -241,3 +261,7 @@ class DelegationEdge(models.Model):
     def label(self) -> str:
         """How the audit log names the edge: `FROM->TO` by service name."""
         return f"{self.from_service.name}->{self.to_service.name}"
+
+    @property
+    def audit_subject(self) -> str:
+        return f"edge:{self.label}"

@@ -13,8 +13,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from audit.actor import SYSTEM, Actor
-from audit.recording import audit_change
-from clients.changes import client_change_record
+from clients.changes import client_change_record, registry_change_record, registry_row_save
 from clients.client_keys import client_jwks_check, client_jwks_uri_check, client_keys
 from clients.external_subjects import (
     ALLOWED_ALGORITHMS,
@@ -77,13 +76,8 @@ def service_register(
     actor: Actor = SYSTEM,
 ) -> Service:
     service = Service(name=name, audience=audience, description=description, owner_contact=owner_contact)
-    service.full_clean()
-    service.save()
-    audit_change(
-        event="service.created",
-        actor=actor,
-        subject=f"service:{service.name}",
-        details={"name": service.name, "audience": service.audience},
+    registry_row_save(
+        service, "service.created", {"name": service.name, "audience": service.audience}, actor=actor
     )
     scopes_add(service=service, specs=scopes, actor=actor)
     return service
@@ -111,14 +105,7 @@ def scopes_add(*, service: Service, specs: list[ScopeSpec], actor: Actor = SYSTE
 @transaction.atomic
 def scope_add(*, service: Service, name: str, description: str = "", actor: Actor = SYSTEM) -> Scope:
     scope = Scope(service=service, name=name, description=description)
-    scope.full_clean()
-    scope.save()
-    audit_change(
-        event="scope.created",
-        actor=actor,
-        subject=f"scope:{scope.name}",
-        details={"service": service.name, "scope": scope.name},
-    )
+    registry_row_save(scope, "scope.created", {"service": service.name, "scope": scope.name}, actor=actor)
     return scope
 
 
@@ -191,14 +178,19 @@ def client_register(
 def grant_add(*, client: Client, scope: Scope, actor: Actor = SYSTEM) -> Grant:
     grant, created = Grant.objects.get_or_create(client=client, scope=scope)
     if created:
-        client_change_record(
-            client=client,
-            event="grant.added",
-            actor=actor,
-            details={"service": scope.service.name, "scope": scope.name},
-            name_as="client",
-        )
+        _grant_change_record(client=client, scope=scope, event="grant.added", actor=actor)
     return grant
+
+
+def _grant_change_record(*, client: Client, scope: Scope, event: str, actor: Actor) -> None:
+    """A grant's audit row: the client and the service and scope granted, as the catalogue names them."""
+    client_change_record(
+        client=client,
+        event=event,
+        actor=actor,
+        details={"service": scope.service.name, "scope": scope.name},
+        name_as="client",
+    )
 
 
 @transaction.atomic
@@ -220,9 +212,13 @@ def service_update(
     if not changed:
         return service
     service.description, service.owner_contact = description, owner_contact
-    service.full_clean()
-    service.save(update_fields=["description", "owner_contact", "updated_at"])
-    audit_change(event="service.updated", actor=actor, subject=f"service:{service.name}", details=changed)
+    registry_row_save(
+        service,
+        "service.updated",
+        changed,
+        actor=actor,
+        update_fields=["description", "owner_contact", "updated_at"],
+    )
     return service
 
 
@@ -233,13 +229,12 @@ def scope_update(*, scope: Scope, description: str, actor: Actor = SYSTEM) -> Sc
         return scope
     changed = {"description": {"from": scope.description, "to": description}}
     scope.description = description
-    scope.full_clean()
-    scope.save(update_fields=["description"])
-    audit_change(
+    registry_row_save(
+        scope,
+        "scope.updated",
+        {"service": scope.service.name, "scope": scope.name, **changed},
         actor=actor,
-        event="scope.updated",
-        subject=f"scope:{scope.name}",
-        details={"service": scope.service.name, "scope": scope.name, **changed},
+        update_fields=["description"],
     )
     return scope
 
@@ -249,11 +244,8 @@ def scope_remove(*, scope: Scope, actor: Actor = SYSTEM) -> None:
     """Remove a scope and every grant of it; each removed grant is its own audit event."""
     for grant in scope.grants.select_related("client"):
         grant_remove(client=grant.client, scope=scope, actor=actor)
-    audit_change(
-        event="scope.deleted",
-        actor=actor,
-        subject=f"scope:{scope.name}",
-        details={"service": scope.service.name, "scope": scope.name},
+    registry_change_record(
+        scope, "scope.deleted", {"service": scope.service.name, "scope": scope.name}, actor=actor
     )
     scope.delete()
 
@@ -360,13 +352,7 @@ def client_secret_rotate(
 def grant_remove(*, client: Client, scope: Scope, actor: Actor = SYSTEM) -> None:
     deleted, _ = Grant.objects.filter(client=client, scope=scope).delete()
     if deleted:
-        client_change_record(
-            client=client,
-            event="grant.removed",
-            actor=actor,
-            details={"service": scope.service.name, "scope": scope.name},
-            name_as="client",
-        )
+        _grant_change_record(client=client, scope=scope, event="grant.removed", actor=actor)
 
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -450,12 +436,7 @@ def trusted_issuer_add(
         user_claim=user_claim,
         algorithms=algorithms,
     )
-    audit_change(
-        event="issuer.added",
-        actor=actor,
-        subject=f"issuer:{slug}",
-        details=_trusted_issuer_details(trusted),
-    )
+    registry_change_record(trusted, "issuer.added", _trusted_issuer_details(trusted), actor=actor)
     return trusted
 
 
@@ -465,12 +446,7 @@ def trusted_issuer_remove(*, trusted_issuer: TrustedIssuer, actor: Actor = SYSTE
     details = _trusted_issuer_details(trusted_issuer)
     deleted, _ = TrustedIssuer.objects.filter(pk=trusted_issuer.pk).delete()
     if deleted:
-        audit_change(
-            event="issuer.removed",
-            actor=actor,
-            subject=f"issuer:{trusted_issuer.slug}",
-            details=details,
-        )
+        registry_change_record(trusted_issuer, "issuer.removed", details, actor=actor)
 
 
 def _trusted_issuer_details(trusted: TrustedIssuer) -> dict[str, Any]:
@@ -576,19 +552,17 @@ def delegation_edge_add(
     )
     if max_depth is not None:
         edge.max_depth = max_depth
-    edge.full_clean()
-    edge.save()
-    audit_change(
-        event="edge.added",
-        actor=actor,
-        subject=f"edge:{edge.label}",
-        details={
+    registry_row_save(
+        edge,
+        "edge.added",
+        {
             "from_service": from_service.name,
             "to_service": to_service.name,
             "scope_map": scope_map,
             "max_depth": edge.max_depth,
             "enabled": edge.enabled,
         },
+        actor=actor,
     )
     return edge
 
@@ -596,16 +570,16 @@ def delegation_edge_add(
 @transaction.atomic
 def delegation_edge_remove(*, edge: DelegationEdge, actor: Actor = SYSTEM) -> None:
     """Withdraw an edge: the very next exchange along it is refused (the registry version moves)."""
-    audit_change(
-        event="edge.removed",
-        actor=actor,
-        subject=f"edge:{edge.label}",
-        details={
+    registry_change_record(
+        edge,
+        "edge.removed",
+        {
             "from_service": edge.from_service.name,
             "to_service": edge.to_service.name,
             "scope_map": edge.scope_map,
             "max_depth": edge.max_depth,
         },
+        actor=actor,
     )
     edge.delete()
 
@@ -618,12 +592,12 @@ def delegation_edge_set_enabled(
     if edge.enabled == enabled:
         return edge
     edge.enabled = enabled
-    edge.save(update_fields=["enabled", "updated_at"])
-    audit_change(
-        event="edge.enabled" if enabled else "edge.disabled",
+    registry_row_save(
+        edge,
+        "edge.enabled" if enabled else "edge.disabled",
+        {"from_service": edge.from_service.name, "to_service": edge.to_service.name},
         actor=actor,
-        subject=f"edge:{edge.label}",
-        details={"from_service": edge.from_service.name, "to_service": edge.to_service.name},
+        update_fields=["enabled", "updated_at"],
     )
     return edge
 
@@ -641,10 +615,10 @@ def service_delete(*, service: Service, actor: Actor = SYSTEM) -> None:
         client_update(
             client=client, service=None, access_token_lifetime=client.access_token_lifetime, actor=actor
         )
-    audit_change(
+    registry_change_record(
+        service,
+        "service.deleted",
+        {"name": service.name, "audience": service.audience, "scopes": [s.name for s in scopes]},
         actor=actor,
-        event="service.deleted",
-        subject=f"service:{service.name}",
-        details={"name": service.name, "audience": service.audience, "scopes": [s.name for s in scopes]},
     )
     service.delete()

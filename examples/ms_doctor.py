@@ -10,8 +10,6 @@ besides authportal_client.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ from typing import Any
 
 from authportal_client import Claims, Verifier
 from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware, insufficient_scope_response
-from serving import respond, serve, speaker
+from serving import ServiceSettings, respond, serve, speaker
 
 DOCTORS = [
     {"id": 1, "name": "Dr. Ada Okafor", "speciality": "cardiology"},
@@ -93,13 +91,14 @@ def make_app(callers: dict[str, str]) -> Callable[..., Iterable[bytes]]:
 
 
 def main() -> None:
-    issuer = os.environ["MS_DOCTOR_ISSUER"]
-    audience = os.environ.get("MS_DOCTOR_AUDIENCE", "https://doctors.internal")
-    port = int(os.environ.get("MS_DOCTOR_PORT", "8001"))
-    callers = json.loads(os.environ.get("MS_DOCTOR_CALLERS", "{}"))
-    verifier = Verifier(issuer, audience)  # keys from the issuer's metadata → jwks_uri, cached
-    app = BearerTokenMiddleware(make_app(callers), verifier, exempt_paths=["/health"], realm="ms_doctor")
-    serve(app, port=port, say=say, serving=f"audience {audience}, trusting tokens from {issuer}")
+    settings = ServiceSettings.from_environment("MS_DOCTOR", audience="https://doctors.internal", port=8001)
+    verifier = Verifier(
+        settings.issuer, settings.audience
+    )  # keys from the issuer's metadata → jwks_uri, cached
+    app = BearerTokenMiddleware(
+        make_app(settings.callers), verifier, exempt_paths=["/health"], realm="ms_doctor"
+    )
+    serve(app, port=settings.port, say=say, serving=settings.serving)
 
 
 if __name__ == "__main__":

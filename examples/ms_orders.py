@@ -30,7 +30,7 @@ from authportal_client import Claims, TokenClient, TokenRequestError, Verifier
 from authportal_client.bearer import bearer_token
 from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware
 from claims_shown import claims_lines, named
-from serving import WsgiApp, only_route, respond, serve, speaker
+from serving import ServiceSettings, WsgiApp, only_route, respond, serve, speaker
 
 PAYMENTS = "https://payments.internal"
 
@@ -107,19 +107,16 @@ def make_app(tokens: TokenClient, payments_url: str, names: dict[str, str]) -> W
 
 
 def main() -> None:
-    issuer = os.environ["MS_ORDERS_ISSUER"]
-    audience = os.environ.get("MS_ORDERS_AUDIENCE", "https://orders.internal")
-    port = int(os.environ.get("MS_ORDERS_PORT", "8002"))
-    names = json.loads(os.environ.get("MS_ORDERS_CALLERS", "{}"))
-    tokens = TokenClient(issuer, os.environ["MS_ORDERS_CLIENT_ID"], os.environ["MS_ORDERS_CLIENT_SECRET"])
+    settings = ServiceSettings.from_environment("MS_ORDERS", audience="https://orders.internal", port=8002)
+    tokens = TokenClient(settings.issuer, settings.get("CLIENT_ID"), settings.get("CLIENT_SECRET"))
     app = BearerTokenMiddleware(
-        make_app(tokens, os.environ["MS_PAYMENTS_URL"], names),
-        Verifier(issuer, audience),
+        make_app(tokens, os.environ["MS_PAYMENTS_URL"], settings.callers),
+        Verifier(settings.issuer, settings.audience),
         required_scopes=["orders:write"],
         exempt_paths=["/health"],
         realm="ms_orders",
     )
-    serve(app, port=port, say=say, serving=f"audience {audience}, trusting tokens from {issuer}")
+    serve(app, port=settings.port, say=say, serving=settings.serving)
 
 
 if __name__ == "__main__":

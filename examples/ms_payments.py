@@ -13,8 +13,6 @@ besides authportal_client.
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 from authportal_client import Claims, Verifier
 from authportal_client.wsgi import ENVIRON_KEY, BearerTokenMiddleware, requirement_response
 from claims_shown import claims_lines, named
-from serving import WsgiApp, only_route, respond, serve, speaker
+from serving import ServiceSettings, WsgiApp, only_route, respond, serve, speaker
 
 say = speaker("ms_payments")
 
@@ -78,24 +76,16 @@ def telling_refusals(app: WsgiApp, names: dict[str, str]) -> WsgiApp:
 
 
 def main() -> None:
-    issuer = os.environ["MS_PAYMENTS_ISSUER"]
-    audience = os.environ.get("MS_PAYMENTS_AUDIENCE", "https://payments.internal")
-    port = int(os.environ.get("MS_PAYMENTS_PORT", "8003"))
-    orders_client_id = os.environ["MS_PAYMENTS_ORDERS_CLIENT_ID"]
-    names = json.loads(os.environ.get("MS_PAYMENTS_CALLERS", "{}"))
-    verifier = Verifier(issuer, audience)
+    settings = ServiceSettings.from_environment(
+        "MS_PAYMENTS", audience="https://payments.internal", port=8003
+    )
     app = BearerTokenMiddleware(
-        make_app(orders_client_id, names, os.environ.get("MS_PAYMENTS_GATEWAY_CLIENT_ID", "")),
-        verifier,
+        make_app(settings.get("ORDERS_CLIENT_ID"), settings.callers, settings.get("GATEWAY_CLIENT_ID", "")),
+        Verifier(settings.issuer, settings.audience),
         exempt_paths=["/health"],
         realm="ms_payments",
     )
-    serve(
-        telling_refusals(app, names),
-        port=port,
-        say=say,
-        serving=f"audience {audience}, trusting tokens from {issuer}",
-    )
+    serve(telling_refusals(app, settings.callers), port=settings.port, say=say, serving=settings.serving)
 
 
 if __name__ == "__main__":

@@ -249,45 +249,42 @@ def main() -> int:
         wait_until_up(f"{issuer}/.well-known/oauth-authorization-server", portal)
         say(f"portal up: {issuer}/.well-known/oauth-authorization-server and /.well-known/jwks.json")
 
-        doctor_env = {
-            "MS_DOCTOR_ISSUER": issuer,
-            "MS_DOCTOR_PORT": str(doctor_port),
-            "MS_DOCTOR_CALLERS": json.dumps({admin_client["client_id"]: "ms_admin"}),
-        }
-        processes.append(
-            start("ms_doctor.py", {**env, **doctor_env}, f"http://127.0.0.1:{doctor_port}/health")
-        )
-        payments_env = {
-            "MS_PAYMENTS_ISSUER": issuer,
-            "MS_PAYMENTS_PORT": str(payments_port),
-            "MS_PAYMENTS_ORDERS_CLIENT_ID": orders_client["client_id"],
-            "MS_PAYMENTS_GATEWAY_CLIENT_ID": gateway_client["client_id"],
-            "MS_PAYMENTS_CALLERS": json.dumps(names),
-        }
-        processes.append(
-            start("ms_payments.py", {**env, **payments_env}, f"http://127.0.0.1:{payments_port}/health")
-        )
-        orders_env = {
-            "MS_ORDERS_ISSUER": issuer,
-            "MS_ORDERS_PORT": str(orders_port),
-            "MS_ORDERS_CLIENT_ID": orders_client["client_id"],
-            "MS_ORDERS_CLIENT_SECRET": orders_client["client_secret"],
-            "MS_ORDERS_CALLERS": json.dumps(names),
-            "MS_PAYMENTS_URL": f"http://127.0.0.1:{payments_port}",
-        }
-        processes.append(
-            start("ms_orders.py", {**env, **orders_env}, f"http://127.0.0.1:{orders_port}/health")
-        )
+        def serve(name: str, port: int, settings: dict[str, str], urls: dict[str, int] | None = None) -> None:
+            """Start examples/NAME.py on PORT: its NAME_* settings (ISSUER and PORT added here) and the
+            URLs of the services it calls."""
+            prefix = name.upper()
+            service_env = {f"{prefix}_{key}": value for key, value in settings.items()}
+            service_env |= {
+                f"{callee.upper()}_URL": f"http://127.0.0.1:{at}" for callee, at in (urls or {}).items()
+            }
+            service_env |= {f"{prefix}_ISSUER": issuer, f"{prefix}_PORT": str(port)}
+            processes.append(start(f"{name}.py", {**env, **service_env}, f"http://127.0.0.1:{port}/health"))
 
-        gateway_env = {
-            "MS_GATEWAY_ISSUER": issuer,
-            "MS_GATEWAY_PORT": str(gateway_port),
-            "MS_GATEWAY_CLIENT_ID": gateway_client["client_id"],
-            "MS_GATEWAY_CLIENT_SECRET": gateway_client["client_secret"],
-            "MS_ORDERS_URL": f"http://127.0.0.1:{orders_port}",
-        }
-        processes.append(
-            start("ms_gateway.py", {**env, **gateway_env}, f"http://127.0.0.1:{gateway_port}/health")
+        serve("ms_doctor", doctor_port, {"CALLERS": json.dumps({admin_client["client_id"]: "ms_admin"})})
+        serve(
+            "ms_payments",
+            payments_port,
+            {
+                "ORDERS_CLIENT_ID": orders_client["client_id"],
+                "GATEWAY_CLIENT_ID": gateway_client["client_id"],
+                "CALLERS": json.dumps(names),
+            },
+        )
+        serve(
+            "ms_orders",
+            orders_port,
+            {
+                "CLIENT_ID": orders_client["client_id"],
+                "CLIENT_SECRET": orders_client["client_secret"],
+                "CALLERS": json.dumps(names),
+            },
+            urls={"ms_payments": payments_port},
+        )
+        serve(
+            "ms_gateway",
+            gateway_port,
+            {"CLIENT_ID": gateway_client["client_id"], "CLIENT_SECRET": gateway_client["client_secret"]},
+            urls={"ms_orders": orders_port},
         )
 
         say("ms_admin calls ms_doctor, then ms_orders")

@@ -1,17 +1,53 @@
-"""What the example services share: their line in the story's output, a JSON answer, and a small
-threaded WSGI server on loopback (standard library only)."""
+"""What the example services share: their settings from the environment, their line in the story's
+output, a JSON answer, and a small threaded WSGI server on loopback (standard library only)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from socketserver import ThreadingMixIn
 from typing import Any, NoReturn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """A story service's settings, from PREFIX_ISSUER (required), PREFIX_AUDIENCE, PREFIX_PORT and
+    PREFIX_CALLERS (a JSON object: client id → the calling service's name, for the story's lines)."""
+
+    prefix: str
+    issuer: str
+    audience: str
+    port: int
+    callers: dict[str, str]
+
+    @classmethod
+    def from_environment(cls, prefix: str, *, audience: str, port: int) -> ServiceSettings:
+        return cls(
+            prefix=prefix,
+            issuer=os.environ[f"{prefix}_ISSUER"],
+            audience=os.environ.get(f"{prefix}_AUDIENCE", audience),
+            port=int(os.environ.get(f"{prefix}_PORT", str(port))),
+            callers=json.loads(os.environ.get(f"{prefix}_CALLERS", "{}")),
+        )
+
+    def get(self, name: str, default: str | None = None) -> str:
+        """PREFIX_NAME, required unless a default is given."""
+        return (
+            os.environ[f"{self.prefix}_{name}"]
+            if default is None
+            else os.environ.get(f"{self.prefix}_{name}", default)
+        )
+
+    @property
+    def serving(self) -> str:
+        return f"audience {self.audience}, trusting tokens from {self.issuer}"
 
 
 def speaker(name: str) -> Callable[[str], None]:

@@ -22,29 +22,25 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+@dataclass(kw_only=True)
 class RSGIApplication:
-    def __init__(
-        self,
-        application: WSGIApplication,
-        *,
-        threads: int,
-        body_timeout: float,
-        max_body_bytes: int,
-        protocol_paths: tuple[str, ...],
-        on_shutdown: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.application = application
-        self.on_shutdown = on_shutdown
-        self.body_timeout = body_timeout
-        self.max_body_bytes = max_body_bytes
-        self.protocol_paths = protocol_paths
-        self.threads = threads
-        self._executor: ThreadPoolExecutor | None = None
+    """`application` served on granian's RSGI interface: a request is read whole on the event loop, within
+    `body_timeout` seconds and `max_body_bytes`, then run on one of `threads` threads (one pool per
+    worker). `protocol_paths` answer their 408/413 as RFC 6749 JSON; `on_shutdown` runs at worker exit."""
+
+    application: WSGIApplication = field(kw_only=False)
+    threads: int
+    body_timeout: float
+    max_body_bytes: int
+    protocol_paths: tuple[str, ...]
+    on_shutdown: Callable[[], None] = lambda: None
+    _executor: ThreadPoolExecutor | None = field(default=None, init=False)
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         # One pool per worker process, made in the worker (granian forks after importing us).

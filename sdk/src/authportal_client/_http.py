@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 
@@ -68,3 +69,31 @@ def max_age(headers: Message) -> int | None:
             except ValueError:
                 return 0
     return seconds
+
+
+class Freshness:
+    """When a document we fetched and cache (a JWKS, the revocation list) is stale, and when a stale one
+    may be fetched again: fresh for its `Cache-Control` max-age, at most `longest_max_age` seconds, or
+    `default_max_age` when it says none; a stale copy is refetched at most once per `cooldown`."""
+
+    def __init__(
+        self, *, clock: Callable[[], float], cooldown: float, default_max_age: int, longest_max_age: int
+    ) -> None:
+        self.clock = clock
+        self.cooldown = cooldown
+        self.default_max_age = default_max_age
+        self.longest_max_age = longest_max_age
+        self.last_attempt = float("-inf")  # by `clock`
+
+    def expires_at(self, fetched_at: float, max_age: int | None) -> float:
+        """When a copy fetched at `fetched_at`, whose response said `max_age`, goes stale."""
+        return fetched_at + (self.default_max_age if max_age is None else min(max_age, self.longest_max_age))
+
+    def attempt(self) -> float:
+        """Note a fetch starting now; returns now, by `clock`."""
+        self.last_attempt = self.clock()
+        return self.last_attempt
+
+    def cooling_down(self) -> bool:
+        """Whether the last fetch began under `cooldown` seconds ago."""
+        return self.clock() < self.last_attempt + self.cooldown

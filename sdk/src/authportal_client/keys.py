@@ -214,15 +214,14 @@ class JwksCache:
         longest_max_age: int = 86400,
     ):
         self.source = source
+        self.freshness = _http.Freshness(
+            clock=clock, cooldown=cooldown, default_max_age=default_max_age, longest_max_age=longest_max_age
+        )
         self.clock = clock
-        self.cooldown = cooldown
         self.min_interval = min_interval
-        self.default_max_age = default_max_age
-        self.longest_max_age = longest_max_age
         self.snapshot = KeySnapshot(keys={}, expires_at=float("-inf"))
         self.loaded = False
         self.fetches = 0
-        self._last_attempt = float("-inf")  # by `clock`: spaces the refreshes of a stale copy
         self._last_start = float("-inf")  # by time.monotonic: spaces the fetches for unknown kids
         self._started = 0  # fetches started so far, one at a time: fetch n answers lookups begun before it
         self._completed = 0  # the number of the last fetch that finished
@@ -240,7 +239,7 @@ class JwksCache:
         if key is not None:
             # Stale but known: one thread refreshes, the others go on with what we have.
             with self._changed:
-                if self._fetching or self.clock() < self._last_attempt + self.cooldown:
+                if self._fetching or self.freshness.cooling_down():
                     return key
                 self._fetch_locked()
             latest = self.snapshot
@@ -265,7 +264,7 @@ class JwksCache:
             if key is None and self._last_ok:
                 if len(self._missing) >= self.MAX_MISSING_KIDS:
                     self._missing.clear()
-                self._missing[kid] = self.clock() + self.cooldown
+                self._missing[kid] = self.clock() + self.freshness.cooldown
             return key
 
     def remember_header(self, encoded_header: str, key: VerificationKey) -> None:
@@ -289,7 +288,7 @@ class JwksCache:
         self._started += 1
         number = self._started
         self._last_start = time.monotonic()
-        now = self._last_attempt = self.clock()
+        now = self.freshness.attempt()
         self.fetches += 1
         self._changed.release()
         try:
@@ -309,9 +308,9 @@ class JwksCache:
             self._last_ok = False
             return
         self._last_ok = True
-        ttl = self.default_max_age if fetched.max_age is None else min(fetched.max_age, self.longest_max_age)
+        expires_at = self.freshness.expires_at(now, fetched.max_age)
         if fetched.keys is None:
-            self.snapshot = KeySnapshot(current.keys, now + ttl, fetched.etag, current.headers)
+            self.snapshot = KeySnapshot(current.keys, expires_at, fetched.etag, current.headers)
         else:
-            self.snapshot = KeySnapshot(fetched.keys, now + ttl, fetched.etag)
+            self.snapshot = KeySnapshot(fetched.keys, expires_at, fetched.etag)
             self.loaded = True

@@ -58,15 +58,14 @@ class RevocationList:
         self.url = url
         self.keys = keys
         self.algorithms = algorithms
+        self.freshness = _http.Freshness(
+            clock=clock, cooldown=cooldown, default_max_age=default_max_age, longest_max_age=longest_max_age
+        )
         self.clock = clock
-        self.cooldown = cooldown
-        self.default_max_age = default_max_age
-        self.longest_max_age = longest_max_age
         self.timeout = timeout
         self.snapshot = RevocationSnapshot()
         self.loaded = False
         self.fetches = 0
-        self._last_attempt = float("-inf")
         self._lock = threading.Lock()
 
     def check(self, raw: dict[str, Any]) -> None:
@@ -80,22 +79,21 @@ class RevocationList:
 
     def _fresh(self) -> RevocationSnapshot:
         snapshot = self.snapshot
-        now = self.clock()
-        if now < snapshot.expires_at:
+        if self.clock() < snapshot.expires_at:
             return snapshot
         # Stale: one thread refetches, at most once per cooldown; the others go on with what we have.
         if self._lock.acquire(blocking=not self.loaded):
             try:
-                if self.clock() >= self._last_attempt + self.cooldown or not self.loaded:
-                    self._fetch(self.clock())
+                if not self.freshness.cooling_down() or not self.loaded:
+                    self._fetch()
             finally:
                 self._lock.release()
         if not self.loaded:
             raise KeysUnavailable("the revocation list could not be loaded")
         return self.snapshot
 
-    def _fetch(self, now: float) -> None:
-        self._last_attempt = now
+    def _fetch(self) -> None:
+        now = self.freshness.attempt()
         self.fetches += 1
         current = self.snapshot
         headers = {"Accept": "application/jwt"}
@@ -103,11 +101,10 @@ class RevocationList:
             headers["If-None-Match"] = current.etag
         try:
             response = _http.request(self.url, headers=headers, timeout=self.timeout)
-            max_age = _http.max_age(response.headers)
-            ttl = self.default_max_age if max_age is None else min(max_age, self.longest_max_age)
+            expires_at = self.freshness.expires_at(now, _http.max_age(response.headers))
             if response.status == 304 and self.loaded:
                 self.snapshot = RevocationSnapshot(
-                    current.jtis, current.clients_not_before, current.issued_at, now + ttl, current.etag
+                    current.jtis, current.clients_not_before, current.issued_at, expires_at, current.etag
                 )
                 return
             if response.status != 200:
@@ -123,7 +120,7 @@ class RevocationList:
             jtis={str(k): float(v) for k, v in claims["revoked_jtis"].items()},
             clients_not_before={str(k): float(v) for k, v in claims["clients_not_before"].items()},
             issued_at=issued,
-            expires_at=now + ttl,
+            expires_at=expires_at,
             etag=response.headers.get("ETag"),
         )
         self.loaded = True

@@ -3,7 +3,7 @@ operation may answer."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
@@ -56,28 +56,33 @@ class ProblemAutoSchema(AutoSchema):
         return responses
 
 
-class BearerTokenScheme(OpenApiAuthenticationExtension):
+class _DeclaredScheme(OpenApiAuthenticationExtension):
+    """An authentication class's security scheme, as written in `definition` (no target: matches none)."""
+
+    definition: ClassVar[dict[str, str]]
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
+        return self.definition
+
+
+class BearerTokenScheme(_DeclaredScheme):
     target_class = "api.authentication.ApiTokenAuthentication"
     name = "bearerToken"
-
-    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "An access token of ours for the audience ISSUER/api (client_credentials), "
-            "with admin:read, admin:write or audit:read",
-        }
+    definition: ClassVar[dict[str, str]] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "An access token of ours for the audience ISSUER/api (client_credentials), "
+        "with admin:read, admin:write or audit:read",
+    }
 
 
-class PortalSessionScheme(OpenApiAuthenticationExtension):
+class PortalSessionScheme(_DeclaredScheme):
     target_class = "api.authentication.PortalSessionAuthentication"
     name = "portalSession"
-
-    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
-        return {
-            "type": "apiKey",
-            "in": "cookie",
-            "name": "sessionid",
-            "description": "A portal sign-in; unsafe methods also need the X-CSRFToken header",
-        }
+    definition: ClassVar[dict[str, str]] = {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "sessionid",
+        "description": "A portal sign-in; unsafe methods also need the X-CSRFToken header",
+    }

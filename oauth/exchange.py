@@ -47,7 +47,7 @@ from core.conf import app_settings
 from keys.selectors import signing_key_published
 from oauth.errors import OAuthError
 from oauth.requests import TokenRequest
-from oauth.services import client_decided, token_sign_recorded
+from oauth.services import access_token_claims, client_decided, token_sign_recorded
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -472,27 +472,18 @@ def _issue(
 
     None, and no row, when the registry changed since `client` was read (as for token_issue).
     """
-    issued_at = int(now.timestamp())
-    expires_at = min(issued_at + client.access_token_lifetime, subject.exp)  # never outlives its subject
-    jti = secrets.token_urlsafe(18)
     scope = " ".join(scopes)
     act: dict[str, Any] = {"sub": client.client_id}
     if subject.act is not None:
         act["act"] = subject.act
+    # Never outlives its subject token.
+    claims = access_token_claims(client, sub=subject.sub, aud=resource, scope=scope, now=now, exp=subject.exp)
+    claims |= {"act": act, "txn": txn}
+    jti = claims["jti"]
     access_token = token_sign_recorded(
         client=client,
         event="token.exchanged",
-        claims={
-            "sub": subject.sub,
-            "aud": resource,
-            "exp": expires_at,
-            "iat": issued_at,
-            "jti": jti,
-            "client_id": client.client_id,
-            "scope": scope,
-            "act": act,
-            "txn": txn,
-        },
+        claims=claims,
         details={
             "client": client.name,
             "sub": subject.sub,
@@ -512,5 +503,9 @@ def _issue(
     if access_token is None:
         return None
     return ExchangedToken(
-        access_token=access_token, expires_in=max(expires_at - issued_at, 0), scope=scope, jti=jti, txn=txn
+        access_token=access_token,
+        expires_in=max(claims["exp"] - claims["iat"], 0),
+        scope=scope,
+        jti=jti,
+        txn=txn,
     )

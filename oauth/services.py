@@ -109,23 +109,14 @@ def token_issue(
     None, and no row, when it was decided or signed on what no longer holds (`token_sign_recorded`).
     """
     now = now or timezone.now()
-    issued_at = int(now.timestamp())
-    expires_at = issued_at + client.access_token_lifetime
-    jti = secrets.token_urlsafe(18)
     scope = " ".join(targets.scopes)
     audience: str | list[str] = targets.audiences[0] if len(targets.audiences) == 1 else targets.audiences
+    claims = access_token_claims(client, sub=client.client_id, aud=audience, scope=scope, now=now)
+    jti = claims["jti"]
     access_token = token_sign_recorded(
         client=client,
         event="token.issued",
-        claims={
-            "sub": client.client_id,
-            "aud": audience,
-            "exp": expires_at,
-            "iat": issued_at,
-            "jti": jti,
-            "client_id": client.client_id,
-            "scope": scope,
-        },
+        claims=claims,
         details={"client": client.name, "audiences": targets.audiences, "scopes": targets.scopes, "jti": jti},
         now=now,
         remote_addr=remote_addr,
@@ -145,6 +136,30 @@ def token_row_conditions(*, client: AuthenticatedClient, kid: str) -> list[RowCo
     if client.registry_version is not None:
         conditions.insert(0, registry_unchanged(client.registry_version))
     return conditions
+
+
+def access_token_claims(
+    client: AuthenticatedClient,
+    *,
+    sub: str,
+    aud: str | list[str],
+    scope: str,
+    now: datetime,
+    exp: int | None = None,
+) -> dict[str, Any]:
+    """The claims of an RFC 9068 access token for `client`, but `iss` (the signer adds it): issued `now`,
+    expiring after the client's token lifetime unless `exp` is sooner, with a fresh 144-bit `jti`."""
+    issued_at = int(now.timestamp())
+    lifetime_end = issued_at + client.access_token_lifetime
+    return {
+        "sub": sub,
+        "aud": aud,
+        "exp": lifetime_end if exp is None else min(exp, lifetime_end),
+        "iat": issued_at,
+        "jti": secrets.token_urlsafe(18),
+        "client_id": client.client_id,
+        "scope": scope,
+    }
 
 
 def token_sign_recorded(

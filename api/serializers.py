@@ -5,17 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from audit.models import AuditEvent
 from clients.models import Client, DelegationEdge, Service, TrustedIssuer
-from clients.services import MAX_SECRET_OVERLAP
+from clients.services import MAX_SECRET_OVERLAP, GrantSpec, ScopeSpec
 from keys.models import SigningKey
 
 
 class ScopeSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    def to_internal_value(self, data: Any) -> ScopeSpec:
+        checked = super().to_internal_value(data)
+        return ScopeSpec(checked["name"], checked["description"])
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -77,6 +82,16 @@ class ClientSerializer(serializers.ModelSerializer):
         return sorted(f"{g.scope.service.name}:{g.scope.name}" for g in client.grants.all())
 
 
+def _service_named(name: str | None) -> Service | None:
+    """The service a client represents, by name: None for none."""
+    if name is None:
+        return None
+    service = Service.objects.filter(name=name).first()
+    if service is None:
+        raise serializers.ValidationError(f"There is no service {name!r}.")
+    return service
+
+
 class ClientCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=63)
     service = serializers.CharField(required=False, allow_null=True, default=None, max_length=63)
@@ -85,11 +100,23 @@ class ClientCreateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=200), required=False, default=list, help_text="SERVICE:SCOPE"
     )
 
+    def validate_service(self, name: str | None) -> Service | None:
+        return _service_named(name)
+
+    def validate_grants(self, texts: list[str]) -> list[GrantSpec]:
+        try:
+            return [GrantSpec.parse(text) for text in texts]
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
 
 class ClientUpdateSerializer(serializers.Serializer):
     service = serializers.CharField(required=False, allow_null=True, max_length=63)
     access_token_lifetime = serializers.IntegerField(required=False)
     enabled = serializers.BooleanField(required=False)
+
+    def validate_service(self, name: str | None) -> Service | None:
+        return _service_named(name)
 
 
 class ClientSecretSerializer(serializers.Serializer):
@@ -165,6 +192,9 @@ class TrustedIssuerCreateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=20), required=False, default=list
     )
     slug = serializers.CharField(required=False, allow_blank=True, default="", max_length=63)
+
+    def validate_algorithms(self, value: list[str]) -> list[str] | None:
+        return value or None  # none named: the issuer's defaults
 
 
 class SigningKeySerializer(serializers.ModelSerializer):

@@ -7,7 +7,7 @@ from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.generics import ListAPIView
+from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,9 +22,8 @@ from api.serializers import (
     SecretRotateSerializer,
 )
 from api.views.common import AdminApiView, RegistryPagination, valid_data
-from clients.models import Client, Grant, Scope, Service
+from clients.models import Client, Grant, Scope
 from clients.services import (
-    GrantSpec,
     client_delete,
     client_register,
     client_secret_rotate,
@@ -39,18 +38,7 @@ GRANTS = Prefetch("grants", Grant.objects.select_related("scope__service"))
 
 
 def _client(client_id: str) -> Client:
-    return get_object_or_404(
-        Client.objects.select_related("service").prefetch_related(GRANTS), client_id=client_id
-    )
-
-
-def _service_named(name: str | None, *, field: str = "service") -> Service | None:
-    if name is None:
-        return None
-    service = Service.objects.filter(name=name).first()
-    if service is None:
-        raise ValidationError({field: [f"There is no service {name!r}."]})
-    return service
+    return get_object_or_404(ClientDetail.queryset, client_id=client_id)
 
 
 def _secret_once(client: Client, secret: str, *, status_code: int) -> Response:
@@ -75,25 +63,14 @@ class ClientList(AdminApiView, ListAPIView[Client]):
     @extend_schema(request=ClientCreateSerializer, responses={201: ClientSecretSerializer})
     def post(self, request: Request) -> Response:
         """Register a client. Its secret is in this response only."""
-        data = valid_data(ClientCreateSerializer, request)
-        try:
-            grants = [GrantSpec.parse(text) for text in data["grants"]]
-        except ValidationError as exc:
-            raise ValidationError({"grants": exc.messages}) from None
-        registered = client_register(
-            name=data["name"],
-            grants=grants,
-            service=_service_named(data["service"]),
-            access_token_lifetime=data["access_token_lifetime"],
-            actor=actor_of(request),
-        )
+        registered = client_register(**valid_data(ClientCreateSerializer, request), actor=actor_of(request))
         return _secret_once(_client(registered.client.client_id), registered.client_secret, status_code=201)
 
 
-class ClientDetail(AdminApiView):
-    @extend_schema(responses=ClientSerializer)
-    def get(self, request: Request, client_id: str) -> Response:
-        return Response(ClientSerializer(_client(client_id)).data)
+class ClientDetail(AdminApiView, RetrieveAPIView[Client]):
+    serializer_class = ClientSerializer
+    queryset = Client.objects.select_related("service").prefetch_related(GRANTS)
+    lookup_field = "client_id"
 
     @extend_schema(request=ClientUpdateSerializer, responses=ClientSerializer)
     def patch(self, request: Request, client_id: str) -> Response:
@@ -104,7 +81,7 @@ class ClientDetail(AdminApiView):
         if "service" in data or "access_token_lifetime" in data:
             client_update(
                 client=client,
-                service=_service_named(data["service"]) if "service" in data else client.service,
+                service=data.get("service", client.service),
                 access_token_lifetime=data.get("access_token_lifetime", client.access_token_lifetime),
                 actor=actor,
             )

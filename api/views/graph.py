@@ -96,16 +96,7 @@ class TrustedIssuerList(AdminApiView, ListAPIView[TrustedIssuer]):
     def post(self, request: Request) -> Response:
         """Trust an issuer's user tokens: its keys from `jwks_uri`, or a `jwks` document stored now."""
         data = valid_data(TrustedIssuerCreateSerializer, request)
-        trusted = trusted_issuer_add(
-            issuer=data["issuer"],
-            audience=data["audience"],
-            jwks_uri=data["jwks_uri"],
-            jwks=data["jwks"],
-            user_claim=data["user_claim"],
-            algorithms=data["algorithms"] or None,
-            slug=data["slug"],
-            actor=actor_of(request),
-        )
+        trusted = trusted_issuer_add(**data, actor=actor_of(request))
         return Response(TrustedIssuerSerializer(trusted).data, status=status.HTTP_201_CREATED)
 
 

@@ -4,7 +4,7 @@ from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.generics import ListAPIView
+from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,14 +17,14 @@ from api.serializers import (
 )
 from api.views.common import AdminApiView, RegistryPagination, valid_data
 from clients.models import Scope, Service
-from clients.services import ScopeSpec, scope_remove, scopes_add, service_register, service_update
+from clients.services import scope_remove, scopes_add, service_register, service_update
 from portal.selectors import service_search
 
 SEARCH = OpenApiParameter("q", str, description="Part of a name or an audience")
 
 
 def _service(name: str) -> Service:
-    return get_object_or_404(Service.objects.prefetch_related("scopes"), name=name)
+    return get_object_or_404(ServiceDetail.queryset, name=name)
 
 
 class ServiceList(AdminApiView, ListAPIView[Service]):
@@ -44,21 +44,14 @@ class ServiceList(AdminApiView, ListAPIView[Service]):
     @extend_schema(request=ServiceCreateSerializer, responses={201: ServiceSerializer})
     def post(self, request: Request) -> Response:
         data = valid_data(ServiceCreateSerializer, request)
-        service = service_register(
-            name=data["name"],
-            audience=data["audience"],
-            scopes=[ScopeSpec(s["name"], s["description"]) for s in data["scopes"]],
-            description=data["description"],
-            owner_contact=data["owner_contact"],
-            actor=actor_of(request),
-        )
+        service = service_register(**data, actor=actor_of(request))
         return Response(ServiceSerializer(_service(service.name)).data, status=status.HTTP_201_CREATED)
 
 
-class ServiceDetail(AdminApiView):
-    @extend_schema(responses=ServiceSerializer)
-    def get(self, request: Request, name: str) -> Response:
-        return Response(ServiceSerializer(_service(name)).data)
+class ServiceDetail(AdminApiView, RetrieveAPIView[Service]):
+    serializer_class = ServiceSerializer
+    queryset = Service.objects.prefetch_related("scopes")
+    lookup_field = "name"
 
     @extend_schema(request=ServiceUpdateSerializer, responses=ServiceSerializer)
     def patch(self, request: Request, name: str) -> Response:
@@ -78,11 +71,7 @@ class ServiceScopes(AdminApiView):
     def post(self, request: Request, name: str) -> Response:
         service = _service(name)
         data = valid_data(ScopesAddSerializer, request)
-        scopes_add(
-            service=service,
-            specs=[ScopeSpec(s["name"], s["description"]) for s in data["scopes"]],
-            actor=actor_of(request),
-        )
+        scopes_add(service=service, specs=data["scopes"], actor=actor_of(request))
         return Response(ServiceSerializer(_service(name)).data, status=status.HTTP_201_CREATED)
 
 

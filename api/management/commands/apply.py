@@ -1,3 +1,6 @@
+"""Make the registry match a YAML file (services, scopes, clients, grants, edges, trusted issuers): print the
+plan, then apply it in one transaction. See README, 'Automating AuthPortal'."""
+
 from __future__ import annotations
 
 import os
@@ -15,10 +18,7 @@ CHANGES_PENDING = 2  # --check: the registry does not match the file
 
 
 class Command(BaseCommand):
-    help = (
-        "Make the registry match a YAML file (services, scopes, clients, grants, edges, trusted issuers): "
-        "print the plan, then apply it in one transaction. See README, 'Automating AuthPortal'."
-    )
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)

@@ -1,3 +1,5 @@
+"""Register the admin API as a service (audience ISSUER/api, its scopes) unless it is; `make run` runs it."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,7 +12,7 @@ from audit.actor import ACTOR_HELP, Actor, operator_name
 
 
 class Command(BaseCommand):
-    help = "Register the admin API as a service (audience ISSUER/api, its scopes) unless it is; `make run` runs it."
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--actor", help=ACTOR_HELP)

@@ -1,3 +1,5 @@
+"""Write the registry in the format `apply` reads (standard output unless --output); no secrets."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +11,7 @@ from clients.declarative import config_export
 
 
 class Command(BaseCommand):
-    help = "Write the registry in the format `apply` reads (standard output unless --output); no secrets."
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--output", type=Path, help="write here instead of standard output")

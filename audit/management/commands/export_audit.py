@@ -1,3 +1,7 @@
+"""Export audit events, oldest first, streamed in constant memory. JSON Lines and JSON carry the checkpoints
+and public keys that let `verify_audit --file` check the export offline; a CSV written with --output gets
+them in FILE.seal.jsonl beside it (--format seal writes that alone)."""
+
 from __future__ import annotations
 
 import sys
@@ -15,11 +19,7 @@ from audit.selectors import AuditFilter
 
 
 class Command(BaseCommand):
-    help = (
-        "Export audit events, oldest first, streamed in constant memory. JSON Lines and JSON carry the "
-        "checkpoints and public keys that let `verify_audit --file` check the export offline; a CSV "
-        "written with --output gets them in FILE.seal.jsonl beside it (--format seal writes that alone)."
-    )
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--format", choices=(*FORMATS, SEAL), default="jsonl")

@@ -1,3 +1,6 @@
+"""Delete audit events older than AUTHPORTAL_AUDIT_RETENTION_DAYS, whole checkpoints at a time (what beat
+runs daily)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,10 +13,7 @@ from audit.retention import audit_purge, retention_days
 
 
 class Command(BaseCommand):
-    help = (
-        "Delete audit events older than AUTHPORTAL_AUDIT_RETENTION_DAYS, whole checkpoints at a time "
-        "(what beat runs daily)."
-    )
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

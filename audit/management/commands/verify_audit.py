@@ -1,3 +1,7 @@
+"""Re-walk the audit seal and report the first altered, inserted or deleted event (exit 1). With --file,
+verify an export offline, without the database: JSON Lines, JSON, or CSV with its seal file
+(FILE.seal.jsonl beside it, or --seal)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,11 +15,7 @@ from audit.verify.report import VerifyReport
 
 
 class Command(BaseCommand):
-    help = (
-        "Re-walk the audit seal and report the first altered, inserted or deleted event (exit 1). "
-        "With --file, verify an export offline, without the database: JSON Lines, JSON, or CSV with its "
-        "seal file (FILE.seal.jsonl beside it, or --seal)."
-    )
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--file", type=Path, help="An export made by export_audit or the portal")

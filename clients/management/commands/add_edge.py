@@ -1,3 +1,5 @@
+"""Declare that FROM_SERVICE may call TO_SERVICE on behalf of its callers (RFC 8693 token exchange)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,7 +14,7 @@ from clients.services import ScopeMapping, delegation_edge_add
 
 
 class Command(BaseCommand):
-    help = "Declare that FROM_SERVICE may call TO_SERVICE on behalf of its callers (RFC 8693 token exchange)."
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("from_service", help="The service that exchanges the tokens sent to it")

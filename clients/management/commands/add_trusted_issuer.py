@@ -1,3 +1,6 @@
+"""Trust an outside issuer's user tokens for token exchange (RFC 8693): its users get tokens whose sub is
+user:<slug>:<user id>."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +17,7 @@ from clients.services import trusted_issuer_add
 
 
 class Command(BaseCommand):
-    help = (
-        "Trust an outside issuer's user tokens for token exchange (RFC 8693): its users get tokens "
-        "whose sub is user:<slug>:<user id>."
-    )
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("issuer", help="The iss of its tokens, exactly, e.g. https://login.example.com")

@@ -1,3 +1,5 @@
+"""Register the OAuth client of a calling service; prints its secret once."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +15,7 @@ from clients.services import GrantSpec, client_register
 
 
 class Command(BaseCommand):
-    help = "Register the OAuth client of a calling service; prints its secret once."
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="Client name, e.g. ms_admin")
@@ -27,15 +29,9 @@ class Command(BaseCommand):
         )
         keys = parser.add_mutually_exclusive_group()
         keys.add_argument(
-            "--jwks",
-            metavar="FILE",
-            help="Authenticate with private_key_jwt: the client's public JWKS (a file)",
+            "--jwks", metavar="FILE", help="private_key_jwt: a file with the client's public JWKS"
         )
-        keys.add_argument(
-            "--jwks-uri",
-            metavar="URL",
-            help="Authenticate with private_key_jwt: the URL of the client's JWKS",
-        )
+        keys.add_argument("--jwks-uri", metavar="URL", help="private_key_jwt: the URL of the client's JWKS")
         parser.add_argument("--actor", help=ACTOR_HELP)
 
     def handle(

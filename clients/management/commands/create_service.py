@@ -1,3 +1,5 @@
+"""Register a service (an audience) and its scopes."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,7 +12,7 @@ from clients.services import ScopeSpec, service_register
 
 
 class Command(BaseCommand):
-    help = "Register a service (an audience) and its scopes."
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="Service name, e.g. ms_doctor")

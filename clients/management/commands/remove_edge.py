@@ -1,3 +1,5 @@
+"""Withdraw the declared call FROM_SERVICE -> TO_SERVICE; the next exchange along it is refused."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,7 +12,7 @@ from clients.services import delegation_edge_remove
 
 
 class Command(BaseCommand):
-    help = "Withdraw the declared call FROM_SERVICE -> TO_SERVICE; the next exchange along it is refused."
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("from_service")

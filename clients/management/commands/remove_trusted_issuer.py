@@ -1,3 +1,5 @@
+"""Stop trusting an outside issuer's user tokens."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,7 +12,7 @@ from clients.services import trusted_issuer_remove
 
 
 class Command(BaseCommand):
-    help = "Stop trusting an outside issuer's user tokens."
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("issuer", help="The issuer URL, exactly as added")

@@ -1,3 +1,5 @@
+"""On an empty registry, register the demo: ms_doctor, ms_college and the client ms_admin."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,7 +31,7 @@ DEMO_SERVICES = (
 
 
 class Command(BaseCommand):
-    help = "On an empty registry, register the demo: ms_doctor, ms_college and the client ms_admin."
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--actor", help=ACTOR_HELP)

@@ -1,3 +1,5 @@
+"""Create the first signing key if there is none (safe to run at every start)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,7 +10,7 @@ from keys.services import signing_key_active
 
 
 class Command(BaseCommand):
-    help = "Create the first signing key if there is none (safe to run at every start)."
+    help = __doc__
 
     def handle(self, *args: Any, **options: Any) -> None:
         key = signing_key_active()

@@ -1,3 +1,5 @@
+"""List signing keys: kid, algorithm, state, created, activates/retires/expires at."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,7 +11,7 @@ from keys.selectors import key_schedule
 
 
 class Command(BaseCommand):
-    help = "List signing keys: kid, algorithm, state, created, activates/retires/expires at."
+    help = __doc__
 
     def handle(self, *args: Any, **options: Any) -> None:
         columns = ("kid", "algorithm", "state", "created", "activates", "retires", "expires")

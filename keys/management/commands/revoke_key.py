@@ -1,3 +1,5 @@
+"""Revoke a compromised signing key: out of the JWKS at once, never used again."""
+
 from __future__ import annotations
 
 import re
@@ -11,7 +13,7 @@ from keys.services import KeyNotFound, KeyStateError, key_revoke
 
 
 class Command(BaseCommand):
-    help = "Revoke a compromised signing key: out of the JWKS at once, never used again."
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("kid", help="The key's kid (see list_keys)")

@@ -1,3 +1,6 @@
+"""Re-encrypt every signing key under AUTHPORTAL_KEK. Set the new KEK as AUTHPORTAL_KEK and the old one as
+AUTHPORTAL_KEK_PREVIOUS, run this, restart, then drop AUTHPORTAL_KEK_PREVIOUS."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,10 +15,7 @@ from keys.services import kek_rotate
 
 
 class Command(BaseCommand):
-    help = (
-        "Re-encrypt every signing key under AUTHPORTAL_KEK. Set the new KEK as AUTHPORTAL_KEK and the old "
-        "one as AUTHPORTAL_KEK_PREVIOUS, run this, restart, then drop AUTHPORTAL_KEK_PREVIOUS."
-    )
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--actor", help=ACTOR_HELP)

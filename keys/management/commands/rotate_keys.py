@@ -1,3 +1,5 @@
+"""Run the signing-key lifecycle step now (what Celery beat runs); --now rotates at once."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,7 +12,7 @@ from keys.services import key_rotate, key_rotate_now
 
 
 class Command(BaseCommand):
-    help = "Run the signing-key lifecycle step now (what Celery beat runs); --now rotates at once."
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

@@ -1,3 +1,6 @@
+"""Seal the audit events written since the last checkpoint into checkpoints signed with the active token-
+signing key (beat: every minute)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,10 +14,7 @@ from keys.tokens import SigningUnavailable
 
 
 class Command(BaseCommand):
-    help = (
-        "Seal the audit events written since the last checkpoint into checkpoints signed with the active "
-        "token-signing key (beat: every minute)."
-    )
+    help = __doc__
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

@@ -1,3 +1,5 @@
+"""Delete the spent private_key_jwt jtis whose assertions have expired (what beat runs hourly)."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
@@ -7,7 +9,7 @@ from oauth.client_assertions import used_client_assertions_purge
 
 
 class Command(BaseCommand):
-    help = "Delete the spent private_key_jwt jtis whose assertions have expired (what beat runs hourly)."
+    help = __doc__
 
     def handle(self, *args: object, **options: object) -> None:
         deleted = used_client_assertions_purge(now=timezone.now())

@@ -1,3 +1,5 @@
+"""Create a portal user. The password comes from AUTHPORTAL_PASSWORD, or is asked for."""
+
 from __future__ import annotations
 
 import getpass
@@ -12,7 +14,7 @@ from portal.services import portal_user_create
 
 
 class Command(BaseCommand):
-    help = "Create a portal user. The password comes from AUTHPORTAL_PASSWORD, or is asked for."
+    help = __doc__
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("username")

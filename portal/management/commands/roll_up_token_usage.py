@@ -1,3 +1,5 @@
+"""Roll token issuance up into the dashboard's hourly counts and the grant hints (what beat runs)."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
@@ -7,7 +9,7 @@ from portal.usage import token_usage_roll_up
 
 
 class Command(BaseCommand):
-    help = "Roll token issuance up into the dashboard's hourly counts and the grant hints (what beat runs)."
+    help = __doc__
 
     def handle(self, *args, **options) -> None:
         rows = token_usage_roll_up(now=timezone.now())

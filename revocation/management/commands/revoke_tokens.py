@@ -1,3 +1,6 @@
+"""Revoke one access token by its jti, or every token of a client issued until now (a compromised client,
+which is then disabled, or given a new secret with --rotate-secret)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,10 +15,7 @@ from revocation.services import THEN_DISABLE, THEN_ROTATE_SECRET, client_tokens_
 
 
 class Command(BaseCommand):
-    help = (
-        "Revoke one access token by its jti, or every token of a client issued until now (a compromised "
-        "client, which is then disabled, or given a new secret with --rotate-secret)."
-    )
+    help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
         which = parser.add_mutually_exclusive_group(required=True)

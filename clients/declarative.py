@@ -32,8 +32,8 @@ returned for the caller to show once.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from django.core.exceptions import ValidationError
@@ -348,12 +348,8 @@ def current_state() -> DesiredState:
     ):
         scopes.setdefault(service_pk, []).append(ScopeSpec(name, description))
     for service in Service.objects.order_by("name"):
-        state.services[service.name] = ServiceSpec(
-            name=service.name,
-            audience=service.audience,
-            description=service.description,
-            owner_contact=service.owner_contact,
-            scopes=tuple(scopes.get(service.pk, [])),
+        state.services[service.name] = _spec_of(
+            ServiceSpec, service, scopes=tuple(scopes.get(service.pk, []))
         )
     grants: dict[int, list[str]] = {}
     for client_pk, service_name, scope_name in Grant.objects.values_list(
@@ -361,33 +357,40 @@ def current_state() -> DesiredState:
     ):
         grants.setdefault(client_pk, []).append(f"{service_name}:{scope_name}")
     for client in Client.objects.select_related("service").order_by("name"):
-        state.clients[client.name] = ClientSpec(
-            name=client.name,
+        state.clients[client.name] = _spec_of(
+            ClientSpec,
+            client,
             grants=tuple(sorted(grants.get(client.pk, []))),
             service=client.service.name if client.service else None,
-            access_token_lifetime=client.access_token_lifetime,
-            enabled=client.enabled,
         )
     for edge in DelegationEdge.objects.select_related("from_service", "to_service"):
-        state.edges[(edge.from_service.name, edge.to_service.name)] = EdgeSpec(
+        state.edges[(edge.from_service.name, edge.to_service.name)] = _spec_of(
+            EdgeSpec,
+            edge,
             from_service=edge.from_service.name,
             to_service=edge.to_service.name,
             scope_map=tuple(sorted((up, tuple(sorted(downs))) for up, downs in edge.scope_map.items())),
-            max_depth=edge.max_depth,
-            enabled=edge.enabled,
-            description=edge.description,
         )
     for issuer in TrustedIssuer.objects.order_by("issuer"):
-        state.issuers[issuer.issuer] = IssuerSpec(
-            issuer=issuer.issuer,
-            slug=issuer.slug,
-            audience=issuer.audience,
-            jwks_uri=issuer.jwks_uri,
+        state.issuers[issuer.issuer] = _spec_of(
+            IssuerSpec,
+            issuer,
             jwks=_canonical_json(issuer.jwks) if issuer.jwks is not None else "",
-            user_claim=issuer.user_claim,
             algorithms=tuple(issuer.algorithms),
         )
     return state
+
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+SpecT = TypeVar("SpecT", bound="DataclassInstance")
+
+
+def _spec_of(spec_class: type[SpecT], row: Any, **computed: Any) -> SpecT:
+    """A spec of `row`: each field it is not given in `computed` is the row's attribute of that name."""
+    taken = {f.name: getattr(row, f.name) for f in fields(spec_class) if f.name not in computed}
+    return spec_class(**taken, **computed)
 
 
 def config_export() -> str:

@@ -194,10 +194,7 @@ class AppSettings:
         "PgBouncer older than 1.21",
     )
     AUDIT_WRITE_TIMEOUT_SECONDS = IntSetting(
-        10,
-        "how long a token request waits for its row to commit before answering 503",
-        minimum=1,
-        maximum=300,
+        10, "a token request waits this long for its row's commit, then answers 503", minimum=1, maximum=300
     )
     # --- deadlines and the server (authportal/deadlines.py, authportal/rsgi.py)
     DB_TIMEOUT_PROTOCOL_MS = IntSetting(

@@ -11,13 +11,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from authportal_client.bearer import bearer_token
-from authportal_client.errors import InvalidToken
+from authportal_client.claims import Claims
+from authportal_client.drf import BearerTokenAuthentication
 from authportal_client.keys import Fetched, JwksSource, keys_from_jwks
 from authportal_client.verifier import Verifier
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
@@ -97,17 +97,15 @@ class ApiClient:
         return self.client_id
 
 
-class ApiTokenAuthentication(BaseAuthentication):
+class ApiTokenAuthentication(BearerTokenAuthentication):
     """`Authorization: Bearer` with one of our access tokens for `{issuer}/api`, of an enabled client."""
 
-    def authenticate(self, request: Request) -> tuple[ApiClient, str] | None:
-        token = bearer_token(get_authorization_header(request).decode("latin-1"))
-        if token is None:
-            return None
-        try:
-            claims = api_verifier().verify(token)
-        except InvalidToken as error:
-            raise AuthenticationFailed(f"The bearer token was refused: {error}.") from None
+    refusal = "The bearer token was refused: {}."
+
+    def verifier(self) -> Verifier:
+        return api_verifier()
+
+    def principal(self, claims: Claims) -> ApiClient:
         # A token outlives a change to its client by at most its lifetime; an admin API should not.
         if not Client.objects.filter(client_id=claims.client_id, enabled=True).exists():
             raise AuthenticationFailed("The token's client is disabled or no longer exists.")
@@ -120,7 +118,7 @@ class ApiTokenAuthentication(BaseAuthentication):
             now=timezone.now(),
         ):
             raise AuthenticationFailed("The token has been revoked.")
-        return ApiClient(client_id=claims.client_id, scopes=claims.scopes), token
+        return ApiClient(client_id=claims.client_id, scopes=claims.scopes)
 
     def authenticate_header(self, request: Request) -> str:
         return f'Bearer realm="{api_audience()}"'

@@ -24,6 +24,7 @@ from authportal_client.bearer import Denial, Requirement, bearer_token, insuffic
 from authportal_client.claims import Claims
 from authportal_client.django import get_verifier, realm
 from authportal_client.errors import InvalidToken
+from authportal_client.verifier import Verifier
 
 
 class ServicePrincipal:
@@ -45,16 +46,29 @@ class ServicePrincipal:
 
 
 class BearerTokenAuthentication(BaseAuthentication):
-    def authenticate(self, request: Any) -> tuple[ServicePrincipal, Claims] | None:
+    """`Authorization: Bearer` with a token our Verifier accepts: `request.user` the calling client,
+    `request.auth` the token's Claims. A subclass may verify with another Verifier (`verifier()`), check
+    more of the claims or name the caller otherwise (`principal()`, raising AuthenticationFailed to
+    refuse), and word the refusal (`refusal`, `{}` the reason)."""
+
+    refusal = "{}"
+
+    def verifier(self) -> Verifier:
+        return get_verifier()
+
+    def principal(self, claims: Claims) -> Any:
+        return ServicePrincipal(claims)
+
+    def authenticate(self, request: Any) -> tuple[Any, Claims] | None:
         token = bearer_token(get_authorization_header(request).decode("latin-1"))
         if token is None:
             return None
         try:
-            claims = get_verifier().verify(token)
+            claims = self.verifier().verify(token)
         except InvalidToken as error:
             request._authportal_error = str(error)  # for the challenge below
-            raise AuthenticationFailed(str(error)) from None
-        return ServicePrincipal(claims), claims
+            raise AuthenticationFailed(self.refusal.format(error)) from None
+        return self.principal(claims), claims
 
     def authenticate_header(self, request: Any) -> str:
         error = getattr(request, "_authportal_error", None)

@@ -49,6 +49,12 @@ class _Cached:
     refresh_at: float
 
 
+def _cache_key(resource: str | Iterable[str] | None, scope: str | Iterable[str] | None) -> CacheKey:
+    """Which cached token answers a request: its audiences and scopes, each deduplicated and sorted."""
+    audiences = tuple(sorted(set(_as_tuple(resource, split=False))))
+    return audiences, tuple(sorted(set(_as_tuple(scope, split=True))))
+
+
 def _as_tuple(value: str | Iterable[str] | None, *, split: bool) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -111,10 +117,7 @@ class TokenClient:
         self, resource: str | Iterable[str] | None = None, scope: str | Iterable[str] | None = None
     ) -> str:
         """An access token for these audiences (RFC 8707 `resource`) and scopes, from cache if still good."""
-        key = (
-            tuple(sorted(set(_as_tuple(resource, split=False)))),
-            tuple(sorted(set(_as_tuple(scope, split=True)))),
-        )
+        key = _cache_key(resource, scope)
         cached = self._cache.get(key)
         if cached is not None and self.clock() < cached.refresh_at:
             return cached.token
@@ -186,10 +189,7 @@ class TokenClient:
         self, resource: str | Iterable[str] | None = None, scope: str | Iterable[str] | None = None
     ) -> None:
         """Drop a cached token (say the service answered 401 after a key revocation)."""
-        key = (
-            tuple(sorted(set(_as_tuple(resource, split=False)))),
-            tuple(sorted(set(_as_tuple(scope, split=True)))),
-        )
+        key = _cache_key(resource, scope)
         self._cache.pop(key, None)
 
     def _lock_for(self, key: CacheKey) -> threading.Lock:

@@ -38,6 +38,14 @@ class RevocationSnapshot:
     etag: str | None = None
 
 
+def revocation_list_freshness(
+    *, clock: Callable[[], float] = time.time, cooldown: float = 30.0
+) -> _http.Freshness:
+    """The list is fresh for the max-age the portal sends (AUTHPORTAL_REVOCATION_LIST_MAX_AGE), 60 seconds
+    when it sends none, an hour at most; a stale one is refetched at most once per `cooldown`."""
+    return _http.Freshness(clock=clock, cooldown=cooldown, default_max_age=60, longest_max_age=3600)
+
+
 class RevocationList:
     """`check(claims)` raises InvalidToken when the token is revoked by the latest list we hold."""
 
@@ -48,20 +56,15 @@ class RevocationList:
         url: str,
         keys: JwksCache,
         algorithms: frozenset[str],
-        clock: Callable[[], float] = time.time,
-        cooldown: float = 30.0,
-        default_max_age: int = 60,
-        longest_max_age: int = 3600,
+        freshness: _http.Freshness,
         timeout: float = 5.0,
     ):
         self.issuer = issuer
         self.url = url
         self.keys = keys
         self.algorithms = algorithms
-        self.freshness = _http.Freshness(
-            clock=clock, cooldown=cooldown, default_max_age=default_max_age, longest_max_age=longest_max_age
-        )
-        self.clock = clock
+        self.freshness = freshness
+        self.clock = freshness.clock
         self.timeout = timeout
         self.snapshot = RevocationSnapshot()
         self.loaded = False

@@ -28,7 +28,7 @@ from authportal_client.keys import (
     VerificationKey,
     discover,
 )
-from authportal_client.revocations import RevocationList
+from authportal_client.revocations import RevocationList, revocation_list_freshness
 
 MAX_ACT_NESTING = 10
 
@@ -75,8 +75,8 @@ class Verifier:
         refetch_min_interval: float = 1.0,
         file_max_age: int = 60,
         timeout: float = 5.0,
-        clock: Callable[[], float] = time.time,
         jwks_source: JwksSource | None = None,
+        clock: Callable[[], float] = time.time,
         revocation_list_url: str | None = None,
         check_revocation: bool = True,
     ):
@@ -122,8 +122,7 @@ class Verifier:
             url=url,
             keys=self.keys,
             algorithms=self.algorithms,
-            clock=self.clock,
-            cooldown=self._refetch_cooldown,
+            freshness=revocation_list_freshness(clock=self.clock, cooldown=self._refetch_cooldown),
             timeout=self._timeout,
         )
 

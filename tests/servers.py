@@ -14,10 +14,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +142,23 @@ def manage(data_dir: Path, *args: str, redis_url: str | None = None) -> subproce
         text=True,
         timeout=120,
     )
+
+
+@contextmanager
+def http_serving(handler: type[BaseHTTPRequestHandler], *, ports: Iterable[int] = (0,)) -> Iterator[str]:
+    """`handler` served on loopback by a thread, on the first free port of `ports` (0: any): yields its
+    URL, and stops serving on exit."""
+    server = None
+    for port in ports:
+        with contextlib.suppress(OSError):
+            server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+            break
+    assert server is not None, f"no free port in {ports}"
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from tests.servers import http_serving
 
 ISSUER = "https://idp.example.com"
 AUDIENCE = "https://gateway.internal"
@@ -115,19 +116,6 @@ def _handler(issuer: FakeIssuer) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def serving(issuer: FakeIssuer) -> Iterator[FakeIssuer]:
-    server = None
-    for port in range(18700, 18800):
-        try:
-            server = ThreadingHTTPServer(("127.0.0.1", port), _handler(issuer))
-            break
-        except OSError:
-            continue
-    assert server is not None, "no free port in 18700–18799"
-    issuer.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with http_serving(_handler(issuer), ports=range(18700, 18800)) as url:
+        issuer.url = url
         yield issuer
-    finally:
-        server.shutdown()
-        server.server_close()

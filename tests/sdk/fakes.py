@@ -8,8 +8,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.servers import http_serving
 
 
 class FakePortal:
@@ -98,13 +100,6 @@ def _handler(portal: FakePortal) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def fake_portal() -> Iterator[FakePortal]:
     portal = FakePortal()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(portal))
-    server.daemon_threads = True
-    portal.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with http_serving(_handler(portal)) as url:
+        portal.url = url
         yield portal
-    finally:
-        server.shutdown()
-        server.server_close()

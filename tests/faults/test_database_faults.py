@@ -4,6 +4,8 @@ every token has its row."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 import requests
@@ -49,39 +51,42 @@ def recovered(load: Load, count: int) -> bool:
     return any(answer.status == 200 for answer in load.since(count))
 
 
-def test_a_stopped_database_gets_fast_503s_and_every_token_has_its_row(served: Portal):
+@dataclass
+class FaultSeen:
+    during: list[Answer]  # token answers to requests sent while the fault lasted
+    discovery: list[Answer]  # the discovery documents asked for meanwhile
+    recovery_seconds: float  # from the fault's end to the next token
+
+
+def under_load_through(served: Portal, *, begin: Callable[[], None], end: Callable[[], None]) -> FaultSeen:
+    """A steady load of token requests; once 20 tokens are in, `begin()` the fault, ask for the discovery
+    documents two seconds in, `end()` it two seconds later and wait for tokens again."""
     with Load(served) as load:
         wait_until(lambda: len(load.tokens()) >= 20, timeout=15, what="tokens before the fault")
         before = len(load.answers)
-        served.postgres.stop()
-        time.sleep(3)
+        begin()
+        time.sleep(2)
         discovery = discovery_answers(served)
-        during = load.since(before)
-        served.postgres.start()
+        time.sleep(2)
+        during = load.since(before)  # answered while the fault lasted
+        end()
+        ended = time.monotonic()
         after = len(load.answers)
         wait_until(lambda: recovered(load, after), timeout=15, what="tokens once the database is back")
+        recovery = time.monotonic() - ended
     assert not load.failures, load.failures[:3]
-    assert_fast_503s(during)
-    assert_fast_503s(discovery)
     assert_every_token_has_one_row(served, load.tokens())
+    return FaultSeen(during, discovery, recovery)
+
+
+def test_a_stopped_database_gets_fast_503s_and_every_token_has_its_row(served: Portal):
+    seen = under_load_through(served, begin=served.postgres.stop, end=served.postgres.start)
+    assert_fast_503s(seen.during)
+    assert_fast_503s(seen.discovery)
 
 
 def test_a_frozen_database_gets_fast_503s_and_every_token_has_its_row(served: Portal):
-    with Load(served) as load:
-        wait_until(lambda: len(load.tokens()) >= 20, timeout=15, what="tokens before the fault")
-        before = len(load.answers)
-        served.postgres.freeze()
-        time.sleep(2)
-        discovery = discovery_answers(served)
-        time.sleep(2)
-        served.postgres.thaw()
-        thawed = time.monotonic()
-        during = load.since(before)
-        after = len(load.answers)
-        wait_until(lambda: recovered(load, after), timeout=15, what="tokens once the database thaws")
-    assert not load.failures, load.failures[:3]
-    # Requests waiting when the database thawed may have been answered by it: judge those sent before.
-    assert_fast_503s(during)
-    assert_fast_503s(discovery)
-    assert time.monotonic() - thawed < 15
-    assert_every_token_has_one_row(served, load.tokens())
+    seen = under_load_through(served, begin=served.postgres.freeze, end=served.postgres.thaw)
+    assert_fast_503s(seen.during)
+    assert_fast_503s(seen.discovery)
+    assert seen.recovery_seconds < 15

@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import cache
 
 from clients.external_subjects import external_jwks_forget
+from clients.models import Service
 from clients.selectors import call_graph_forget, client_credentials_forget
 from clients.services import GrantSpec, RegisteredClient, ScopeSpec, client_register, service_register
 from keys.tokens import signer_cache_clear
@@ -64,20 +65,22 @@ def throttles_forget() -> None:
     token_quotas_forget()
 
 
+def registered_service(name: str, *scopes: str, audience: str = "") -> Service:
+    """A service registered with these scopes; `ms_orders` is https://orders.internal unless told."""
+    audience = audience or f"https://{name.removeprefix('ms_')}.internal"
+    return service_register(name=name, audience=audience, scopes=[ScopeSpec(scope) for scope in scopes])
+
+
 @pytest.fixture
 def ms_doctor(db):
-    return service_register(
-        name="ms_doctor",
-        audience="https://doctors.internal",
-        scopes=[ScopeSpec("doctors:read"), ScopeSpec("doctors:write")],
+    return registered_service(
+        "ms_doctor", "doctors:read", "doctors:write", audience="https://doctors.internal"
     )
 
 
 @pytest.fixture
 def ms_college(db):
-    return service_register(
-        name="ms_college", audience="https://college.internal", scopes=[ScopeSpec("college:read")]
-    )
+    return registered_service("ms_college", "college:read")
 
 
 @pytest.fixture

@@ -7,31 +7,20 @@ import pytest
 from audit.recording import audit_record
 from clients.services import (
     ScopeMapping,
-    ScopeSpec,
     delegation_edge_add,
     delegation_edge_set_enabled,
-    service_register,
 )
 from tests.browser.test_portal_in_chromium import sign_in
+from tests.conftest import registered_service
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_admin_adds_an_edge_through_the_form_and_sees_it_drawn(page, screenshot, live_server, admin_user):
-    gateway = service_register(
-        name="ms_gateway", audience="https://gateway.internal", scopes=[ScopeSpec("shop:use")]
-    )
-    orders = service_register(
-        name="ms_orders",
-        audience="https://orders.internal",
-        scopes=[ScopeSpec("orders:write"), ScopeSpec("orders:read")],
-    )
-    payments = service_register(
-        name="ms_payments", audience="https://payments.internal", scopes=[ScopeSpec("payments:charge")]
-    )
-    ledger = service_register(
-        name="ms_ledger", audience="https://ledger.internal", scopes=[ScopeSpec("ledger:write")]
-    )
+    gateway = registered_service("ms_gateway", "shop:use")
+    orders = registered_service("ms_orders", "orders:write", "orders:read")
+    payments = registered_service("ms_payments", "payments:charge")
+    ledger = registered_service("ms_ledger", "ledger:write")
     delegation_edge_add(
         from_service=gateway, to_service=orders, mappings=[ScopeMapping("shop:use", "orders:write")]
     )

@@ -17,12 +17,11 @@ from clients.models import Client
 from clients.services import (
     GrantSpec,
     ScopeMapping,
-    ScopeSpec,
     client_register,
     delegation_edge_add,
-    service_register,
 )
 from tests.clients.issuer_fakes import FakeIssuer, serving
+from tests.conftest import registered_service
 from tests.oauth.assertion_keys import assertion, new_key, public_jwk
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -88,12 +87,8 @@ def test_a_jwks_url_that_cannot_be_read_is_503_not_a_refusal(post_assertion, ms_
 def test_a_client_authenticates_a_token_exchange_with_its_assertion(
     client, request_token, post_assertion, db
 ):
-    orders = service_register(
-        name="ms_orders", audience="https://orders.internal", scopes=[ScopeSpec("orders:read")]
-    )
-    payments = service_register(
-        name="ms_payments", audience="https://payments.internal", scopes=[ScopeSpec("payments:read")]
-    )
+    orders = registered_service("ms_orders", "orders:read")
+    payments = registered_service("ms_payments", "payments:read")
     delegation_edge_add(
         from_service=orders, to_service=payments, mappings=[ScopeMapping("orders:read", "payments:read")]
     )

@@ -110,6 +110,14 @@ def first_token(request_token, graph):
     return response.json()["access_token"]
 
 
+@pytest.fixture
+def second_token(exchange, graph, first_token):
+    """What ms_orders sends ms_payments: first_token exchanged along the edge ms_orders -> ms_payments."""
+    response = exchange(graph.orders_client, first_token, resource=PAYMENTS)
+    assert response.status_code == 200, response.content
+    return response.json()["access_token"]
+
+
 def decode(client, token: str, audience: str) -> dict:
     """PyJWT against the published JWKS: our code is not the judge."""
     assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
@@ -257,26 +265,24 @@ def test_a_token_sent_to_another_service_is_refused_replayed_on_another_edge(exc
     refused(exchange(graph.ledger_client, second, resource=PAYMENTS), "invalid_request", "wrong audience")
 
 
-def test_the_chain_is_bounded_by_the_edges_max_depth(exchange, graph, first_token):
+def test_the_chain_is_bounded_by_the_edges_max_depth(exchange, graph, second_token):
     DelegationEdge.objects.filter(pk=graph.edges.payments_ledger.pk).update(max_depth=1)
-    second = exchange(graph.orders_client, first_token, resource=PAYMENTS).json()["access_token"]
     row = refused(
-        exchange(graph.payments_client, second, resource=LEDGER), "invalid_request", "chain too deep"
+        exchange(graph.payments_client, second_token, resource=LEDGER), "invalid_request", "chain too deep"
     )
     assert row.details["edge"] == "ms_payments->ms_ledger"
-    assert row.details["txn"] == jwt.decode(second, options={"verify_signature": False})["txn"]
+    assert row.details["txn"] == jwt.decode(second_token, options={"verify_signature": False})["txn"]
 
 
-def test_a_cycle_is_refused(exchange, graph, first_token):
+def test_a_cycle_is_refused(exchange, graph, second_token):
     delegation_edge_add(
         from_service=graph.payments,
         to_service=graph.orders,
         mappings=[ScopeMapping("payments:charge", "orders:write")],
         max_depth=5,
     )
-    second = exchange(graph.orders_client, first_token, resource=PAYMENTS).json()["access_token"]
     refused(
-        exchange(graph.payments_client, second, resource=ORDERS),
+        exchange(graph.payments_client, second_token, resource=ORDERS),
         "invalid_request",
         "cycle: service ms_orders appears twice",
     )

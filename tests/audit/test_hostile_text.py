@@ -6,10 +6,12 @@ Text without a NUL is stored exactly as given: the six characters `\\u0000` stay
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from audit.actor import Actor
 from audit.escape import NUL_STORED_AS
@@ -54,35 +56,28 @@ def test_the_escape_is_the_symbol_for_null():
     assert NUL_STORED_AS == "\u2400" == "␀"
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("path", ["in flight (PostgreSQL, autocommit)", "ORM (in a transaction)"])
-def test_a_nul_in_any_text_of_an_event_is_stored_as_the_symbol_for_null(path):
-    in_transaction = path.startswith("ORM")
-    if not in_transaction and connection.vendor != "postgresql":
-        pytest.skip("the in-flight INSERT is PostgreSQL's")
-    from django.db import transaction
+@pytest.fixture(params=["in flight (PostgreSQL, autocommit)", "ORM (in a transaction)"])
+def record_by(request, transactional_db) -> Callable[..., None]:
+    """`audit_record` on each of its two paths: the in-flight INSERT (autocommit) and the ORM."""
+    if request.param.startswith("ORM"):
 
-    if in_transaction:
-        with transaction.atomic():
-            audit_record(event="token.denied", outcome="failure", **HOSTILE_EVENT)
-    else:
-        audit_record(event="token.denied", outcome="failure", **HOSTILE_EVENT)
+        def record_in_a_transaction(**event: Any) -> None:
+            with transaction.atomic():
+                audit_record(**event)
+
+        return record_in_a_transaction
+    if connection.vendor != "postgresql":
+        pytest.skip("the in-flight INSERT is PostgreSQL's")
+    return audit_record
+
+
+def test_a_nul_in_any_text_of_an_event_is_stored_as_the_symbol_for_null(record_by):
+    record_by(event="token.denied", outcome="failure", **HOSTILE_EVENT)
     assert stored(AuditEvent.objects.get()) == STORED_EVENT
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("path", ["in flight (PostgreSQL, autocommit)", "ORM (in a transaction)"])
-def test_the_literal_text_backslash_u0000_is_stored_as_given(path):
-    in_transaction = path.startswith("ORM")
-    if not in_transaction and connection.vendor != "postgresql":
-        pytest.skip("the in-flight INSERT is PostgreSQL's")
-    from django.db import transaction
-
-    if in_transaction:
-        with transaction.atomic():
-            audit_record(event="token.denied", outcome="failure", **LITERAL_EVENT)
-    else:
-        audit_record(event="token.denied", outcome="failure", **LITERAL_EVENT)
+def test_the_literal_text_backslash_u0000_is_stored_as_given(record_by):
+    record_by(event="token.denied", outcome="failure", **LITERAL_EVENT)
     assert stored(AuditEvent.objects.get()) == LITERAL_EVENT
 
 

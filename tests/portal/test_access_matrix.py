@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -13,54 +15,32 @@ from clients.services import ScopeMapping, delegation_edge_add
 from keys.services import signing_key_active
 from throttling.models import Throttle
 
-READ = "read"  # GET for admins and auditors; POST is 405
-CHANGE = "change"  # admins only, whatever the method
+# The kinds of access_matrix.toml.
+READ = "read"
+CHANGE = "change"
 POST_ONLY_CHANGE = "post-only change"
-ADMIN_READ = "admin read"  # a page only admins see; GET only
+ADMIN_READ = "admin read"
+
+
+MATRIX = tomllib.loads((Path(__file__).parent / "access_matrix.toml").read_text())
 
 
 def portal_urls(service, scope, client, key) -> list[tuple[str, str]]:
-    return [
-        (reverse("portal:dashboard"), READ),
-        (reverse("portal:service_list"), READ),
-        (reverse("portal:service_detail", args=[service.pk]), READ),
-        (reverse("portal:client_list"), READ),
-        (reverse("portal:client_detail", args=[client.pk]), READ),
-        (reverse("portal:grant_matrix"), READ),
-        (reverse("portal:key_list"), READ),
-        (reverse("portal:audit_log"), READ),
-        (reverse("portal:audit_export"), READ),
-        (reverse("portal:service_create"), CHANGE),
-        (reverse("portal:service_edit", args=[service.pk]), CHANGE),
-        (reverse("portal:client_create"), CHANGE),
-        (reverse("portal:client_edit", args=[client.pk]), CHANGE),
-        (reverse("portal:client_delete", args=[client.pk]), CHANGE),
-        (reverse("portal:client_rotate_secret", args=[client.pk]), CHANGE),
-        (reverse("portal:key_revoke", args=[key.kid]), CHANGE),
-        (reverse("portal:trusted_issuer_list"), READ),
-        (reverse("portal:trusted_issuer_create"), CHANGE),
-        (reverse("portal:trusted_issuer_delete", args=[trusted_issuer().pk]), CHANGE),
-        (reverse("portal:lockout_list"), ADMIN_READ),
-        (reverse("portal:call_graph"), READ),
-        (reverse("portal:edge_create"), POST_ONLY_CHANGE),
-        (reverse("portal:edge_set_enabled", args=[edge(service).pk]), POST_ONLY_CHANGE),
-        (reverse("portal:edge_remove", args=[edge(service).pk]), POST_ONLY_CHANGE),
-        (reverse("portal:scope_create", args=[service.pk]), POST_ONLY_CHANGE),
-        (reverse("portal:scope_delete", args=[service.pk, scope.pk]), POST_ONLY_CHANGE),
-        (reverse("portal:client_disable", args=[client.pk]), POST_ONLY_CHANGE),
-        (reverse("portal:client_key_add", args=[client.pk]), POST_ONLY_CHANGE),
-        (reverse("portal:client_key_remove", args=[client.pk]), POST_ONLY_CHANGE),
-        (reverse("portal:client_tokens_revoke", args=[client.pk]), POST_ONLY_CHANGE),
-        (reverse("portal:token_revoke", args=[client.pk]), POST_ONLY_CHANGE),
-        (reverse("portal:client_enable", args=[client.pk]), POST_ONLY_CHANGE),
-        (reverse("portal:grant_toggle"), POST_ONLY_CHANGE),
-        (reverse("portal:client_grants_add", args=[client.pk]), POST_ONLY_CHANGE),
-        (reverse("portal:key_rotate"), POST_ONLY_CHANGE),
-        (reverse("portal:lockout_clear"), POST_ONLY_CHANGE),
-        (reverse("portal:throttle_list"), ADMIN_READ),
-        (reverse("portal:throttle_lift", args=[throttle().pk]), POST_ONLY_CHANGE),
-        (reverse("portal:token_quota"), POST_ONLY_CHANGE),
-    ]
+    """Each page of access_matrix.toml, its URL made with these objects, and who may use it."""
+    arguments = {
+        "service": lambda: service.pk,
+        "scope": lambda: scope.pk,
+        "client": lambda: client.pk,
+        "key": lambda: key.kid,
+        "issuer": lambda: trusted_issuer().pk,
+        "edge": lambda: edge(service).pk,
+        "throttle": lambda: throttle().pk,
+    }
+    urls = []
+    for kind, pages in MATRIX.items():
+        for name, *names in (page.split() for page in pages):
+            urls.append((reverse(f"portal:{name}", args=[arguments[what]() for what in names]), kind))
+    return urls
 
 
 def throttle() -> Throttle:

@@ -10,6 +10,9 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.conf import settings
 
+from clients.models import Client
+from clients.services import GrantSpec, client_register
+
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -64,3 +67,13 @@ def assertion(
     header = {"kid": kid} if kid is not None else {}
     header.update(headers or {})
     return jwt.encode(body, private_key, algorithm=alg, headers=header)
+
+
+def key_client(
+    name: str, key: Any, *grants: str, kid: str = "k1", alg: str = "ES256", **options: Any
+) -> Client:
+    """A private_key_jwt client registered with `key`'s public half (`kid`) and grants SERVICE:SCOPE."""
+    jwks = {"keys": [public_jwk(key, kid=kid, alg=alg)]}
+    return client_register(
+        name=name, grants=[GrantSpec.parse(g) for g in grants], jwks=jwks, **options
+    ).client

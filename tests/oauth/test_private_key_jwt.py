@@ -17,10 +17,10 @@ from django.conf import settings
 from audit.actor import Actor
 from audit.models import AuditEvent
 from clients.client_keys import client_key_add, client_key_remove
-from clients.services import GrantSpec, client_register
+from clients.services import client_register
 from keys.selectors import jwks_build
 from tests.clients.issuer_fakes import b64, compact
-from tests.oauth.assertion_keys import assertion, new_key, private_jwk, public_jwk
+from tests.oauth.assertion_keys import assertion, key_client, new_key, private_jwk, public_jwk
 
 INTEROP = Path(__file__).resolve().parent.parent / "interop"
 ADMIN = Actor(name="alice-admin")
@@ -34,11 +34,7 @@ def key():
 @pytest.fixture
 def ms_keyed(ms_doctor, key):
     """ms_keyed holds no secret: it is registered with one ES256 public key, kid k1."""
-    return client_register(
-        name="ms_keyed",
-        grants=[GrantSpec("ms_doctor", "doctors:read")],
-        jwks={"keys": [public_jwk(key, kid="k1")]},
-    ).client
+    return key_client("ms_keyed", key, "ms_doctor:doctors:read")
 
 
 def _our_public_keys():
@@ -99,11 +95,7 @@ def test_a_good_assertion_gets_a_token_and_its_row_names_the_assertion(post_asse
 @pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256", "EdDSA"])
 def test_every_allowed_algorithm_is_accepted(post_assertion, ms_doctor, alg):
     private = new_key(alg)
-    registered = client_register(
-        name="ms_alg",
-        grants=[GrantSpec("ms_doctor", "doctors:read")],
-        jwks={"keys": [public_jwk(private, kid="a", alg=alg)]},
-    ).client
+    registered = key_client("ms_alg", private, "ms_doctor:doctors:read", kid="a", alg=alg)
     signed = assertion(
         registered.client_id, private, kid="a", alg=alg, headers={"typ": "client-authentication+jwt"}
     )
@@ -189,11 +181,7 @@ def test_a_replayed_jti_is_refused_without_redis_and_purged_after_expiry(
 @pytest.mark.django_db
 def test_a_jti_of_another_client_is_not_a_replay(post_assertion, ms_keyed, ms_doctor, key):
     other_key = new_key()
-    other = client_register(
-        name="ms_other",
-        grants=[GrantSpec("ms_doctor", "doctors:read")],
-        jwks={"keys": [public_jwk(other_key, kid="k1")]},
-    ).client
+    other = key_client("ms_other", other_key, "ms_doctor:doctors:read")
     assert post_assertion(assertion(ms_keyed.client_id, key, jti="same")).status_code == 200
     assert post_assertion(assertion(other.client_id, other_key, jti="same")).status_code == 200
 

@@ -22,7 +22,7 @@ from clients.services import (
 )
 from tests.clients.issuer_fakes import FakeIssuer, serving
 from tests.conftest import registered_service
-from tests.oauth.assertion_keys import assertion, new_key, public_jwk
+from tests.oauth.assertion_keys import assertion, key_client, new_key, public_jwk
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
@@ -94,9 +94,7 @@ def test_a_client_authenticates_a_token_exchange_with_its_assertion(
     )
     caller = client_register(name="ms_admin", grants=[GrantSpec("ms_orders", "orders:read")])
     key = new_key()
-    orders_client = client_register(
-        name="orders-svc", grants=[], service=orders, jwks={"keys": [public_jwk(key, kid="k1")]}
-    ).client
+    orders_client = key_client("orders-svc", key, service=orders)
     first = request_token(caller, resource="https://orders.internal").json()["access_token"]
     body = {
         "grant_type": EXCHANGE,
@@ -167,8 +165,6 @@ def test_a_key_client_has_no_secret_to_rotate(ms_doctor):
 
     from clients.services import client_secret_rotate
 
-    keyed = client_register(
-        name="ms_keyed", grants=[], jwks={"keys": [public_jwk(new_key(), kid="k1")]}
-    ).client
+    keyed = key_client("ms_keyed", new_key())
     with pytest.raises(ValidationError, match="no secret to rotate"):
         client_secret_rotate(client=keyed, old_secret_valid_for=timezone.timedelta(0))

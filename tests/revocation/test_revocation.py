@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from clients.models import Client
-from clients.services import GrantSpec, client_register
 from keys.selectors import jwks_build
 from revocation.models import ClientTokensRevocation, RevokedToken
 from revocation.services import revocations_purge
@@ -201,14 +200,10 @@ def test_revocations_are_kept_until_their_tokens_expire_then_purged(
 def test_a_key_client_revokes_its_token_with_an_assertion(client, ms_doctor, doctor_gateway, post_as):
     from urllib.parse import urlencode
 
-    from tests.oauth.assertion_keys import ASSERTION_TYPE, assertion, new_key, public_jwk
+    from tests.oauth.assertion_keys import ASSERTION_TYPE, assertion, key_client, new_key
 
     key = new_key()
-    keyed = client_register(
-        name="ms_keyed",
-        grants=[GrantSpec("ms_doctor", "doctors:read")],
-        jwks={"keys": [public_jwk(key, kid="k1")]},
-    ).client
+    keyed = key_client("ms_keyed", key, "ms_doctor:doctors:read")
 
     def post(path: str, **params):
         body = {

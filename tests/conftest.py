@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+from io import StringIO
 from urllib.parse import quote_plus, urlencode
 
 import jwt
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 
 from clients.external_subjects import external_jwks_forget
 from clients.models import Service
@@ -99,6 +101,13 @@ def ms_reports(ms_doctor) -> RegisteredClient:
         name="ms_reports",
         grants=[GrantSpec("ms_doctor", "doctors:read"), GrantSpec("ms_doctor", "doctors:write")],
     )
+
+
+def run_command(*args: str) -> str:
+    """What a management command prints, run as an operator runs it (a CommandError raises)."""
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
 
 
 def basic_auth(client_id: str, client_secret: str) -> str:

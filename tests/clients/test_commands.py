@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import json
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from clients.models import Client, Grant, Scope, Service
+from tests.conftest import run_command
 from tests.oauth.test_token_endpoint import HOSTILE_URIS
-
-
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
 
 
 @pytest.mark.django_db
 def test_create_service_registers_it_with_its_scopes():
-    run(
+    run_command(
         "create_service",
         "ms_doctor",
         "--audience",
@@ -41,7 +35,7 @@ def test_create_service_registers_it_with_its_scopes():
 
 @pytest.mark.django_db
 def test_create_client_json_prints_credentials_on_the_last_line(ms_doctor):
-    output = run("create_client", "ms_admin", "--grant", "ms_doctor:doctors:read", "--json")
+    output = run_command("create_client", "ms_admin", "--grant", "ms_doctor:doctors:read", "--json")
     credentials = json.loads(output.strip().splitlines()[-1])
     client = Client.objects.get(name="ms_admin")
     assert credentials["client_id"] == client.client_id
@@ -55,18 +49,18 @@ def test_create_client_json_prints_credentials_on_the_last_line(ms_doctor):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--grant", "ms_nobody:doctors:read"], "no service 'ms_nobody'"),
-        (["--grant", "ms_doctor:college:read"], "has no scope 'college:read'"),
-        (["--grant", "doctors:read"], "no service 'doctors'"),
-        (["--grant", "nonsense"], "is not SERVICE:SCOPE"),
-        (["--lifetime", "7200"], "access_token_lifetime"),
-        (["--service", "ms_nobody"], "no service 'ms_nobody'"),
+        ("--grant ms_nobody:doctors:read", "no service 'ms_nobody'"),
+        ("--grant ms_doctor:college:read", "has no scope 'college:read'"),
+        ("--grant doctors:read", "no service 'doctors'"),
+        ("--grant nonsense", "is not SERVICE:SCOPE"),
+        ("--lifetime 7200", "access_token_lifetime"),
+        ("--service ms_nobody", "no service 'ms_nobody'"),
     ],
 )
 def test_create_client_with_bad_input_fails_and_creates_nothing(ms_doctor, ms_college, args, message):
     before = AuditEvent.objects.count()
     with pytest.raises(CommandError, match=message):
-        run("create_client", "ms_admin", *args)
+        run_command("create_client", "ms_admin", *args.split())
     assert not Client.objects.exists()
     assert not Grant.objects.exists()
     assert AuditEvent.objects.count() == before
@@ -74,9 +68,9 @@ def test_create_client_with_bad_input_fails_and_creates_nothing(ms_doctor, ms_co
 
 @pytest.mark.django_db
 def test_create_client_refuses_a_duplicate_name(ms_doctor):
-    run("create_client", "ms_admin", "--grant", "ms_doctor:doctors:read")
+    run_command("create_client", "ms_admin", "--grant", "ms_doctor:doctors:read")
     with pytest.raises(CommandError, match="name"):
-        run("create_client", "ms_admin", "--grant", "ms_doctor:doctors:read")
+        run_command("create_client", "ms_admin", "--grant", "ms_doctor:doctors:read")
     assert Client.objects.count() == 1
 
 
@@ -97,7 +91,7 @@ def test_create_client_refuses_a_duplicate_name(ms_doctor):
 def test_create_service_with_bad_input_fails_and_creates_nothing(ms_doctor, args, message):
     services, scopes = Service.objects.count(), Scope.objects.count()
     with pytest.raises(CommandError, match=message):
-        run("create_service", *args)
+        run_command("create_service", *args)
     assert (Service.objects.count(), Scope.objects.count()) == (services, scopes)
 
 
@@ -105,19 +99,19 @@ def test_create_service_with_bad_input_fails_and_creates_nothing(ms_doctor, args
 @pytest.mark.parametrize("audience", HOSTILE_URIS)
 def test_create_service_with_an_audience_that_is_no_uri_fails_with_one_line(audience):
     with pytest.raises(CommandError, match="is not an audience") as raised:
-        run("create_service", "ms_orders", "--audience", audience)
+        run_command("create_service", "ms_orders", "--audience", audience)
     assert "\n" not in str(raised.value)
     assert not Service.objects.exists()
 
 
 @pytest.mark.django_db
 def test_seed_demo_fills_an_empty_registry_once():
-    output = run("seed_demo")
+    output = run_command("seed_demo")
     assert "curl" in output and "client_secret" in output
     assert set(Service.objects.values_list("name", flat=True)) == {"ms_doctor", "ms_college"}
     client = Client.objects.get(name="ms_admin")
     assert list(client.grants.values_list("scope__name", flat=True)) == ["doctors:read"]
-    assert "not empty" in run("seed_demo")
+    assert "not empty" in run_command("seed_demo")
     assert Client.objects.count() == 1
 
 
@@ -131,8 +125,10 @@ def operator_alice(monkeypatch):
 
 @pytest.mark.django_db
 def test_create_service_and_create_client_record_the_os_user_who_ran_them(operator_alice):
-    run("create_service", "ms_doctor", "--audience", "https://doctors.internal", "--scope", "doctors:read")
-    run("create_client", "ms_admin", "--grant", "ms_doctor:doctors:read")
+    run_command(
+        "create_service", "ms_doctor", "--audience", "https://doctors.internal", "--scope", "doctors:read"
+    )
+    run_command("create_client", "ms_admin", "--grant", "ms_doctor:doctors:read")
     actors = set(AuditEvent.objects.values_list("actor", flat=True))
     assert actors == {"os:alice"}
     assert AuditEvent.objects.filter(event="grant.added", actor="os:alice").count() == 1
@@ -140,8 +136,10 @@ def test_create_service_and_create_client_record_the_os_user_who_ran_them(operat
 
 @pytest.mark.django_db
 def test_an_operator_may_name_the_actor(operator_alice):
-    run("create_service", "ms_doctor", "--audience", "https://doctors.internal", "--actor", "ticket-4711")
-    run("create_client", "ms_admin", "--actor", "ticket-4711")
+    run_command(
+        "create_service", "ms_doctor", "--audience", "https://doctors.internal", "--actor", "ticket-4711"
+    )
+    run_command("create_client", "ms_admin", "--actor", "ticket-4711")
     assert set(AuditEvent.objects.values_list("actor", flat=True)) == {"ticket-4711"}
 
 
@@ -163,5 +161,5 @@ def test_the_other_operator_commands_record_the_os_user_too(operator_alice, monk
         kid = signing_key_active().kid
         key_rotate_now(now=timezone.now())
         command = [kid if word == "KID" else word for word in command]
-    run(*command)
+    run_command(*command)
     assert AuditEvent.objects.filter(event=event).values_list("actor", flat=True).last() == "os:alice"

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from io import StringIO
-
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from audit.models import AuditEvent
 from clients.models import DelegationEdge, RegistryVersion
 from clients.services import ScopeSpec, delegation_edge_set_enabled, service_register
-
-
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
+from tests.conftest import run_command
 
 
 @pytest.fixture
@@ -37,7 +30,7 @@ def version() -> int:
 
 
 def test_add_edge_declares_the_edge_with_its_scope_map_in_one_audited_transaction(orders_and_payments):
-    out = run(
+    out = run_command(
         "add_edge",
         "ms_orders",
         "ms_payments",
@@ -65,7 +58,7 @@ def test_add_edge_declares_the_edge_with_its_scope_map_in_one_audited_transactio
 
 
 def test_the_default_max_depth_is_three(orders_and_payments):
-    run("add_edge", "ms_orders", "ms_payments", "--map", "orders:write=payments:charge")
+    run_command("add_edge", "ms_orders", "ms_payments", "--map", "orders:write=payments:charge")
     assert DelegationEdge.objects.get().max_depth == 3
 
 
@@ -79,20 +72,20 @@ def test_the_default_max_depth_is_three(orders_and_payments):
 )
 def test_add_edge_refuses_a_scope_that_is_not_the_right_services(orders_and_payments, mapping, message):
     with pytest.raises(CommandError, match=message):
-        run("add_edge", "ms_orders", "ms_payments", "--map", mapping)
+        run_command("add_edge", "ms_orders", "ms_payments", "--map", mapping)
     assert not DelegationEdge.objects.exists()
     assert not AuditEvent.objects.filter(event="edge.added").exists()
 
 
 def test_add_edge_refuses_a_loop_a_duplicate_an_unknown_service_and_no_mapping(orders_and_payments):
     with pytest.raises(CommandError, match="two different services"):
-        run("add_edge", "ms_orders", "ms_orders", "--map", "orders:write=orders:read")
+        run_command("add_edge", "ms_orders", "ms_orders", "--map", "orders:write=orders:read")
     with pytest.raises(CommandError, match="no service 'ms_nowhere'"):
-        run("add_edge", "ms_orders", "ms_nowhere", "--map", "orders:write=payments:charge")
+        run_command("add_edge", "ms_orders", "ms_nowhere", "--map", "orders:write=payments:charge")
     with pytest.raises(CommandError, match="at least one scope mapping"):
-        run("add_edge", "ms_orders", "ms_payments")
+        run_command("add_edge", "ms_orders", "ms_payments")
     with pytest.raises(CommandError, match="max_depth"):
-        run(
+        run_command(
             "add_edge",
             "ms_orders",
             "ms_payments",
@@ -101,27 +94,27 @@ def test_add_edge_refuses_a_loop_a_duplicate_an_unknown_service_and_no_mapping(o
             "--max-depth",
             "0",
         )
-    run("add_edge", "ms_orders", "ms_payments", "--map", "orders:write=payments:charge")
+    run_command("add_edge", "ms_orders", "ms_payments", "--map", "orders:write=payments:charge")
     with pytest.raises(CommandError, match="already declared"):
-        run("add_edge", "ms_orders", "ms_payments", "--map", "orders:read=payments:read")
+        run_command("add_edge", "ms_orders", "ms_payments", "--map", "orders:read=payments:read")
     assert DelegationEdge.objects.count() == 1
 
 
 def test_remove_edge_withdraws_it_and_audits_it(orders_and_payments):
-    run("add_edge", "ms_orders", "ms_payments", "--map", "orders:write=payments:charge")
-    assert "Removed" in run("remove_edge", "ms_orders", "ms_payments", "--actor", "carol")
+    run_command("add_edge", "ms_orders", "ms_payments", "--map", "orders:write=payments:charge")
+    assert "Removed" in run_command("remove_edge", "ms_orders", "ms_payments", "--actor", "carol")
     assert not DelegationEdge.objects.exists()
     row = AuditEvent.objects.get(event="edge.removed")
     assert (row.subject, row.actor) == ("edge:ms_orders->ms_payments", "carol")
     assert row.details["scope_map"] == {"orders:write": ["payments:charge"]}
     with pytest.raises(CommandError, match="no edge"):
-        run("remove_edge", "ms_orders", "ms_payments")
+        run_command("remove_edge", "ms_orders", "ms_payments")
 
 
 def test_every_edge_change_moves_the_registry_version(orders_and_payments):
     # The token endpoint decides from caches that are good only while this version holds.
     before = version()
-    run("add_edge", "ms_orders", "ms_payments", "--map", "orders:write=payments:charge")
+    run_command("add_edge", "ms_orders", "ms_payments", "--map", "orders:write=payments:charge")
     added = version()
     assert added > before
     edge = DelegationEdge.objects.select_related("from_service", "to_service").get()
@@ -132,5 +125,5 @@ def test_every_edge_change_moves_the_registry_version(orders_and_payments):
     DelegationEdge.objects.filter(pk=edge.pk).update(description="by plain SQL too")
     assert version() > disabled
     updated = version()
-    run("remove_edge", "ms_orders", "ms_payments")
+    run_command("remove_edge", "ms_orders", "ms_payments")
     assert version() > updated

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import json
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from audit.models import AuditEvent
 from clients.models import TrustedIssuer
 from tests.clients.issuer_fakes import AUDIENCE, ISSUER, public_jwk, rsa_key
+from tests.conftest import run_command
 
 KEY = rsa_key()
 JWKS_URI = "https://idp.example.com/.well-known/jwks.json"
 
 
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
-
-
 def fails(*args: str) -> str:
     with pytest.raises(CommandError) as raised:
-        run(*args)
+        run_command(*args)
     assert raised.value.returncode == 1
     message = str(raised.value)
     assert "\n" not in message
@@ -33,7 +27,7 @@ def fails(*args: str) -> str:
 
 @pytest.mark.django_db
 def test_add_with_a_jwks_uri_trusts_the_issuer_and_records_it():
-    output = run(
+    output = run_command(
         "add_trusted_issuer", ISSUER, "--jwks-uri", JWKS_URI, "--audience", AUDIENCE, "--actor", "carol"
     )
     trusted = TrustedIssuer.objects.get(issuer=ISSUER)
@@ -49,7 +43,7 @@ def test_add_with_a_jwks_uri_trusts_the_issuer_and_records_it():
 def test_add_with_a_jwks_file_stores_its_public_keys(tmp_path):
     path = tmp_path / "jwks.json"
     path.write_text(json.dumps({"keys": [public_jwk(KEY, kid="k1")]}))
-    run(
+    run_command(
         "add_trusted_issuer", ISSUER, "--jwks-file", str(path), "--audience", AUDIENCE,
         "--user-claim", "email", "--algorithm", "PS256", "--algorithm", "RS256", "--slug", "corp",
     )  # fmt: skip
@@ -134,19 +128,21 @@ def test_a_private_jwk_in_the_file_is_refused_and_not_stored(tmp_path):
 
 @pytest.mark.django_db
 def test_an_issuer_or_slug_already_trusted_is_refused():
-    run("add_trusted_issuer", ISSUER, "--jwks-uri", JWKS_URI, "--audience", AUDIENCE)
+    run_command("add_trusted_issuer", ISSUER, "--jwks-uri", JWKS_URI, "--audience", AUDIENCE)
     assert "already trusted" in fails("add_trusted_issuer", ISSUER, "--jwks-uri", JWKS_URI, "--audience", "x")
     # Another tenant on the same host would take the same default slug: it must be given one.
     message = fails("add_trusted_issuer", ISSUER + "/tenant-2", "--jwks-uri", JWKS_URI, "--audience", "x")
     assert "names another trusted issuer" in message
-    run("add_trusted_issuer", ISSUER + "/tenant-2", "--jwks-uri", JWKS_URI, "--audience", "x", "--slug", "t2")
+    run_command(
+        "add_trusted_issuer", ISSUER + "/tenant-2", "--jwks-uri", JWKS_URI, "--audience", "x", "--slug", "t2"
+    )
     assert TrustedIssuer.objects.count() == 2
 
 
 @pytest.mark.django_db
 def test_remove_stops_trusting_and_records_it():
-    run("add_trusted_issuer", ISSUER, "--jwks-uri", JWKS_URI, "--audience", AUDIENCE)
-    output = run("remove_trusted_issuer", ISSUER, "--actor", "carol")
+    run_command("add_trusted_issuer", ISSUER, "--jwks-uri", JWKS_URI, "--audience", AUDIENCE)
+    output = run_command("remove_trusted_issuer", ISSUER, "--actor", "carol")
     assert "No longer trusting https://idp.example.com" in output
     assert not TrustedIssuer.objects.exists()
     event = AuditEvent.objects.get(event="issuer.removed")
@@ -167,5 +163,5 @@ def test_remove_of_an_unknown_issuer_fails_with_one_line():
 
 @pytest.mark.django_db
 def test_the_default_actor_is_the_os_user():
-    run("add_trusted_issuer", ISSUER, "--jwks-uri", JWKS_URI, "--audience", AUDIENCE)
+    run_command("add_trusted_issuer", ISSUER, "--jwks-uri", JWKS_URI, "--audience", AUDIENCE)
     assert AuditEvent.objects.get(event="issuer.added").actor.startswith("os:")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from importlib import import_module
-from io import StringIO
 
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -17,26 +16,21 @@ from keys.crypto import private_key_decrypt
 from keys.models import SigningKey
 from keys.services import key_rotate_now, signing_key_active
 from keys.tokens import signer_active, signer_cache_clear
+from tests.conftest import run_command
 
 State = SigningKey.State
 
 
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
-
-
 @pytest.mark.django_db
 def test_rotate_keys_runs_the_step_and_says_when_nothing_was_due():
-    assert "created active" in run("rotate_keys")
-    assert run("rotate_keys") == "Nothing was due.\n"
+    assert "created active" in run_command("rotate_keys")
+    assert run_command("rotate_keys") == "Nothing was due.\n"
 
 
 @pytest.mark.django_db
 def test_rotate_keys_now_makes_a_fresh_key_sign():
     first = signing_key_active()
-    output = run("rotate_keys", "--now")
+    output = run_command("rotate_keys", "--now")
     active = SigningKey.objects.get(state=State.ACTIVE)
     assert active.kid != first.kid and active.kid in output
     assert SigningKey.objects.get(kid=first.kid).state == State.RETIRED
@@ -45,11 +39,11 @@ def test_rotate_keys_now_makes_a_fresh_key_sign():
 @pytest.mark.django_db
 def test_revoke_key_and_its_errors():
     key = signing_key_active()
-    assert "Revoked" in run("revoke_key", key.kid)
+    assert "Revoked" in run_command("revoke_key", key.kid)
     with pytest.raises(CommandError, match="already revoked"):
-        run("revoke_key", key.kid)
+        run_command("revoke_key", key.kid)
     with pytest.raises(CommandError, match="no signing key"):
-        run("revoke_key", "nope")
+        run_command("revoke_key", "nope")
 
 
 def test_revoke_key_reads_a_kid_that_starts_with_a_dash():
@@ -64,7 +58,7 @@ def test_revoke_key_reads_a_kid_that_starts_with_a_dash():
 def test_list_keys_shows_state_and_dates():
     key = signing_key_active()
     key_rotate_now(now=timezone.now())
-    output = run("list_keys")
+    output = run_command("list_keys")
     header, *rows = output.splitlines()
     assert header.split() == ["kid", "algorithm", "state", "created", "activates", "retires", "expires"]
     assert any(key.kid in row and "retired" in row for row in rows)
@@ -104,7 +98,7 @@ def test_rotate_kek_reencrypts_every_key_under_the_new_kek(settings):
     key = signing_key_active()
     new_kek = "A" * 43 + "="
     settings.AUTHPORTAL_KEK, settings.AUTHPORTAL_KEK_PREVIOUS = new_kek, [old_kek]
-    assert "Re-encrypted 1" in run("rotate_kek")
+    assert "Re-encrypted 1" in run_command("rotate_kek")
     settings.AUTHPORTAL_KEK_PREVIOUS = []
     stored = SigningKey.objects.get(kid=key.kid).private_key_encrypted
     assert private_key_decrypt(stored).thumbprint() == key.kid
@@ -115,7 +109,7 @@ def test_rotate_kek_reencrypts_every_key_under_the_new_kek(settings):
 @pytest.mark.django_db
 def test_rotate_kek_without_the_previous_kek_refuses():
     with pytest.raises(CommandError, match="AUTHPORTAL_KEK_PREVIOUS"):
-        run("rotate_kek")
+        run_command("rotate_kek")
 
 
 @pytest.mark.parametrize(

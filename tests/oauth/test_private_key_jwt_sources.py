@@ -4,11 +4,10 @@ issuer's, a file given to `create_client`; and the assertion authenticating ever
 from __future__ import annotations
 
 import json
-from io import StringIO
 
 import pytest
 import time_machine
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -21,7 +20,7 @@ from clients.services import (
     delegation_edge_add,
 )
 from tests.clients.issuer_fakes import FakeIssuer, serving
-from tests.conftest import registered_service
+from tests.conftest import registered_service, run_command
 from tests.oauth.assertion_keys import assertion, key_client, new_key, public_jwk
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -108,17 +107,13 @@ def test_a_client_authenticates_a_token_exchange_with_its_assertion(
     assert row.details["client_assertion"]["kid"] == "k1"
 
 
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
-
-
 @pytest.mark.django_db
 def test_create_client_with_a_jwks_file_prints_only_the_client_id(tmp_path, ms_doctor):
     path = tmp_path / "jwks.json"
     path.write_text(json.dumps({"keys": [public_jwk(new_key(), kid="k1")]}))
-    out = run("create_client", "ms_keyed", "--grant", "ms_doctor:doctors:read", "--jwks", str(path), "--json")
+    out = run_command(
+        "create_client", "ms_keyed", "--grant", "ms_doctor:doctors:read", "--jwks", str(path), "--json"
+    )
     printed = json.loads(out.strip().splitlines()[-1])
     client = Client.objects.get(name="ms_keyed")
     assert printed == {"client_id": client.client_id}
@@ -130,7 +125,9 @@ def test_create_client_with_a_jwks_file_prints_only_the_client_id(tmp_path, ms_d
 
 @pytest.mark.django_db
 def test_create_client_with_a_jwks_url(ms_doctor):
-    out = run("create_client", "ms_keyed", "--jwks-uri", "https://keys.example.com/jwks.json", "--json")
+    out = run_command(
+        "create_client", "ms_keyed", "--jwks-uri", "https://keys.example.com/jwks.json", "--json"
+    )
     client = Client.objects.get(name="ms_keyed")
     assert json.loads(out.strip().splitlines()[-1]) == {"client_id": client.client_id}
     assert client.jwks_uri == "https://keys.example.com/jwks.json"
@@ -149,14 +146,14 @@ def test_create_client_refuses_a_jwks_that_is_no_public_key_set(tmp_path, ms_doc
     path = tmp_path / "jwks.json"
     path.write_text(document if isinstance(document, str) else json.dumps(document))
     with pytest.raises(CommandError, match=message):
-        run("create_client", "ms_keyed", "--jwks", str(path))
+        run_command("create_client", "ms_keyed", "--jwks", str(path))
     assert not Client.objects.filter(name="ms_keyed").exists()
 
 
 @pytest.mark.django_db
 def test_create_client_refuses_a_plain_http_jwks_url(ms_doctor):
     with pytest.raises(CommandError, match="https"):
-        run("create_client", "ms_keyed", "--jwks-uri", "http://keys.example.com/jwks.json")
+        run_command("create_client", "ms_keyed", "--jwks-uri", "http://keys.example.com/jwks.json")
 
 
 @pytest.mark.django_db

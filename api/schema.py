@@ -3,7 +3,7 @@ operation may answer."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
@@ -56,33 +56,31 @@ class ProblemAutoSchema(AutoSchema):
         return responses
 
 
-class _DeclaredScheme(OpenApiAuthenticationExtension):
-    """An authentication class's security scheme, as written in `definition` (no target: matches none)."""
+BEARER_TOKEN = (
+    "An access token of ours for the audience ISSUER/api (client_credentials), "
+    "with admin:read, admin:write or audit:read"
+)
+PORTAL_SESSION = "A portal sign-in; unsafe methods also need the X-CSRFToken header"
 
-    definition: ClassVar[dict[str, str]]
+# How the API's two ways in appear in the OpenAPI document, by scheme name.
+SECURITY_SCHEMES: dict[str, dict[str, str]] = {
+    "bearerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": BEARER_TOKEN},
+    "portalSession": {"type": "apiKey", "in": "cookie", "name": "sessionid", "description": PORTAL_SESSION},
+}
+
+
+class _DeclaredScheme(OpenApiAuthenticationExtension):
+    """An authentication class's scheme in SECURITY_SCHEMES (no target here: this one matches none)."""
 
     def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
-        return self.definition
+        return SECURITY_SCHEMES[str(self.name)]
 
 
 class BearerTokenScheme(_DeclaredScheme):
     target_class = "api.authentication.ApiTokenAuthentication"
     name = "bearerToken"
-    definition: ClassVar[dict[str, str]] = {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": "An access token of ours for the audience ISSUER/api (client_credentials), "
-        "with admin:read, admin:write or audit:read",
-    }
 
 
 class PortalSessionScheme(_DeclaredScheme):
     target_class = "api.authentication.PortalSessionAuthentication"
     name = "portalSession"
-    definition: ClassVar[dict[str, str]] = {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": "sessionid",
-        "description": "A portal sign-in; unsafe methods also need the X-CSRFToken header",
-    }

@@ -165,34 +165,31 @@ class TypedConfirmationForm(forms.Form):
         return value
 
 
+def _filter_text(
+    max_length: int, help_text: str = "", *, label: str | None = None, **attrs: str
+) -> forms.CharField:
+    """An optional text filter of the audit log; `attrs` are its input's HTML attributes."""
+    return forms.CharField(
+        required=False,
+        max_length=max_length,
+        label=label,
+        help_text=help_text,
+        widget=forms.TextInput(attrs=attrs),
+    )
+
+
 class AuditFilterForm(forms.Form):
     since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    event = forms.CharField(
-        required=False,
-        max_length=64,
-        widget=forms.TextInput(attrs={"placeholder": "e.g. client.*"}),
-        help_text="a name, or a family: token.* or token.",
+    event = _filter_text(64, "a name, or a family: token.* or token.", placeholder="e.g. client.*")
+    client = _filter_text(
+        255, "a client's name or its client id", list="client-names", placeholder="name or client id"
     )
-    client = forms.CharField(
-        required=False,
-        max_length=255,
-        widget=forms.TextInput(attrs={"list": "client-names", "placeholder": "name or client id"}),
-        help_text="a client's name or its client id",
-    )
-    service = forms.CharField(required=False, max_length=63, help_text="a service name")
-    actor = forms.CharField(required=False, max_length=255)
-    txn = forms.CharField(
-        required=False,
-        max_length=64,
-        label="Transaction",
-        help_text="a txn: every hop of one delegated request",
-    )
-    edge = forms.CharField(
-        required=False,
-        max_length=130,
-        widget=forms.TextInput(attrs={"placeholder": "ms_orders->ms_payments"}),
-        help_text="a call-graph edge: its exchanges and their refusals",
+    service = _filter_text(63, "a service name")
+    actor = _filter_text(255)
+    txn = _filter_text(64, "a txn: every hop of one delegated request", label="Transaction")
+    edge = _filter_text(
+        130, "a call-graph edge: its exchanges and their refusals", placeholder="ms_orders->ms_payments"
     )
     outcome = forms.ChoiceField(
         required=False, choices=[("", "any"), ("success", "success"), ("failure", "failure")]
@@ -268,10 +265,7 @@ class DelegationEdgeForm(forms.Form):
         "and a scope of the second it allows",
     )
     max_depth = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=10,
-        help_text="Most actors in a chain along this edge (default 3)",
+        required=False, min_value=1, max_value=10, help_text="Most actors in a chain on this edge (default 3)"
     )
     description = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 

@@ -28,9 +28,7 @@ class Command(BaseCommand):
             help="A scope of FROM_SERVICE the caller's token holds (or @user: a trusted issuer's user "
             "token), and the scope of TO_SERVICE it allows; repeat",
         )
-        parser.add_argument(
-            "--max-depth", type=int, help="Most actors in a chain along this edge (default 3)"
-        )
+        parser.add_argument("--max-depth", type=int, help="Most actors in a chain on this edge (default 3)")
         parser.add_argument("--description", default="")
         parser.add_argument("--actor", help=ACTOR_HELP)
 

@@ -123,14 +123,16 @@ MIDDLEWARE = [
     "throttling.middleware.token_throttle_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Everywhere, as `check --deploy` wants them by name: the protocol views are CSRF-exempt.
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "portal.middleware.PortalCSPMiddleware",
-    "portal.middleware.no_store_for_signed_in_pages",
+    # Portal and API only: the protocol endpoints skip these (authportal/portal_middleware.py).
+    "authportal.portal_middleware.SessionMiddleware",
+    "authportal.portal_middleware.AuthenticationMiddleware",
+    "authportal.portal_middleware.MessageMiddleware",
+    "authportal.portal_middleware.CSPMiddleware",
+    "authportal.portal_middleware.no_store_for_signed_in_pages",
     # Last, as django-axes asks: it turns a locked-out login into our lockout page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -435,8 +435,15 @@ def test_the_audit_log_filters_by_service(admin_client, ms_doctor, ms_college, m
     assert "ms_college" not in page
 
 
-def test_protocol_responses_carry_no_portal_csp(client, request_token, ms_reports):
-    # The portal's CSP middleware skips the token endpoint and the well-known documents.
-    assert "Content-Security-Policy" not in request_token(ms_reports)
-    assert "Content-Security-Policy" not in client.get("/.well-known/jwks.json")
-    assert "Content-Security-Policy" in client.get(reverse("portal:login"))
+def test_protocol_requests_skip_the_portals_middleware(client, admin_user, request_token, ms_reports):
+    # Sessions, the signed-in user, messages, CSP and no-store are the portal's and the API's: the token
+    # endpoint and the well-known documents skip them (authportal/portal_middleware.py), even for a
+    # browser that is signed in to the portal.
+    client.force_login(admin_user)
+    for response in (request_token(ms_reports), client.get("/.well-known/jwks.json")):
+        assert "Content-Security-Policy" not in response
+        assert not hasattr(response.wsgi_request, "session") and not hasattr(response.wsgi_request, "user")
+        assert response.get("Cache-Control") != "no-store, private" and not response.cookies
+    page = client.get(reverse("portal:dashboard"))
+    assert "Content-Security-Policy" in page and page["Cache-Control"] == "no-store, private"
+    assert page.wsgi_request.user == admin_user

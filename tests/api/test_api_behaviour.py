@@ -255,4 +255,12 @@ def test_a_disabled_clients_token_is_refused_at_once(client, api_service, api_to
     Client.objects.filter(pk=registered.client.pk).update(enabled=False)
     response = client.get("/api/v1/services/", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 401
+    assert response.json()["detail"] == "The token's client is disabled or no longer exists."
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_token_the_verifier_refuses_is_named_so(client, api_service, api_token):
+    token = api_token(ci_client_with("ci-reader", "admin:read"))
+    response = client.get("/api/v1/services/", HTTP_AUTHORIZATION=f"Bearer {token}x")
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("The bearer token was refused: ")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.middleware.csrf import get_token
 from django.test import Client as HttpClient
+from django.urls import resolve
 
 from api.services import ADMIN_READ, ADMIN_WRITE, AUDIT_READ
 from clients.models import Client
@@ -88,6 +89,13 @@ def test_every_endpoint_answers_each_caller_as_its_role_or_scope_allows(callers,
                 assert response["Content-Type"] == "application/problem+json"
     assert not failures, "\n".join(failures)
     assert Client.objects.filter(client_id=client_id).exists()  # no write went through
+
+
+def test_the_matrix_covers_every_api_url():
+    from api.urls import v1
+
+    covered = {resolve(url).url_name for _method, url, _right in endpoints("some-client", "some-kid")}
+    assert covered == {pattern.name for pattern in v1}
 
 
 def test_a_session_write_without_the_csrf_token_is_refused(api_service, admin_user):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 
 
@@ -13,3 +15,6 @@ class AuthPortalRequest(HttpRequest):
     """
 
     request_id: str
+    # Set by the token endpoint on a request it answered with a token: the claims it signed, so that the
+    # request's metrics and log name the client and audience without reading the token back.
+    token_claims: dict[str, Any]

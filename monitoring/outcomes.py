@@ -8,8 +8,6 @@ code, or `throttled`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 
@@ -30,16 +28,6 @@ class Outcome:
     audience: str = ""
     grant: str = ""
     throttle_limit: str = ""
-
-
-def _claims(access_token: str) -> dict[str, object]:
-    """The payload of a token we just signed (read, not verified: it is ours and about to leave)."""
-    try:
-        payload = access_token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, binascii.Error):
-        return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 def _body(response: HttpResponse) -> dict[str, object]:
@@ -63,9 +51,8 @@ def outcome_of(request: HttpRequest, response: HttpResponse, *, endpoint: str) -
     throttled = getattr(request, "throttled", None)
     if throttled is not None:
         return Outcome(endpoint=endpoint, status=status, outcome="throttled", throttle_limit=throttled.limit)
-    body = _body(response)
-    if status == 200 and isinstance(body.get("access_token"), str):
-        claims = _claims(str(body["access_token"]))
+    claims = getattr(request, "token_claims", None)
+    if status == 200 and claims is not None:
         audience = claims.get("aud", "")
         return Outcome(
             endpoint=endpoint,
@@ -75,7 +62,7 @@ def outcome_of(request: HttpRequest, response: HttpResponse, *, endpoint: str) -
             audience=" ".join(sorted(audience)) if isinstance(audience, list) else str(audience),
             grant="token_exchange" if "act" in claims else "client_credentials",
         )
-    error = str(body.get("error", _generic(status)))
+    error = str(_body(response).get("error", _generic(status)))
     caller = getattr(request, "token_caller", None)
     client_id = caller.client_id if caller is not None and error in AUTHENTICATED_REFUSALS else ""
     return Outcome(endpoint=endpoint, status=status, outcome=error, client_id=client_id)

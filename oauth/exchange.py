@@ -99,6 +99,7 @@ class ExchangedToken:
     scope: str
     jti: str
     txn: str
+    claims: dict[str, Any]  # as signed, but iss: for the request's metrics and log, not read back
     issued_token_type: str = ACCESS_TOKEN_TYPE
 
 
@@ -508,4 +509,5 @@ def _issue(
         scope=scope,
         jti=jti,
         txn=txn,
+        claims=claims,
     )

@@ -49,6 +49,7 @@ class IssuedToken:
     expires_in: int
     scope: str
     jti: str
+    claims: dict[str, Any]  # as signed, but iss: for the request's metrics and log, not read back
 
 
 def token_targets_resolve(
@@ -125,7 +126,11 @@ def token_issue(
     if access_token is None:
         return None
     return IssuedToken(
-        access_token=access_token, expires_in=client.access_token_lifetime, scope=scope, jti=jti
+        access_token=access_token,
+        expires_in=client.access_token_lifetime,
+        scope=scope,
+        jti=jti,
+        claims=claims,
     )
 
 

@@ -87,6 +87,7 @@ def token(request: AuthPortalRequest) -> HttpResponse:
     }
     if isinstance(issued, ExchangedToken):
         body["issued_token_type"] = issued.issued_token_type  # RFC 8693 §2.2.1
+    request.token_claims = issued.claims  # what the request's metrics and log say of it (monitoring/)
     return json_no_store(body)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar, Self
@@ -146,8 +147,8 @@ def client_register(
     scopes = grant_specs_resolve(grants)
     if jwks is not None and jwks_uri:
         raise ValidationError("Register either a JWKS or a JWKS URL, not both.")
-    keys = client_jwks_check(jwks) if jwks is not None else None
-    uri = client_jwks_uri_check(jwks_uri) if jwks_uri else ""
+    keys = _checked("jwks", client_jwks_check, jwks) if jwks is not None else None
+    uri = _checked("jwks_uri", client_jwks_uri_check, jwks_uri) if jwks_uri else ""
     secret = generate_client_secret()
     client = Client(name=name, service=service, client_secret=secret, jwks=keys, jwks_uri=uri)
     if access_token_lifetime is not None:
@@ -172,6 +173,14 @@ def client_register(
     for scope in scopes:
         grant_add(client=client, scope=scope, actor=actor)
     return RegisteredClient(client=client, client_secret="" if client.uses_keys else secret)
+
+
+def _checked(field: str, check: Callable[[Any], Any], value: Any) -> Any:
+    """`check(value)`, its ValidationError named after `field` (so that a form shows it there)."""
+    try:
+        return check(value)
+    except ValidationError as exc:
+        raise ValidationError({field: exc.messages}) from None
 
 
 @transaction.atomic

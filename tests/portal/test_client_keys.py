@@ -36,6 +36,21 @@ def registered_in_the_portal(admin_client, jwk: dict, *, jwks_uri: str = ""):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("form", "field", "message"),
+    [
+        ({"jwks": "{not json"}, "jwks", "The JWKS is not JSON."),
+        ({"jwks_uri": "http://keys.example.com/jwks"}, "jwks_uri", "must use https"),
+    ],
+)
+def test_a_bad_jwks_or_url_is_shown_under_its_field(admin_client, form, field, message):
+    response = admin_client.post("/clients/new/", {"name": "ms_keyed", "access_token_lifetime": 600, **form})
+    assert response.status_code == 200
+    assert any(message in error for error in response.context["form"].errors[field])
+    assert not Client.objects.filter(name="ms_keyed").exists()
+
+
+@pytest.mark.django_db
 def test_an_admin_registers_a_client_by_pasting_its_jwks_and_sees_no_secret(admin_client, ms_doctor):
     jwk = public_jwk(new_key(), kid="k1")
     response = registered_in_the_portal(admin_client, jwk)

@@ -4,7 +4,7 @@ A protocol request (`/o/`, `/.well-known/`: `oauth.errors.PROTOCOL_PATH_PREFIXES
 its client's credentials or carries none; it has no cookie, no session, no signed-in user, no message to
 show and no HTML page to protect by CSP or to keep out of a cache. So each of the middleware below passes
 such a request straight on and leaves its response alone, and the token endpoint does not pay for them
-(bench/RESULTS.md, "A lean path for the protocol URLs"). Every other request (the portal, /api/, /metrics,
+(bench/RESULTS.md, "Issue 17, second pass": "a lean path for the protocol URLs"). Every other request (the portal, /api/, /metrics,
 the health checks) goes through them as before. CSRF and X-Frame-Options stay on every request, as
 Django's deploy checks want them by name; the protocol views are CSRF-exempt.
 """

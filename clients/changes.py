@@ -1,5 +1,5 @@
-"""The audit rows of registry changes: a validated row saved with its row, and a client's change (one home
-for its subject and the client's name in its details)."""
+"""The audit rows of registry changes: a row validated and saved with its audit row, and a client's change
+(one home for its subject and the client's name in its details)."""
 
 from __future__ import annotations
 

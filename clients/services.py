@@ -601,12 +601,12 @@ def delegation_edge_set_enabled(
     if edge.enabled == enabled:
         return edge
     edge.enabled = enabled
-    registry_row_save(
+    edge.save(update_fields=["enabled", "updated_at"])  # a switch, not an edit: nothing to validate again
+    registry_change_record(
         edge,
         "edge.enabled" if enabled else "edge.disabled",
         {"from_service": edge.from_service.name, "to_service": edge.to_service.name},
         actor=actor,
-        update_fields=["enabled", "updated_at"],
     )
     return edge
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jwt
 import pytest
 from axes.models import AccessAttempt
 from django.urls import reverse
@@ -113,3 +114,20 @@ def test_disabling_a_client_and_unlocking_ask_first(
     html = admin_client.get(reverse(f"portal:{page}", args=args)).content.decode()
     form = html[html.index(f'action="{reverse(f"portal:{action}", args=args)}"') :]
     assert f'data-confirm="{question}' in form[: form.index(">")]
+
+
+def test_revoking_one_token_by_its_jti_says_what_happened(admin_client, request_token, ms_reports):
+    from revocation.models import RevokedToken
+
+    token = request_token(ms_reports).json()["access_token"]
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    url = reverse("portal:token_revoke", args=[ms_reports.client.pk])
+    assert (
+        message_of(admin_client.post(url, {"jti": ""}, follow=True)) == "Give the jti of the token to revoke."
+    )
+    unknown = message_of(admin_client.post(url, {"jti": "no-such-jti"}, follow=True))
+    assert unknown == "No token with the jti 'no-such-jti' was issued."
+    assert not RevokedToken.objects.exists()
+    revoked = message_of(admin_client.post(url, {"jti": f"  {jti} "}, follow=True))
+    assert revoked == f"Revoked the token {jti} of client {ms_reports.client.client_id}."
+    assert RevokedToken.objects.filter(jti=jti).exists()

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection
 from django.db.models import Count, Max
@@ -92,9 +92,7 @@ def client_authenticate(
     if not enabled:
         return ClientAuthFailure("client disabled")
     client = _client_granted(rows, pk=pk, client_id=client_id, name=name, lifetime=lifetime, version=version)
-    if len(_credentials) >= CREDENTIALS_CACHE_MAX:
-        _credentials.clear()
-    _credentials[client_id] = _Credentials(client, encoded, previous, previous_expires_at)
+    _cache_put(_credentials, client_id, _Credentials(client, encoded, previous, previous_expires_at))
     return client
 
 
@@ -125,8 +123,10 @@ class KeyHoldingClient:
 
 def client_key_holder(*, client_id: str) -> KeyHoldingClient | ClientAuthFailure:
     """The client `client_id` with its keys and grants, read in one query, for an assertion to be
-    verified against; no secret is involved. ClientAuthFailure when it is unknown or uses a secret."""
+    verified against; no secret is involved. ClientAuthFailure when it is unknown or uses a secret.
+    An enabled client found is kept in this process's cache (see `client_key_holder_cached`)."""
     rows = []
+    _key_holders.pop(client_id, None)  # whatever this read finds replaces it
     if 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH and client_id.isprintable():
         with connection.cursor() as cursor:
             cursor.execute(_client_with_grants_sql(), [client_id])
@@ -139,7 +139,10 @@ def client_key_holder(*, client_id: str) -> KeyHoldingClient | ClientAuthFailure
     if jwks is None and not jwks_uri:
         return ClientAuthFailure("client has no registered keys: it authenticates with a secret")
     client = _client_granted(rows, pk=pk, client_id=client_id, name=name, lifetime=lifetime, version=version)
-    return KeyHoldingClient(client=client, enabled=enabled, jwks=jwks, jwks_uri=jwks_uri or "")
+    holder = KeyHoldingClient(client=client, enabled=enabled, jwks=jwks, jwks_uri=jwks_uri or "")
+    if enabled:
+        _cache_put(_key_holders, client_id, holder)
+    return holder
 
 
 def client_id_registered(*, client_id: str) -> bool:
@@ -164,6 +167,14 @@ class _Credentials:
 
 CREDENTIALS_CACHE_MAX = 10_000
 _credentials: dict[str, _Credentials] = {}
+_key_holders: dict[str, KeyHoldingClient] = {}
+CachedValue = TypeVar("CachedValue")
+
+
+def _cache_put(cache: dict[str, CachedValue], client_id: str, value: CachedValue) -> None:
+    if len(cache) >= CREDENTIALS_CACHE_MAX:
+        cache.clear()
+    cache[client_id] = value
 
 
 def client_authenticate_cached(
@@ -185,12 +196,24 @@ def client_authenticate_cached(
     return entry.client
 
 
+def client_key_holder_cached(*, client_id: str) -> KeyHoldingClient | None:
+    """The key-holding client as `client_key_holder` last found it enabled in this process, without a
+    query; or None.
+
+    The same rule as for `client_authenticate_cached`: whatever is decided from it must commit only if
+    the registry has not changed since it was read (a change to a client's keys moves the registry
+    version too), and an assertion it would refuse is checked again against a fresh read.
+    """
+    return _key_holders.get(client_id)
+
+
 def client_credentials_forget(client_id: str | None = None) -> None:
-    """Drop one client's cached credentials, or all of them."""
-    if client_id is None:
-        _credentials.clear()
-    else:
-        _credentials.pop(client_id, None)
+    """Drop one client's cached credentials (secret or keys), or all of them."""
+    for cache in (_credentials, _key_holders):
+        if client_id is None:
+            cache.clear()
+        else:
+            cache.pop(client_id, None)
 
 
 def _secret_matches(

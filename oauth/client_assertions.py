@@ -46,7 +46,13 @@ from redis.exceptions import RedisError
 
 from audit.inflight import AuditWriteFailed
 from clients.external_subjects import ExternalKeysUnavailable, jwks_public_keys, jwks_uri_key
-from clients.selectors import AuthenticatedClient, ClientAuthFailure, KeyHoldingClient, client_key_holder
+from clients.selectors import (
+    AuthenticatedClient,
+    ClientAuthFailure,
+    KeyHoldingClient,
+    client_key_holder,
+    client_key_holder_cached,
+)
 from core.conf import app_settings
 from oauth.errors import OAuthError, invalid_client
 from oauth.models import UsedClientAssertion
@@ -110,12 +116,34 @@ def client_assertion_decided(
     `oauth.services.client_decided` does for a secret): `decide` returns None when its audit row did not
     commit because the registry changed since the client was read, and the client's keys are read again
     and the assertion checked against them before deciding anew. The jti is spent once, whatever happens.
+
+    A client this process has seen is first checked against its cached keys and decided with no query
+    before the audit INSERT (`clients.selectors.client_key_holder_cached`); a refusal, of the assertion
+    or of the grant, is never decided on the cache: the client is read afresh then.
     """
     now = now or timezone.now()
-    client = client_assertion_authenticate(assertion=assertion, client_id=client_id, now=now)
-    for attempt in range(_REGISTRY_RACE_ATTEMPTS):
-        if attempt:
-            client = _verified_client(assertion=assertion, client_id=client_id, now=now)
+    unverified = _unverified(assertion, client_id)
+    spent = False
+    cached = client_key_holder_cached(client_id=unverified.client_id)
+    if cached is not None:
+        try:
+            client = _checked_against(cached, assertion, unverified, now)
+        except OAuthError:
+            pass  # perhaps the keys changed since they were cached: the fresh read below decides
+        else:
+            _jti_spend_for(client, now)
+            spent = True
+            try:
+                decided = decide(client)
+            except OAuthError:
+                decided = None
+            if decided is not None:
+                return decided
+    for _ in range(_REGISTRY_RACE_ATTEMPTS):
+        client = _verified_client(assertion=assertion, client_id=client_id, now=now)
+        if not spent:
+            _jti_spend_for(client, now)
+            spent = True
         try:
             decided = decide(client)
         except OAuthError as refusal:
@@ -142,6 +170,12 @@ def client_assertion_authenticate(
     transaction."""
     now = now or timezone.now()
     client = _verified_client(assertion=assertion, client_id=client_id, now=now)
+    _jti_spend_for(client, now)
+    return client
+
+
+def _jti_spend_for(client: AuthenticatedClient, now: datetime) -> None:
+    """Spend the jti of the assertion `client` was authenticated by."""
     assert client.authentication is not None
     _jti_spend(
         client_id=client.client_id,
@@ -149,14 +183,20 @@ def client_assertion_authenticate(
         exp=float(client.authentication["exp"]),
         now=now,
     )
-    return client
 
 
 def _verified_client(*, assertion: str, client_id: str | None, now: datetime) -> AuthenticatedClient:
+    """The client the assertion authenticates, its keys read afresh (its jti not spent yet)."""
     unverified = _unverified(assertion, client_id)
     holder = client_key_holder(client_id=unverified.client_id)
     if isinstance(holder, ClientAuthFailure):
         raise invalid_client(holder.reason)
+    return _checked_against(holder, assertion, unverified, now)
+
+
+def _checked_against(
+    holder: KeyHoldingClient, assertion: str, unverified: _Unverified, now: datetime
+) -> AuthenticatedClient:
     if not holder.enabled:
         raise invalid_client("client disabled")
     key, kid = _verification_key(holder, unverified, now.timestamp())

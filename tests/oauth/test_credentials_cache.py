@@ -1,4 +1,5 @@
-"""A client's next token is decided from cached credentials, and every registry change still counts at once."""
+"""A client's next token is decided from cached credentials (a secret, or keys), and every registry change
+still counts at once."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from audit.actor import Actor
 from audit.models import AuditEvent
+from clients.client_keys import client_key_add, client_key_remove
 from clients.models import Client, RegistryVersion, Scope
 from clients.services import (
     ScopeSpec,
@@ -21,6 +24,7 @@ from clients.services import (
     service_register,
 )
 from tests.conftest import basic_auth
+from tests.oauth.assertion_keys import assertion, key_client, new_key, public_jwk
 
 DOCTORS = "https://doctors.internal"
 
@@ -178,3 +182,99 @@ def test_a_registry_that_keeps_changing_under_a_request_gets_503_not_a_token(
     response = request_token(ms_admin, resource=DOCTORS)
     assert response.status_code == 503 and response.json()["error"] == "temporarily_unavailable"
     assert issued_count() == 1
+
+
+# --- clients that authenticate with private_key_jwt: their keys are cached the same way -------------
+
+
+ADMIN = Actor(name="alice-admin")
+
+
+@pytest.fixture
+def signing_key():
+    return new_key("ES256")
+
+
+@pytest.fixture
+def ms_keyed(ms_doctor, signing_key):
+    return key_client("ms_keyed", signing_key, "ms_doctor:doctors:read", "ms_doctor:doctors:write")
+
+
+def signed_by(client: Client, key, kid: str = "k1") -> str:
+    return assertion(client.client_id, key, kid=kid)
+
+
+def refusal_reason() -> str:
+    return AuditEvent.objects.filter(event="token.denied").order_by("-id").first().details["reason"]
+
+
+def test_a_known_key_clients_next_token_reads_no_client_row(
+    post_assertion, ms_keyed, signing_key, django_assert_max_num_queries
+):
+    assert post_assertion(signed_by(ms_keyed, signing_key)).status_code == 200  # reads the client, caches it
+    with django_assert_max_num_queries(10) as captured:
+        assert post_assertion(signed_by(ms_keyed, signing_key)).status_code == 200
+    client_table = Client._meta.db_table
+    assert not [q["sql"] for q in captured.captured_queries if client_table in q["sql"]]
+    assert issued_count() == 2
+
+
+def disable(client: Client) -> None:
+    client_set_enabled(client=client, enabled=False)
+
+
+def replace_its_key(client: Client) -> None:
+    """k1 rotated out: k2 added, then k1 removed."""
+    client_key_add(client=client, jwk=public_jwk(new_key("ES256"), kid="k2"), actor=ADMIN)
+    client_key_remove(client=Client.objects.get(pk=client.pk), kid="k1", actor=ADMIN)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [(disable, "client disabled"), (replace_its_key, "client assertion: unknown_kid")],
+    ids=["client disabled", "its key replaced"],
+)
+def test_a_change_to_a_cached_key_client_counts_for_its_very_next_token(
+    post_assertion, ms_keyed, signing_key, change, reason
+):
+    assert post_assertion(signed_by(ms_keyed, signing_key)).status_code == 200
+    change(Client.objects.get(pk=ms_keyed.pk))
+    response = post_assertion(signed_by(ms_keyed, signing_key))
+    assert response.status_code == 401
+    # The refusal is decided on a fresh read, and the assertion's jti was spent once, not twice
+    # (a second spend would read as a replay).
+    assert refusal_reason() == reason
+    assert issued_count() == 1
+
+
+def test_a_grant_removed_from_a_cached_key_client_counts_at_once(post_assertion, ms_keyed, signing_key):
+    assert post_assertion(signed_by(ms_keyed, signing_key), scope="doctors:write").status_code == 200
+    grant_remove(client=Client.objects.get(pk=ms_keyed.pk), scope=Scope.objects.get(name="doctors:write"))
+    response = post_assertion(signed_by(ms_keyed, signing_key), scope="doctors:write")
+    assert response.status_code == 400 and response.json()["error"] == "invalid_scope"
+    assert issued_count() == 1
+
+
+def test_a_key_added_to_a_cached_key_client_is_usable_at_once(post_assertion, ms_keyed, signing_key):
+    assert post_assertion(signed_by(ms_keyed, signing_key)).status_code == 200
+    successor = new_key("ES256")
+    client_key_add(
+        client=Client.objects.get(pk=ms_keyed.pk), jwk=public_jwk(successor, kid="k2"), actor=ADMIN
+    )
+    assert post_assertion(signed_by(ms_keyed, successor, kid="k2")).status_code == 200
+    assert issued_count() == 2
+
+
+def test_a_replayed_assertion_is_refused_by_a_cached_key_client_too(post_assertion, ms_keyed, signing_key):
+    signed = signed_by(ms_keyed, signing_key)
+    assert post_assertion(signed).status_code == 200
+    assert post_assertion(signed).status_code == 401
+    assert refusal_reason() == "client assertion: replayed_jti"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the in-flight INSERT is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_the_in_flight_row_of_a_cached_key_client_is_conditional_too(post_assertion, ms_keyed, signing_key):
+    test_a_change_to_a_cached_key_client_counts_for_its_very_next_token(
+        post_assertion, ms_keyed, signing_key, replace_its_key, "client assertion: unknown_kid"
+    )

@@ -22,7 +22,6 @@ whose keys cannot be read is `temporarily_unavailable` (503). Each is a
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from clients.selectors import (
     call_graph,
 )
 from core.conf import app_settings
+from core.ids import random_id
 from keys.selectors import signing_key_published
 from oauth.errors import OAuthError
 from oauth.requests import TokenRequest
@@ -352,7 +352,7 @@ def _decide_and_issue(
         )
     _refuse_cycles(subject, chain, hop, graph)
     scopes = _scopes(hop, subject, request.scopes)
-    txn = subject.txn or secrets.token_urlsafe(16)
+    txn = subject.txn or random_id(16)
     known["txn"] = txn
     return _issue(
         client=client,

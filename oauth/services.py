@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import secrets
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from clients.selectors import (
     registry_unchanged,
 )
 from core.conf import app_settings
+from core.ids import random_id
 from keys.selectors import signing_key_usable
 from keys.services import signer_ready
 from keys.tokens import signer_recheck
@@ -153,7 +153,7 @@ def access_token_claims(
     exp: int | None = None,
 ) -> dict[str, Any]:
     """The claims of an RFC 9068 access token for `client`, but `iss` (the signer adds it): issued `now`,
-    expiring after the client's token lifetime unless `exp` is sooner, with a fresh 144-bit `jti`."""
+    expiring after the client's token lifetime unless `exp` is sooner, with a fresh random 18-byte `jti`."""
     issued_at = int(now.timestamp())
     lifetime_end = issued_at + client.access_token_lifetime
     return {
@@ -161,7 +161,7 @@ def access_token_claims(
         "aud": aud,
         "exp": lifetime_end if exp is None else min(exp, lifetime_end),
         "iat": issued_at,
-        "jti": secrets.token_urlsafe(18),
+        "jti": random_id(18),
         "client_id": client.client_id,
         "scope": scope,
     }

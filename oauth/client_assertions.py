@@ -222,10 +222,10 @@ def _unverified(assertion: str, client_id: str | None) -> _Unverified:
     if not 0 < len(assertion) <= ASSERTION_MAX_LENGTH or assertion.count(".") != 2:
         raise AssertionRefused("malformed")
     try:
-        header = jwt.get_unverified_header(assertion)
-        claims = jwt.decode(assertion, options={"verify_signature": False})
+        unverified = jwt.decode_complete(assertion, options={"verify_signature": False})
     except (jwt.PyJWTError, ValueError, TypeError):
         raise AssertionRefused("malformed") from None
+    header, claims = unverified["header"], unverified["payload"]
     algorithm = header.get("alg")
     if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise AssertionRefused("algorithm_not_allowed")

@@ -86,6 +86,22 @@ def client_request_parse(request: HttpRequest) -> ClientRequest:
 
 
 def token_request_parse(request: HttpRequest) -> TokenRequest:
+    """The token request as sent, or the OAuthError that refuses it; read once per request, so that the
+    limits' look at who is calling (throttling/middleware.py) and the view share one reading (and, for
+    an assertion, one decoding of it)."""
+    parsed: TokenRequest | OAuthError | None = getattr(request, "_authportal_token_request", None)
+    if parsed is None:
+        try:
+            parsed = _token_request_read(request)
+        except OAuthError as refusal:
+            parsed = refusal
+        request._authportal_token_request = parsed  # type: ignore[attr-defined]  # ours, on Django's request
+    if isinstance(parsed, OAuthError):
+        raise parsed
+    return parsed
+
+
+def _token_request_read(request: HttpRequest) -> TokenRequest:
     params, values, credentials = _client_form(request)
     grant_type = values.get("grant_type")
     if grant_type is None:

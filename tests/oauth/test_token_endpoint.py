@@ -75,6 +75,26 @@ def test_client_secret_post_works_too(request_token, ms_admin):
     assert response.json()["scope"] == "college:read"
 
 
+@pytest.mark.parametrize("refused", [False, True], ids=["accepted", "refused"])
+def test_a_token_request_in_the_body_is_read_once_for_the_limits_and_the_view(
+    request_token, ms_admin, monkeypatch, refused
+):
+    import oauth.requests
+
+    read = oauth.requests._token_request_read
+    reads = []
+
+    def counted(request):
+        reads.append(1)
+        return read(request)
+
+    monkeypatch.setattr(oauth.requests, "_token_request_read", counted)
+    params = {"scope": "doctors:read"} if not refused else {"scope": "doctors:read", "grant_type": ""}
+    response = request_token(ms_admin, auth="post", **params)
+    assert response.status_code == (400 if refused else 200)
+    assert reads == [1]
+
+
 def test_per_client_lifetime_sets_exp(client, request_token, ms_admin):
     Client.objects.filter(pk=ms_admin.client.pk).update(access_token_lifetime=120)
     response = request_token(ms_admin, resource=DOCTORS)

@@ -140,7 +140,7 @@ def client_assertion_decided(
             if decided is not None:
                 return decided
     for _ in range(_REGISTRY_RACE_ATTEMPTS):
-        client = _verified_client(assertion=assertion, client_id=client_id, now=now)
+        client = _verified_client(assertion=assertion, unverified=unverified, now=now)
         if not spent:
             _jti_spend_for(client, now)
             spent = True
@@ -169,7 +169,7 @@ def client_assertion_authenticate(
     (an `invalid_client` OAuthError) says why not. May fetch the client's JWKS: call it outside a
     transaction."""
     now = now or timezone.now()
-    client = _verified_client(assertion=assertion, client_id=client_id, now=now)
+    client = _verified_client(assertion=assertion, unverified=_unverified(assertion, client_id), now=now)
     _jti_spend_for(client, now)
     return client
 
@@ -185,9 +185,8 @@ def _jti_spend_for(client: AuthenticatedClient, now: datetime) -> None:
     )
 
 
-def _verified_client(*, assertion: str, client_id: str | None, now: datetime) -> AuthenticatedClient:
+def _verified_client(*, assertion: str, unverified: _Unverified, now: datetime) -> AuthenticatedClient:
     """The client the assertion authenticates, its keys read afresh (its jti not spent yet)."""
-    unverified = _unverified(assertion, client_id)
     holder = client_key_holder(client_id=unverified.client_id)
     if isinstance(holder, ClientAuthFailure):
         raise invalid_client(holder.reason)

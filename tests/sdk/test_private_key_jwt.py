@@ -96,7 +96,7 @@ def test_a_key_the_portal_does_not_hold_is_invalid_client(issuer, ms_doctor):
         name="ms_keyed", grants=[GrantSpec("ms_doctor", "doctors:read")], jwks=keygen().jwks
     ).client
     other = keygen()
-    with pytest.raises(InvalidClient):
+    with pytest.raises(InvalidClient, match="does not accept this client_id and private key"):
         TokenClient(issuer, registered.client_id, private_key=other.private_key_pem, retries=0).get_token(
             resource=DOCTORS
         )

@@ -273,5 +273,7 @@ class TokenClient:
         description = document.get("error_description", "") if isinstance(document, dict) else ""
         error, description = str(error)[:100], str(description)[:300]
         kind, meaning = _ERRORS.get(error, (TokenRequestError, "the token request was refused"))
+        if error == "invalid_client" and self._signer is not None:
+            meaning = meaning.replace("client_id and secret", "client_id and private key")
         message = f"{meaning} ({error or f'HTTP {status}'}{': ' + description if description else ''})"
         return kind(message, error=error, description=description, status=status)

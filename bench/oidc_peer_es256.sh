@@ -1,10 +1,9 @@
 # Sourced by bench/token_endpoint and bench/token_cpu when ALG is not RS256: points BENCH_WORK at a copy of
 # node-oidc-provider (as ../shared/bench-peers/setup_oidc_provider.sh installed it) whose server signs
 # access tokens with ES256, from a P-256 key added to its JWKS, so that peer.sh starts that one.
-# Reads ALG and PEERS_DIR.
+# Reads ALG and PEERS_DIR; bench/peers_ready.sh has checked that the peer is set up.
 [[ $ALG == ES256 ]] || { echo "node-oidc-provider is compared with ALG=RS256 or ES256, not $ALG" >&2; exit 1; }
 base=${BENCH_WORK:-/tmp/bench-peers}
-[[ -d $base/oidc/node_modules ]] || { echo "node-oidc-provider is not set up: bash $PEERS_DIR/setup_oidc_provider.sh" >&2; exit 1; }
 export BENCH_WORK=/tmp/bench-peers-es256
 mkdir -p "$BENCH_WORK/oidc"
 ln -sfn "$base/oidc/node_modules" "$BENCH_WORK/oidc/node_modules"

@@ -46,12 +46,31 @@ def test_revoke_key_and_its_errors():
         run_command("revoke_key", "nope")
 
 
-def test_revoke_key_reads_a_kid_that_starts_with_a_dash():
+# A thumbprint can start with '-', and then with the letter of a short option (-v, -h) or another '-'.
+DASHED_KIDS = [
+    "-Ab3_" + "x" * 38,
+    "-vvjYR67srD6xcek11tsuZUWiuA3ATf7F8DX_jZpXPI",
+    "-h" + "Q" * 41,
+    "--" + "9" * 41,
+]
+
+
+@pytest.mark.parametrize("kid", DASHED_KIDS)
+@pytest.mark.parametrize("actor_first", [False, True])
+def test_revoke_key_reads_a_kid_that_starts_with_a_dash(kid, actor_first):
     from keys.management.commands.revoke_key import Command
 
-    kid = "-" + "Ab3_" * 10 + "xyz"  # a thumbprint can start with '-'
-    options = Command().create_parser("manage.py", "revoke_key").parse_args([kid, "--actor", "ops"])
+    argv = ["--actor", "ops", kid] if actor_first else [kid, "--actor", "ops"]
+    options = Command().create_parser("manage.py", "revoke_key").parse_args(argv)
     assert (options.kid, options.actor) == (kid, "ops")
+
+
+@pytest.mark.django_db
+def test_revoke_key_revokes_a_key_whose_kid_starts_with_v_after_the_dash():
+    key = signing_key_active()
+    SigningKey.objects.filter(pk=key.pk).update(kid=DASHED_KIDS[1])
+    assert "Revoked " + DASHED_KIDS[1] in run_command("revoke_key", DASHED_KIDS[1], "--actor", "ops")
+    assert SigningKey.objects.get(pk=key.pk).state == State.REVOKED
 
 
 @pytest.mark.django_db
